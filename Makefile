@@ -1,0 +1,27 @@
+# The two commands: `make up` and `make test`. Both create .venv and install into it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test install bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/farm up
+
+test: $(STAMP)
+	$(BIN)/farm with-services -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/farm with-services -- $(BIN)/python bench/provisioning.py
+
+clean:
+	rm -rf $(VENV) .state

@@ -1,0 +1,51 @@
+"""GET /healthz: is the farm able to serve? JSON for each dependency, 200 only if DB and Redis answer."""
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from farm.celery import app as celery_app
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # reported, not raised: the probe must answer
+        return f"error: {type(exc).__name__}"
+
+
+def _redis() -> str:
+    try:
+        cache.get("healthz")
+        return "ok"
+    except Exception as exc:  # reported, not raised: the probe must answer
+        return f"error: {type(exc).__name__}"
+
+
+def _workers_seen() -> int | None:
+    """Workers answering a broadcast ping within half a second (None if the broker is down)."""
+    try:
+        replies = celery_app.control.inspect(timeout=0.5).ping() or {}
+    except Exception:  # a broker outage is already reported as redis
+        return None
+    return len(replies)
+
+
+def _last_super_cron_tick_age() -> float | None:
+    """Seconds since the super cron's last tick; null until the scheduler (farm.cron) exists."""
+    return None
+
+
+@require_GET
+def healthz(request):
+    body = {
+        "database": _database(),
+        "redis": _redis(),
+        "celery_workers": _workers_seen(),
+        "super_cron_last_tick_age_seconds": _last_super_cron_tick_age(),
+    }
+    healthy = body["database"] == "ok" and body["redis"] == "ok"
+    body["status"] = "ok" if healthy else "degraded"
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -1,0 +1,20 @@
+"""Portal URLs (the public schema, on FARM_DOMAIN): accounts, site requests, tokens, admin."""
+from django.contrib import admin
+from django.urls import include, path
+
+from farm.health import healthz
+from instances import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("sites/", views.my_sites, name="my-sites"),
+    path("sites/request/", views.request_site, name="request-site"),
+    path("sites/<slug:slug>/members/", views.site_members, name="site-members"),
+    path("sso/start/", views.sso_start, name="sso-start"),
+    path("tokens/", views.tokens, name="tokens"),
+]

@@ -1,0 +1,12 @@
+"""URLs answered on each live instance's own domains (inside its schema)."""
+from django.urls import path
+
+from farm.health import healthz
+from instances import site_views
+
+urlpatterns = [
+    path("", site_views.dashboard, name="site-dashboard"),
+    path("healthz", healthz, name="site-healthz"),
+    path("sso/accept/", site_views.sso_accept, name="sso-accept"),
+    path("logout/", site_views.logout_view, name="site-logout"),
+]

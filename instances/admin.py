@@ -1,0 +1,152 @@
+"""The farm console: Django admin for sites, with lifecycle actions that call the services."""
+from django.contrib import admin, messages
+from django.db import transaction
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+
+from instances import services
+from instances.errors import FarmError
+from instances.forms import ReasonForm
+from instances.models import ApiToken, Domain, Instance, Membership, StatusChange
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ("domain", "is_primary")
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    extra = 0
+    can_delete = False
+    fields = ("at", "action", "from_status", "to_status", "by", "reason")
+    readonly_fields = fields
+    verbose_name_plural = _("audit trail")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _run(modeladmin, request, queryset, service, done_message, **kwargs):
+    """Apply one service to each selected site; report successes and refusals separately."""
+    done, refused = [], []
+    for instance in queryset:
+        try:
+            with transaction.atomic():
+                service(instance=instance, by=request.user, **kwargs)
+            done.append(instance.slug)
+        except FarmError as exc:
+            refused.append(str(exc))
+    if done:
+        modeladmin.message_user(request, f"{done_message}: {', '.join(done)}", messages.SUCCESS)
+    for message in refused:
+        modeladmin.message_user(request, message, messages.ERROR)
+
+
+def _with_reason(modeladmin, request, queryset, service, done_message, title):
+    """Ask for a reason on an intermediate page, then apply the service (like delete_selected)."""
+    form = ReasonForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        _run(modeladmin, request, queryset, service, done_message, reason=form.cleaned_data["reason"])
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
+        "action": request.POST.get("action"), "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/instances/reason.html", context)
+
+
+@admin.action(description=_("Valider (validate and provision)"))
+def validate(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, services.instance_validate, _("Validated"))
+
+
+@admin.action(description=_("Refuser (refuse, with a reason)"))
+def refuse(modeladmin, request, queryset):
+    return _with_reason(modeladmin, request, queryset, services.instance_refuse, _("Refused"), _("Refuse requests"))
+
+
+@admin.action(description=_("Désactiver (deactivate, with a reason)"))
+def deactivate(modeladmin, request, queryset):
+    return _with_reason(modeladmin, request, queryset, services.instance_deactivate, _("Deactivated"),
+                        _("Deactivate sites"))
+
+
+@admin.action(description=_("Réactiver (reactivate)"))
+def reactivate(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, services.instance_reactivate, _("Reactivated"))
+
+
+@admin.action(description=_("Retry provisioning"))
+def retry_provisioning(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, services.instance_provision_retry, _("Provisioning queued"))
+
+
+@admin.action(description=_("Schedule deletion (after the grace period)"))
+def schedule_deletion(modeladmin, request, queryset):
+    _run(modeladmin, request, queryset, services.instance_schedule_deletion, _("Deletion scheduled"))
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "id", "status", "schema_state", "owner", "created_at", "validated_at")
+    list_filter = ("status", "schema_state", "created_at")
+    search_fields = ("slug", "name", "owner__username", "owner__email", "domains__domain")
+    list_select_related = ("owner",)
+    autocomplete_fields = ("owner",)
+    readonly_fields = (
+        "slug", "schema_name", "status", "schema_state", "provisioning_error", "created_at", "validated_at",
+        "deactivated_at", "deletion_due_at", "purged_at",
+    )
+    fields = (
+        "name", "slug", "owner", "purpose", "timezone", "main_url", "alias_urls", "status", "schema_state",
+        "provisioning_error", "schema_name", "created_at", "validated_at", "deactivated_at", "deletion_due_at",
+        "purged_at",
+    )
+    inlines = (DomainInline, MembershipInline, StatusChangeInline)
+    actions = (validate, refuse, deactivate, reactivate, retry_provisioning, schedule_deletion)
+
+    def has_add_permission(self, request):
+        # Sites are born from a request (portal or `instance request`), never typed in here.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting goes through deactivation, a grace period and a purge that keeps the audit trail.
+        return False
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(admin.ModelAdmin):
+    list_display = ("at", "instance", "action", "from_status", "to_status", "by", "reason")
+    list_filter = ("action", "to_status")
+    search_fields = ("instance__slug", "reason")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "user", "description", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "user", "created_at", "last_used_at")
+    exclude = ("key_hash",)
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,42 @@
+"""Portal forms: sign-up, site request, members, tokens, and the admin's reason form."""
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.utils.translation import gettext_lazy as _
+
+from instances.models import TIMEZONE_CHOICES, Role
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(label=_("Email"), help_text=_("We write to you when your site is validated."))
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+
+class SiteRequestForm(forms.Form):
+    name = forms.CharField(label=_("Site name"), max_length=200)
+    slug = forms.CharField(
+        label=_("Address"), max_length=40,
+        help_text=_("Your site will answer at <address>.<farm domain>: lowercase letters, digits and hyphens."),
+    )
+    main_url = forms.URLField(
+        label=_("Website URL"), required=False, max_length=500,
+        help_text=_("The website its analytics will track; leave empty to use the site's own address."),
+    )
+    timezone = forms.ChoiceField(label=_("Timezone"), choices=TIMEZONE_CHOICES, initial="UTC")
+    purpose = forms.CharField(label=_("What is it for?"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class MemberForm(forms.Form):
+    who = forms.CharField(label=_("Username or email"), max_length=254)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEW)
+
+
+class TokenForm(forms.Form):
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)

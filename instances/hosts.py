@@ -1,0 +1,67 @@
+"""Host name → instance resolution, cached across requests (in Redis, shared by all processes).
+
+Filled by private helpers, emptied by one public `clear_cache()`, evicted per instance by the
+save/delete receivers in instances.signals. Unknown hosts are never cached, so a domain added
+later answers at once. A cache hit costs no database query.
+"""
+from django.core.cache import cache
+
+from farm.conf import farm_setting
+from instances.models import Domain, Instance
+
+_GENERATION_KEY = "hosts:generation"
+
+
+def _generation() -> int:
+    generation = cache.get(_GENERATION_KEY)
+    if generation is None:
+        cache.add(_GENERATION_KEY, 1, timeout=None)
+        generation = cache.get(_GENERATION_KEY, 1)
+    return generation
+
+
+def _key(host: str, generation: int) -> str:
+    return f"hosts:{generation}:{host}"
+
+
+def normalise_host(raw_host: str) -> str:
+    """Lowercase host without port or trailing dot ("Blog.Example.org.:8000" → "blog.example.org")."""
+    host = raw_host.strip().lower()
+    if host.startswith("["):
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
+
+
+def is_portal_host(host: str) -> bool:
+    return host == farm_setting("FARM_DOMAIN") or host in farm_setting("FARM_PORTAL_ALIASES")
+
+
+def instance_for_host(host: str) -> Instance | None:
+    """The instance answering at `host` (normalised), or None when no domain matches."""
+    key = _key(host, _generation())
+    instance = cache.get(key)
+    if instance is not None:
+        return instance
+    instance = Instance.objects.filter(domains__domain=host).first()
+    if instance is not None:
+        cache.set(key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
+    return instance
+
+
+def evict_hosts(hosts) -> None:
+    """Forget the cached answers for these host names."""
+    generation = _generation()
+    cache.delete_many([_key(host, generation) for host in hosts])
+
+
+def evict_instance(instance_id: int) -> None:
+    """Forget every cached host of one instance (after its status or schema state changed)."""
+    evict_hosts(Domain.objects.filter(tenant_id=instance_id).values_list("domain", flat=True))
+
+
+def clear_cache() -> None:
+    """Forget every cached host at once (old entries expire on their own)."""
+    try:
+        cache.incr(_GENERATION_KEY)
+    except ValueError:
+        cache.add(_GENERATION_KEY, 1, timeout=None)

@@ -1,0 +1,46 @@
+"""Routes each request by host: the portal in the public schema, or one live instance's schema.
+
+A deactivated site answers 403 with a clear page, a requested or not-yet-provisioned one 503,
+an unknown host 404 — all rendered before any schema is entered (the middleware prefers
+failing to leaking). The schema is reset to public after every response.
+"""
+from django.conf import settings
+from django.db import connection
+from django.shortcuts import render
+
+from instances.hosts import instance_for_host, is_portal_host, normalise_host
+from instances.models import Status
+
+TENANT_URLCONF = "farm.urls_tenant"
+
+
+class InstanceRoutingMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        host = normalise_host(request.get_host())
+        connection.set_schema_to_public()
+        if is_portal_host(host):
+            request.instance = None
+            request.urlconf = settings.PUBLIC_SCHEMA_URLCONF
+            return self.get_response(request)
+
+        instance = instance_for_host(host)
+        if instance is None:
+            return render(request, "site/unknown.html", {"host": host}, status=404)
+        request.instance = instance
+        if instance.status == Status.DESACTIVE:
+            return render(request, "site/deactivated.html", {"instance": instance}, status=403)
+        if not instance.is_live:
+            response = render(request, "site/not_ready.html", {"instance": instance}, status=503)
+            response["Retry-After"] = "30"
+            return response
+
+        connection.set_tenant(instance)
+        request.tenant = instance
+        request.urlconf = TENANT_URLCONF
+        try:
+            return self.get_response(request)
+        finally:
+            connection.set_schema_to_public()

@@ -1,0 +1,177 @@
+"""The public-schema tables: Instance (the tenant), Domain, StatusChange, Membership, ApiToken."""
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Status(models.TextChoices):
+    """The three statuses a person sees, stored as SPIP stores its own."""
+
+    PREPA = "prepa", _("demandé")
+    PUBLIE = "publie", _("validé")
+    DESACTIVE = "desactive", _("désactivé")
+
+
+class SchemaState(models.TextChoices):
+    """Where the instance's PostgreSQL schema stands; operational, not a status."""
+
+    NONE = "none", _("none")
+    PROVISIONING = "provisioning", _("provisioning")
+    READY = "ready", _("ready")
+    FAILED = "failed", _("failed")
+
+
+TIMEZONE_CHOICES = [(tz, tz) for tz in sorted(zoneinfo.available_timezones())]
+
+
+def validate_timezone(value: str) -> None:
+    """Accept IANA names only; kept out of `choices` so tzdata updates need no migration."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(value)s” is not a known timezone (use a name like Europe/Paris)."),
+                              params={"value": value})
+
+
+class Instance(TenantMixin):
+    """One site of the farm. Its `schema_name` is derived from its slug; its `id` is its idsite."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.CharField(_("slug"), max_length=63, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_instances",
+        verbose_name=_("owner"),
+    )
+    purpose = models.TextField(_("purpose"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.PREPA, db_index=True
+    )
+    schema_state = models.CharField(
+        _("schema state"), max_length=12, choices=SchemaState.choices, default=SchemaState.NONE
+    )
+    provisioning_error = models.TextField(_("last provisioning error"), blank=True)
+    timezone = models.CharField(_("timezone"), max_length=64, validators=[validate_timezone], default="UTC")
+    main_url = models.URLField(_("main URL"), max_length=500, blank=True)
+    alias_urls = models.JSONField(_("alias URLs"), default=list, blank=True)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    validated_at = models.DateTimeField(_("validated at"), null=True, blank=True)
+    deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
+    deletion_due_at = models.DateTimeField(_("deletion due at"), null=True, blank=True)
+    purged_at = models.DateTimeField(_("purged at"), null=True, blank=True)
+
+    # Provisioning is ours (instances.provisioning), never a side effect of save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.slug
+
+    @property
+    def idsite(self) -> int:
+        """The small integer Matomo tracking clients use to name this site."""
+        return self.pk
+
+    @property
+    def is_live(self) -> bool:
+        """Validated and provisioned: the only state in which the site serves or stores data."""
+        return self.status == Status.PUBLIE and self.schema_state == SchemaState.READY
+
+
+class Domain(DomainMixin):
+    """A host name answering for an instance: `<slug>.<FARM_DOMAIN>` plus custom domains."""
+
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+
+    def __str__(self):
+        return self.domain
+
+
+class StatusChange(models.Model):
+    """The audit trail: one row per lifecycle action, kept even after a purge."""
+
+    class Action(models.TextChoices):
+        REQUEST = "request", _("requested")
+        REACTIVATION_REQUEST = "reactivation_request", _("reactivation requested")
+        VALIDATE = "validate", _("validated")
+        REFUSE = "refuse", _("refused")
+        DEACTIVATE = "deactivate", _("deactivated")
+        REACTIVATE = "reactivate", _("reactivated")
+        SCHEDULE_DELETION = "schedule_deletion", _("deletion scheduled")
+        PURGE = "purge", _("purged")
+
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="status_changes")
+    action = models.CharField(_("action"), max_length=24, choices=Action.choices)
+    from_status = models.CharField(_("from"), max_length=12, choices=Status.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=12, choices=Status.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("by"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return f"{self.instance_id}: {self.from_status or '∅'} → {self.to_status} ({self.action})"
+
+
+class Role(models.TextChoices):
+    """Per-site roles, each including the ones before it."""
+
+    VIEW = "view", _("view")
+    WRITE = "write", _("write")
+    ADMIN = "admin", _("admin")
+
+
+ROLE_RANK = {Role.VIEW: 1, Role.WRITE: 2, Role.ADMIN: 3}
+
+
+class Membership(models.Model):
+    """A person's role on one site (the owner is admin without a row)."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=8, choices=Role.choices, default=Role.VIEW)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        constraints = [models.UniqueConstraint(fields=["instance", "user"], name="one_role_per_user_and_site")]
+
+    def __str__(self):
+        return f"{self.user} ({self.role}) on {self.instance}"
+
+
+class ApiToken(models.Model):
+    """A personal API token; only its SHA-256 is stored, the token itself is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.description or self.user})"

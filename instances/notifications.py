@@ -1,0 +1,38 @@
+"""Emails sent on lifecycle actions: farm admins hear of requests, requesters of decisions."""
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from farm.conf import farm_setting
+
+logger = logging.getLogger(__name__)
+
+
+def _send(subject_template: str, body_template: str, context: dict, recipients: list[str]) -> None:
+    recipients = [r for r in recipients if r]
+    if not recipients:
+        return
+    subject = render_to_string(subject_template, context).strip()
+    body = render_to_string(body_template, context)
+    send_mail(subject, body, None, recipients)
+
+
+def notify_admins_of_request(instance, *, reactivation: bool) -> None:
+    """Tell every farm superuser with an email address that a request awaits validation."""
+    admins = get_user_model().objects.filter(is_superuser=True, is_active=True).exclude(email="")
+    context = {"instance": instance, "reactivation": reactivation, "farm_domain": farm_setting("FARM_DOMAIN")}
+    _send("emails/request_subject.txt", "emails/request_body.txt", context, [a.email for a in admins])
+
+
+def notify_owner(instance, *, action: str, reason: str = "") -> None:
+    """Tell the requester their site was validated, refused, deactivated or reactivated."""
+    owner = instance.owner
+    with translation.override(translation.get_language() or "en"):
+        context = {
+            "instance": instance, "action": action, "reason": reason, "owner": owner,
+            "farm_domain": farm_setting("FARM_DOMAIN"),
+        }
+        _send("emails/decision_subject.txt", "emails/decision_body.txt", context, [owner.email])

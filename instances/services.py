@@ -1,0 +1,216 @@
+"""Lifecycle services: the only functions that change an instance's status.
+
+Each one locks the row, checks the transition is allowed (TransitionNotAllowed otherwise),
+writes a StatusChange audit row and queues its notifications and provisioning after commit.
+Admin actions, portal views and the CLI all call these.
+"""
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from farm.conf import farm_setting
+from instances import notifications
+from instances.errors import InvalidRequest, TransitionNotAllowed
+from instances.models import Instance, SchemaState, Status, StatusChange
+from instances.slugs import schema_name_for, slug_clean
+
+Action = StatusChange.Action
+
+
+def _default_main_url(slug: str) -> str:
+    return f"https://{slug}.{farm_setting('FARM_DOMAIN')}/"
+
+
+def _record(instance: Instance, *, action: str, from_status: str, by, reason: str) -> StatusChange:
+    return StatusChange.objects.create(
+        instance=instance, action=action, from_status=from_status, to_status=instance.status,
+        by=by if by is not None and by.is_authenticated else None, reason=reason,
+    )
+
+
+def _locked(instance: Instance) -> Instance:
+    return Instance.objects.select_for_update().get(pk=instance.pk)
+
+
+def _require(instance: Instance, allowed: set[str], action_label: str) -> None:
+    if instance.status not in allowed:
+        raise TransitionNotAllowed(
+            _("Cannot %(action)s “%(slug)s”: it is %(status)s.")
+            % {"action": action_label, "slug": instance.slug, "status": instance.get_status_display()}
+        )
+
+
+def _require_reason(reason: str, action_label: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest(_("A reason is required to %(action)s a site.") % {"action": action_label})
+    return reason
+
+
+def _queue_provisioning(instance: Instance) -> None:
+    from instances.tasks import instance_provision_task
+
+    transaction.on_commit(lambda: instance_provision_task.delay(instance.pk))
+
+
+@transaction.atomic
+def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url: str = "",
+                     timezone_name: str = "UTC") -> Instance:
+    """Record a site request (status prepa) and tell the farm admins.
+
+    A slug already taken is refused, except the requester's own deactivated site: that becomes
+    a reactivation request on the same instance (same data), validated like a new one.
+    """
+    slug = slug_clean(slug)
+    name = (name or "").strip()
+    if not name:
+        raise InvalidRequest(_("Please give the site a name."))
+    existing = Instance.objects.select_for_update().filter(slug=slug).first()
+    if existing is not None:
+        if existing.owner_id == owner.pk and existing.status == Status.DESACTIVE:
+            existing.status = Status.PREPA
+            existing.deletion_due_at = None
+            existing.save(update_fields=["status", "deletion_due_at", "updated_at"])
+            _record(existing, action=Action.REACTIVATION_REQUEST, from_status=Status.DESACTIVE, by=owner,
+                    reason=purpose)
+            transaction.on_commit(lambda: notifications.notify_admins_of_request(existing, reactivation=True))
+            return existing
+        raise InvalidRequest(_("The address “%(slug)s” is already taken; please choose another.") % {"slug": slug})
+    try:
+        with transaction.atomic():
+            instance = Instance.objects.create(
+                name=name, slug=slug, schema_name=schema_name_for(slug), owner=owner, purpose=purpose,
+                main_url=main_url or _default_main_url(slug), timezone=timezone_name, status=Status.PREPA,
+            )
+    except IntegrityError:
+        raise InvalidRequest(_("The address “%(slug)s” is already taken; please choose another.") % {"slug": slug})
+    _record(instance, action=Action.REQUEST, from_status="", by=owner, reason=purpose)
+    transaction.on_commit(lambda: notifications.notify_admins_of_request(instance, reactivation=False))
+    return instance
+
+
+def _transition(instance: Instance, *, action: str, allowed: set[str], to: str, by, reason: str,
+                action_label: str, fields: dict | None = None) -> Instance:
+    instance = _locked(instance)
+    _require(instance, allowed, action_label)
+    from_status = instance.status
+    instance.status = to
+    for name, value in (fields or {}).items():
+        setattr(instance, name, value)
+    instance.save()
+    _record(instance, action=action, from_status=from_status, by=by, reason=reason)
+    return instance
+
+
+@transaction.atomic
+def instance_validate(*, instance: Instance, by, reason: str = "") -> Instance:
+    """prepa → publie, then provision the schema in a Celery task (unless it is already ready)."""
+    instance = _transition(instance, action=Action.VALIDATE, allowed={Status.PREPA}, to=Status.PUBLIE, by=by,
+                           reason=reason, action_label=_("validate"), fields={"validated_at": timezone.now()})
+    if instance.schema_state != SchemaState.READY:
+        instance.schema_state = SchemaState.PROVISIONING
+        instance.save(update_fields=["schema_state", "updated_at"])
+        _queue_provisioning(instance)
+    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.VALIDATE, reason=reason))
+    return instance
+
+
+@transaction.atomic
+def instance_refuse(*, instance: Instance, by, reason: str) -> Instance:
+    """prepa → désactivé, kept on record with the reason; a new request is never provisioned."""
+    reason = _require_reason(reason, _("refuse"))
+    instance = _transition(instance, action=Action.REFUSE, allowed={Status.PREPA}, to=Status.DESACTIVE, by=by,
+                           reason=reason, action_label=_("refuse"), fields={"deactivated_at": timezone.now()})
+    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.REFUSE, reason=reason))
+    return instance
+
+
+@transaction.atomic
+def instance_deactivate(*, instance: Instance, by, reason: str) -> Instance:
+    """publie → désactivé: the site and its tracking are refused, its data kept."""
+    reason = _require_reason(reason, _("deactivate"))
+    instance = _transition(instance, action=Action.DEACTIVATE, allowed={Status.PUBLIE}, to=Status.DESACTIVE,
+                           by=by, reason=reason, action_label=_("deactivate"),
+                           fields={"deactivated_at": timezone.now()})
+    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.DEACTIVATE, reason=reason))
+    return instance
+
+
+@transaction.atomic
+def instance_reactivate(*, instance: Instance, by, reason: str = "") -> Instance:
+    """désactivé → publie; cancels a scheduled deletion and provisions a schema that is missing."""
+    instance = _transition(instance, action=Action.REACTIVATE, allowed={Status.DESACTIVE}, to=Status.PUBLIE,
+                           by=by, reason=reason, action_label=_("reactivate"),
+                           fields={"deletion_due_at": None, "validated_at": instance.validated_at or timezone.now()})
+    if instance.schema_state != SchemaState.READY:
+        instance.schema_state = SchemaState.PROVISIONING
+        instance.save(update_fields=["schema_state", "updated_at"])
+        _queue_provisioning(instance)
+    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.REACTIVATE, reason=reason))
+    return instance
+
+
+@transaction.atomic
+def instance_schedule_deletion(*, instance: Instance, by, grace_days: int | None = None,
+                               reason: str = "") -> Instance:
+    """Mark a deactivated site for purge after the grace period (FARM_DELETION_GRACE_DAYS)."""
+    instance = _locked(instance)
+    _require(instance, {Status.DESACTIVE}, _("schedule the deletion of"))
+    days = farm_setting("FARM_DELETION_GRACE_DAYS") if grace_days is None else grace_days
+    instance.deletion_due_at = timezone.now() + timedelta(days=days)
+    instance.save(update_fields=["deletion_due_at", "updated_at"])
+    _record(instance, action=Action.SCHEDULE_DELETION, from_status=instance.status, by=by,
+            reason=reason or _("purge due on %(date)s") % {"date": instance.deletion_due_at.date().isoformat()})
+    return instance
+
+
+@transaction.atomic
+def instance_purge(*, instance: Instance, by, reason: str = "", only_if_due: bool = False) -> Instance:
+    """Drop the schema and the domains of a site scheduled for deletion; keep its row and audit trail.
+
+    `only_if_due` is for the periodic purge: it leaves sites whose grace period is still running.
+    """
+    from instances.provisioning import schema_drop
+
+    instance = _locked(instance)
+    _require(instance, {Status.DESACTIVE}, _("purge"))
+    if instance.deletion_due_at is None:
+        raise TransitionNotAllowed(
+            _("Schedule the deletion of “%(slug)s” before purging it.") % {"slug": instance.slug})
+    if only_if_due and instance.deletion_due_at > timezone.now():
+        raise TransitionNotAllowed(
+            _("“%(slug)s” is not due for purge before %(date)s.")
+            % {"slug": instance.slug, "date": instance.deletion_due_at.isoformat()})
+    schema_drop(instance)
+    instance.domains.all().delete()
+    instance.schema_state = SchemaState.NONE
+    instance.purged_at = timezone.now()
+    instance.save(update_fields=["schema_state", "purged_at", "updated_at"])
+    _record(instance, action=Action.PURGE, from_status=instance.status, by=by, reason=reason)
+    return instance
+
+
+def instances_purge_due(*, now=None) -> list[str]:
+    """Purge every site whose grace period has ended; returns their slugs."""
+    now = now or timezone.now()
+    purged = []
+    due = Instance.objects.filter(status=Status.DESACTIVE, deletion_due_at__lte=now, purged_at__isnull=True)
+    for instance in due:
+        instance_purge(instance=instance, by=None, reason=_("grace period ended"), only_if_due=True)
+        purged.append(instance.slug)
+    return purged
+
+
+@transaction.atomic
+def instance_provision_retry(*, instance: Instance, by) -> Instance:
+    """Queue provisioning again for a validated site whose schema failed (or never finished)."""
+    instance = _locked(instance)
+    _require(instance, {Status.PUBLIE}, _("provision"))
+    if instance.schema_state == SchemaState.READY:
+        raise TransitionNotAllowed(_("“%(slug)s” is already provisioned.") % {"slug": instance.slug})
+    instance.schema_state = SchemaState.PROVISIONING
+    instance.save(update_fields=["schema_state", "updated_at"])
+    _queue_provisioning(instance)
+    return instance

@@ -1,0 +1,140 @@
+"""Portal views (public schema): sign-up, site requests, my sites, members, tokens, SSO start.
+
+Each view parses input, calls one service and renders; domain errors become form errors.
+"""
+from urllib.parse import urlencode, urlsplit
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from instances import members, services
+from instances import tokens as token_services
+from instances.errors import FarmError
+from instances.forms import MemberForm, SignupForm, SiteRequestForm, TokenForm
+from instances.hosts import instance_for_host, normalise_host
+from instances.models import ApiToken, Instance, Role
+from instances.selectors import (
+    instance_allows, instance_members, instance_role, instance_site_url, instances_for_user,
+)
+from instances.sso import sso_ticket_make
+
+
+def home(request):
+    if request.user.is_authenticated:
+        return redirect("my-sites")
+    return render(request, "portal/home.html")
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, _("Welcome! You can now request a site."))
+        return redirect("request-site")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@login_required
+def my_sites(request):
+    sites = [
+        {
+            "instance": instance,
+            "role": instance_role(user=request.user, instance=instance),
+            "url": instance_site_url(instance, request) if instance.is_live else None,
+        }
+        for instance in instances_for_user(request.user).select_related("owner")
+    ]
+    return render(request, "portal/my_sites.html", {"sites": sites})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_site(request):
+    form = SiteRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            instance = services.instance_request(
+                owner=request.user, name=data["name"], slug=data["slug"], purpose=data["purpose"],
+                main_url=data["main_url"], timezone_name=data["timezone"],
+            )
+        except FarmError as exc:
+            form.add_error("slug", str(exc))
+        else:
+            messages.success(request, _("Your request for “%(slug)s” is recorded; an admin will review it.")
+                             % {"slug": instance.slug})
+            return redirect("my-sites")
+    return render(request, "portal/request_site.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def site_members(request, slug):
+    instance = get_object_or_404(Instance, slug=slug)
+    if not instance_allows(user=request.user, instance=instance, role=Role.VIEW):
+        return render(request, "portal/forbidden.html", status=403)
+    is_admin = instance_allows(user=request.user, instance=instance, role=Role.ADMIN)
+    form = MemberForm(request.POST if request.method == "POST" and "who" in request.POST else None)
+    if request.method == "POST":
+        remove = request.POST.get("remove", "")
+        if remove and not remove.isdigit():
+            return HttpResponseBadRequest(_("Invalid member."))
+        try:
+            if remove:
+                members.member_remove(instance=instance, by=request.user, user_id=int(remove))
+                messages.success(request, _("Member removed."))
+                return redirect("site-members", slug=slug)
+            if form.is_valid():
+                members.member_add(instance=instance, by=request.user, username_or_email=form.cleaned_data["who"],
+                                   role=form.cleaned_data["role"])
+                messages.success(request, _("Member saved."))
+                return redirect("site-members", slug=slug)
+        except FarmError as exc:
+            form = form if form.is_bound else MemberForm()
+            form.add_error(None, str(exc))
+    context = {"instance": instance, "members": instance_members(instance), "form": form, "is_admin": is_admin}
+    return render(request, "portal/members.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    new_token = None
+    form = TokenForm(request.POST if "create" in request.POST else None)
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            token_id = request.POST.get("revoke", "")
+            token = ApiToken.objects.filter(pk=token_id, user=request.user).first() if token_id.isdigit() else None
+            if token is None:
+                return HttpResponseBadRequest(_("Unknown token."))
+            token_services.token_revoke(token=token, by=request.user)
+            messages.success(request, _("Token revoked."))
+            return redirect("tokens")
+        if form.is_valid():
+            _token, new_token = token_services.token_create(
+                user=request.user, description=form.cleaned_data["description"])
+            form = TokenForm()
+    context = {"tokens": request.user.api_tokens.all(), "form": form, "new_token": new_token}
+    return render(request, "portal/tokens.html", context)
+
+
+@login_required
+def sso_start(request):
+    """Send a logged-in person on to a site's own host with a sign-in ticket."""
+    target = request.GET.get("next", "")
+    parts = urlsplit(target)
+    host = normalise_host(parts.netloc) if parts.netloc else ""
+    instance = instance_for_host(host) if host else None
+    if instance is None or parts.scheme not in ("http", "https"):
+        return HttpResponseBadRequest(_("Unknown site address."))
+    if not instance_allows(user=request.user, instance=instance, role=Role.VIEW):
+        return render(request, "portal/forbidden.html", {"instance": instance}, status=403)
+    query = urlencode({"ticket": sso_ticket_make(user=request.user, host=host), "next": parts.path or "/"})
+    return redirect(f"{parts.scheme}://{parts.netloc}/sso/accept/?{query}")
