@@ -108,6 +108,8 @@ CACHES = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# Tests give each run its own queue so a running `farm up` worker never takes their tasks.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("FARM_CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -128,7 +130,7 @@ LOGOUT_REDIRECT_URL = "home"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
-LOCALE_PATHS = [BASE_DIR / "instances" / "locale"]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -22,7 +22,7 @@ class SiteRequestForm(forms.Form):
         help_text=_("Your site will answer at <address>.<farm domain>: lowercase letters, digits and hyphens."),
     )
     main_url = forms.URLField(
-        label=_("Website URL"), required=False, max_length=500,
+        label=_("Website URL"), required=False, max_length=500, assume_scheme="https",
         help_text=_("The website its analytics will track; leave empty to use the site's own address."),
     )
     timezone = forms.ChoiceField(label=_("Timezone"), choices=TIMEZONE_CHOICES, initial="UTC")

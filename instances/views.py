@@ -82,6 +82,9 @@ def site_members(request, slug):
         return render(request, "portal/forbidden.html", status=403)
     is_admin = instance_allows(user=request.user, instance=instance, role=Role.ADMIN)
     form = MemberForm(request.POST if request.method == "POST" and "who" in request.POST else None)
+    if request.method == "POST" and not is_admin:
+        return render(request, "portal/forbidden.html", {"message": _("Only the site's admins can manage its members.")},
+                      status=403)
     if request.method == "POST":
         remove = request.POST.get("remove", "")
         if remove and not remove.isdigit():

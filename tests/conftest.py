@@ -1,0 +1,92 @@
+"""Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis, real Celery workers."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+os.environ.setdefault("FARM_CELERY_QUEUE", f"farm-test-{uuid.uuid4().hex[:8]}")
+os.environ.setdefault("FARM_DOMAIN", "localhost")
+
+import pytest  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from instances import hosts  # noqa: E402
+
+KEEP_SCHEMAS = {"public", "tenant_template", "information_schema"}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, plus the migrated template schema that provisioning clones."""
+    from instances.provisioning import template_schema_migrate
+
+    with django_db_blocker.unblock():
+        template_schema_migrate()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_host_cache():
+    hosts.clear_cache()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _drop_site_schemas(request, django_db_blocker):
+    """Transactional tests commit schemas that the table flush does not remove; drop them after."""
+    yield
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%'")
+        for (schema,) in cursor.fetchall():
+            if schema not in KEEP_SCHEMAS:
+                cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _test_database_url() -> str:
+    parts = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/farm"))
+    return urlunsplit(parts._replace(path="/" + settings.DATABASES["default"]["NAME"]))
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup):
+    """A real `celery worker` process on this run's queue, against the test database."""
+    from farm.celery import app
+
+    env = {**os.environ, "DATABASE_URL": _test_database_url()}
+    name = f"test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "farm", "worker", "--pool", "solo", "--loglevel", "INFO",
+         "-n", name, "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle"],
+        env=env, cwd=settings.BASE_DIR,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if app.control.inspect(destination=[name], timeout=0.5).ping():
+            break
+        if proc.poll() is not None:
+            raise RuntimeError("the Celery worker exited at start; see its output above")
+    else:
+        proc.kill()
+        raise RuntimeError("the Celery worker did not answer a ping within 30 s")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
+    """Poll until predicate() is truthy; returns its value or fails the test with a clear message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s")

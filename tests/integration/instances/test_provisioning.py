@@ -1,0 +1,105 @@
+"""Provisioning against real PostgreSQL: clone or migrate, idempotent, resumable, retried after failure."""
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django_tenants.utils import schema_exists
+
+from instances import provisioning, services
+from instances.models import Domain, SchemaState, Status
+from tests.factories import make_instance, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def tables_in(schema: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def applied_migrations(schema: str) -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')
+        return set(cursor.fetchall())
+
+
+def validated(slug: str):
+    return services.instance_validate(instance=make_instance(slug), by=None)
+
+
+def test_provisioning_clones_the_template_into_a_schema_with_the_analytics_tables():
+    instance = provisioning.instance_provision(instance_id=validated("cloned").pk)
+    assert instance.schema_state == SchemaState.READY and instance.is_live
+    assert "analytics_visit" in tables_in("cloned")
+    assert applied_migrations("cloned") == applied_migrations("tenant_template")
+    assert list(instance.domains.values_list("domain", "is_primary")) == [("cloned.localhost", True)]
+
+
+def test_cloning_and_migrating_build_the_same_tables():
+    cloned = provisioning.instance_provision(instance_id=validated("by-clone").pk, method="clone")
+    migrated = provisioning.instance_provision(instance_id=validated("by-migrate").pk, method="migrate")
+    assert cloned.is_live and migrated.is_live
+    assert tables_in("by_clone") == tables_in("by_migrate")
+    assert applied_migrations("by_clone") == applied_migrations("by_migrate")
+
+
+def test_provisioning_twice_changes_nothing():
+    instance = provisioning.instance_provision(instance_id=validated("twice").pk)
+    again = provisioning.instance_provision(instance_id=instance.pk)
+    assert again.schema_state == SchemaState.READY
+    assert Domain.objects.filter(tenant=instance).count() == 1
+
+
+def test_a_half_provisioned_instance_is_completed_by_running_provisioning_again():
+    instance = validated("half")
+    provisioning.schema_build("half")  # the crash came after the schema, before domains and "ready"
+    assert instance.schema_state == SchemaState.PROVISIONING and not instance.domains.exists()
+    done = provisioning.instance_provision(instance_id=instance.pk)
+    assert done.schema_state == SchemaState.READY
+    assert done.domains.filter(domain="half.localhost").exists()
+    assert "analytics_visit" in tables_in("half")
+
+
+def test_a_failure_is_recorded_and_the_retry_action_completes_it(django_capture_on_commit_callbacks):
+    squatter = make_instance("squatter", state="publie")
+    Domain.objects.create(domain="victim.localhost", tenant=squatter, is_primary=False)
+    instance = provisioning.instance_provision(instance_id=validated("victim").pk)
+    assert instance.schema_state == SchemaState.FAILED
+    assert "victim.localhost already belongs to another instance" in instance.provisioning_error
+    assert not instance.is_live
+
+    Domain.objects.filter(domain="victim.localhost").delete()
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.instance_provision_retry(instance=instance, by=make_user(superuser=True))
+    assert len(callbacks) == 1  # the provisioning task, queued after commit
+    done = provisioning.instance_provision(instance_id=instance.pk)
+    assert done.schema_state == SchemaState.READY and done.provisioning_error == ""
+
+
+def test_retrying_a_ready_instance_is_refused():
+    from instances.errors import TransitionNotAllowed
+
+    instance = make_instance("fine", state="publie")
+    with pytest.raises(TransitionNotAllowed, match="already provisioned"):
+        services.instance_provision_retry(instance=instance, by=None)
+
+
+def test_an_instance_deactivated_before_the_worker_ran_is_not_provisioned():
+    instance = validated("changed-mind")
+    services.instance_deactivate(instance=instance, by=None, reason="changed mind")
+    result = provisioning.instance_provision(instance_id=instance.pk)
+    assert result.status == Status.DESACTIVE
+    assert not schema_exists("changed_mind")
+
+
+def test_the_template_is_brought_up_to_date_before_cloning_when_a_tenant_migration_is_new(monkeypatch):
+    # Simulate a deploy that adds a tenant-app migration the template has not seen yet.
+    call_command("migrate_schemas", "analytics", "zero", tenant=True, schema_name="tenant_template",
+                 interactive=False, verbosity=0)
+    assert "analytics_visit" not in tables_in("tenant_template")
+    monkeypatch.setattr(provisioning, "_template_checked_for", None)  # a freshly started worker
+
+    instance = provisioning.instance_provision(instance_id=validated("after-deploy").pk)
+    assert instance.is_live
+    assert "analytics_visit" in tables_in("tenant_template")
+    assert "analytics_visit" in tables_in("after_deploy")
