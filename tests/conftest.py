@@ -7,14 +7,21 @@ import time
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
-os.environ.setdefault("FARM_CELERY_QUEUE", f"farm-test-{uuid.uuid4().hex[:8]}")
-os.environ.setdefault("FARM_DOMAIN", "localhost")
+import pytest
+from django.conf import settings
+from django.db import connection
 
-import pytest  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import connection  # noqa: E402
+from farm.celery import app as celery_app
+from instances import hosts
 
-from instances import hosts  # noqa: E402
+# Each test run gets its own Celery queue so a `farm up` worker on the same Redis never takes its
+# tasks. NB: pytest-django has loaded settings before this module, so the queue is set on the
+# settings, on the Celery app and in the environment that subprocesses (workers, CLI) inherit.
+TEST_QUEUE = f"farm-test-{uuid.uuid4().hex[:8]}"
+os.environ["FARM_CELERY_QUEUE"] = TEST_QUEUE
+settings.CELERY_TASK_DEFAULT_QUEUE = TEST_QUEUE
+celery_app.conf.task_default_queue = TEST_QUEUE
+settings.FARM_DOMAIN = "localhost"  # the tests name hosts like blog.localhost
 
 KEEP_SCHEMAS = {"public", "tenant_template", "information_schema"}
 
@@ -29,8 +36,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_host_cache():
+def _fresh_host_cache_and_language():
+    from django.utils import translation
+
     hosts.clear_cache()
+    translation.activate(settings.LANGUAGE_CODE)  # LocaleMiddleware leaves a request's language active
     yield
 
 
@@ -55,18 +65,16 @@ def _test_database_url() -> str:
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup):
     """A real `celery worker` process on this run's queue, against the test database."""
-    from farm.celery import app
-
     env = {**os.environ, "DATABASE_URL": _test_database_url()}
     name = f"test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "farm", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "-n", name, "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle"],
+         "-n", name, "-Q", TEST_QUEUE, "--without-gossip", "--without-mingle"],
         env=env, cwd=settings.BASE_DIR,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if app.control.inspect(destination=[name], timeout=0.5).ping():
+        if celery_app.control.inspect(destination=[name], timeout=0.5).ping():
             break
         if proc.poll() is not None:
             raise RuntimeError("the Celery worker exited at start; see its output above")

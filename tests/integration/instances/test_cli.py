@@ -40,7 +40,7 @@ def test_each_lifecycle_command_moves_the_site():
     run("instance", "deactivate", "cli-site", "--reason", "closing")
     run("instance", "delete", "cli-site")
     assert Instance.objects.get(slug="cli-site").deletion_due_at is not None
-    assert "désactivé" in run("instance", "purge", "cli-site")
+    assert "(desactive)" in run("instance", "purge", "cli-site")
     assert Instance.objects.get(slug="cli-site").purged_at is not None
 
 
@@ -52,7 +52,7 @@ def test_refuse_needs_a_reason_and_records_it():
 
 @pytest.mark.parametrize("args, message", [
     (("instance", "validate", "ghost"), "No site has the slug “ghost”"),
-    (("instance", "reactivate", "live-one"), "Cannot reactivate “live-one”: it is validé."),
+    (("instance", "reactivate", "live-one"), "Cannot reactivate “live-one”: it is validated."),
     (("instance", "purge", "live-one"), "Cannot purge “live-one”"),
     (("instance", "request", "bad slug", "--name", "x", "--owner", "dave"), "not a valid address"),
     (("instance", "request", "fine-slug", "--name", "x", "--owner", "nobody"), "No user is called “nobody”"),

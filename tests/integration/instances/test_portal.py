@@ -30,7 +30,7 @@ def test_requesting_a_site_through_the_form(client):
     instance = Instance.objects.get(slug="my-site")
     assert (instance.status, instance.timezone, instance.owner.username) == (Status.PREPA, "Europe/Paris", "req")
     page = client.get("/sites/", **PORTAL).content.decode()
-    assert "my-site" in page and "demandé" in page
+    assert "my-site" in page and "requested" in page
 
 
 @pytest.mark.parametrize("slug, message", [
@@ -98,7 +98,7 @@ def test_an_admin_action_that_does_not_apply_says_why(client):
     live = make_instance("already-live", state="publie")
     response = client.post("/admin/instances/instance/", {"action": "validate", ACTION_CHECKBOX_NAME: [live.pk]},
                            follow=True, **PORTAL)
-    assert "Cannot validate “already-live”: it is validé." in response.content.decode()
+    assert "Cannot validate “already-live”: it is validated." in response.content.decode()
 
 
 def test_the_admin_change_page_shows_the_audit_trail_and_provisioning_error(client):
