@@ -28,6 +28,7 @@ class Command(BaseCommand):
         for schema in track(schemas, description="migrating sites", disable=not schemas):
             call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=0)
         self.stdout.write(f"{len(schemas)} site schema(s) migrated")
+        call_command("collectstatic", interactive=False, verbosity=0)  # incremental after the first run
         self._ensure_superuser()
 
     def _ensure_superuser(self):

@@ -214,3 +214,16 @@ def test_validation_email_names_the_sites_address(django_capture_on_commit_callb
 def client_class_for(client):
     """A fresh client with no cookies: the site's host has its own session."""
     return type(client)()
+
+
+def test_password_reset_sends_a_working_link(client):
+    make_user("forgetful", email="forgetful@example.org")
+    response = client.post("/accounts/password_reset/", {"email": "forgetful@example.org"}, **PORTAL)
+    assert response.status_code == 302
+    link = re.search(r"http://localhost(/accounts/reset/\S+/)", mail.outbox[-1].body).group(1)
+    form_page = client.get(link, follow=True, **PORTAL)
+    assert form_page.status_code == 200 and b"new_password1" in form_page.content
+    done = client.post(form_page.redirect_chain[-1][0], {"new_password1": "brand-new-Secret9",
+                                                         "new_password2": "brand-new-Secret9"}, **PORTAL)
+    assert done.status_code == 302
+    assert client.login(username="forgetful", password="brand-new-Secret9")
