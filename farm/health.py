@@ -33,9 +33,18 @@ def _workers_seen() -> int | None:
     return len(replies)
 
 
+STALE_TICK_SECONDS = 180
+
+
 def _last_super_cron_tick_age() -> float | None:
-    """Seconds since the super cron's last tick; null until the scheduler (farm.cron) exists."""
-    return None
+    """Seconds since the super cron's last tick; null if it never ran (or Redis is down)."""
+    from farm.cron.dispatch import last_tick_age
+
+    try:
+        age = last_tick_age()
+    except Exception:  # Redis down is reported as redis
+        return None
+    return None if age is None else round(age, 1)
 
 
 @require_GET
@@ -46,6 +55,10 @@ def healthz(request):
         "celery_workers": _workers_seen(),
         "super_cron_last_tick_age_seconds": _last_super_cron_tick_age(),
     }
+    age = body["super_cron_last_tick_age_seconds"]
+    body["super_cron"] = ("never ran" if age is None else
+                          f"stale: no tick for {age:.0f} s (is Celery Beat running?)" if age > STALE_TICK_SECONDS
+                          else "ok")
     healthy = body["database"] == "ok" and body["redis"] == "ok"
     body["status"] = "ok" if healthy else "degraded"
     return JsonResponse(body, status=200 if healthy else 503)

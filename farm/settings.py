@@ -48,6 +48,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "farm",
+    "farm.cron",
 ]
 TENANT_APPS = [
     "analytics",

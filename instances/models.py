@@ -61,6 +61,8 @@ class Instance(TenantMixin):
     deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
     deletion_due_at = models.DateTimeField(_("deletion due at"), null=True, blank=True)
     purged_at = models.DateTimeField(_("purged at"), null=True, blank=True)
+    schema_size_bytes = models.BigIntegerField(_("schema size (bytes)"), null=True, blank=True)
+    schema_size_measured_at = models.DateTimeField(_("size measured at"), null=True, blank=True)
 
     # Provisioning is ours (instances.provisioning), never a side effect of save().
     auto_create_schema = False

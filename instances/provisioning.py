@@ -17,6 +17,7 @@ from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
 
 from farm.conf import farm_setting
+from farm.cron.timetable import timetable_tenant_changed
 from farm.tenancy import in_schema
 from instances.models import Domain, Instance, SchemaState, Status
 
@@ -133,6 +134,7 @@ def instance_provision(*, instance_id: int, method: str = "clone") -> Instance:
             _set_state(instance, SchemaState.FAILED, f"{type(exc).__name__}: {exc}")
             return instance
         _set_state(instance, SchemaState.READY)
+        timetable_tenant_changed(instance)  # its scheduled tasks start at their next boundary
         logger.info("provisioned %s by %s in %.3f s", instance.slug, used, time.monotonic() - started)
         return instance
 

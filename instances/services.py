@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from farm.conf import farm_setting
+from farm.cron.timetable import timetable_tenant_changed
 from instances import notifications
 from instances.errors import InvalidRequest, TransitionNotAllowed
 from instances.models import Instance, SchemaState, Status, StatusChange
@@ -101,6 +102,7 @@ def _transition(instance: Instance, *, action: str, allowed: set[str], to: str, 
         setattr(instance, name, value)
     instance.save()
     _record(instance, action=action, from_status=from_status, by=by, reason=reason)
+    timetable_tenant_changed(instance)
     return instance
 
 
@@ -188,6 +190,7 @@ def instance_purge(*, instance: Instance, by, reason: str = "", only_if_due: boo
     instance.schema_state = SchemaState.NONE
     instance.purged_at = timezone.now()
     instance.save(update_fields=["schema_state", "purged_at", "updated_at"])
+    timetable_tenant_changed(instance)
     _record(instance, action=Action.PURGE, from_status=instance.status, by=by, reason=reason)
     return instance
 

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from rich.progress import track
 
 from farm.conf import farm_setting
+from farm.cron.timetable import timetable_sync_all
 from instances.models import Instance, SchemaState
 from instances.provisioning import template_schema_migrate
 
@@ -28,6 +29,8 @@ class Command(BaseCommand):
         for schema in track(schemas, description="migrating sites", disable=not schemas):
             call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=0)
         self.stdout.write(f"{len(schemas)} site schema(s) migrated")
+        created = timetable_sync_all()
+        self.stdout.write(f"timetable synced ({created} new scheduled task row(s))")
         call_command("collectstatic", interactive=False, verbosity=0)  # incremental after the first run
         self._ensure_superuser()
 

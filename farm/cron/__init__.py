@@ -1,0 +1,28 @@
+"""The farm's cron: Matomo-style scheduled tasks run exactly once per period, per live tenant.
+
+Declare tasks in an app's `scheduled_tasks` module:
+
+    from farm.cron import daily, hourly, HIGH
+    hourly(archive_reports)
+    daily(purge_old_logs, param="90", priority=HIGH, hour=3)
+
+Semantics (see also README):
+- Exactly once per period: hourly tasks are keyed by UTC hour; daily, weekly and monthly tasks by
+  the tenant-local date, ISO week and month. A unique (task, period key) row makes it so.
+- Missed periods (beat or workers down) are coalesced into one run while within the start deadline
+  (default half the period), else recorded as missed; `backfill=True` runs each missed period
+  instead (at most 100).
+- Overlap: "forbid" (default; the new run is recorded as skipped while the last one still runs),
+  "allow", or "replace" (the old run is marked replaced and its result ignored).
+- Retries: raising RetryableError retries with exponential backoff and jitter within the period,
+  up to max_retries (default 3); any other error fails the run at once.
+- Times of day are in the tenant's timezone; gaps run at the first valid instant after, folds once.
+- Deactivated or not-ready tenants get no runs; on reactivation tasks resume at the next boundary.
+- The sweeper (every tick) wakes workers for runs left queued and expires leases of dead workers.
+"""
+from farm.cron.registry import (  # noqa: F401
+    FARM, HIGH, HIGHEST, LOW, LOWEST, NORMAL, TENANT, RegistrationError, RetryableError, daily, hourly, monthly,
+    weekly,
+)
+
+

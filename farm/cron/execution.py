@@ -1,0 +1,145 @@
+"""Executing runs: claim (compare-and-set queued → running with a lease), run, record, retry.
+
+A worker woken by a message claims the next queued run in priority order with FOR UPDATE SKIP
+LOCKED; a duplicated or redelivered message simply finds nothing left to claim. The result is
+written only if the run is still this worker's (same attempt, still running): a run whose lease
+expired and was retried, or that was replaced, does not have its outcome overwritten.
+"""
+import logging
+import random
+import socket
+import time
+import traceback
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from farm.cron import registry
+from farm.cron.models import RunStatus, ScheduledTask, TaskRun
+from farm.cron.periods import NOMINAL_SECONDS, next_boundary
+from farm.cron.tenants import TenantNotLive, entered, tenant_zone
+
+logger = logging.getLogger(__name__)
+
+_CLAIM = """
+    UPDATE cron_taskrun r
+       SET status = 'running', attempt = r.attempt + 1, started_at = %(now)s, worker = %(worker)s,
+           lease_expires_at = %(now)s + make_interval(secs => t.time_limit)
+      FROM cron_scheduledtask t
+     WHERE t.id = r.task_id AND r.id = (
+            SELECT id FROM cron_taskrun
+             WHERE status = 'queued' AND (not_before IS NULL OR not_before <= %(now)s) {only}
+             ORDER BY priority, queued_at, id
+             LIMIT 1 FOR UPDATE SKIP LOCKED)
+ RETURNING r.id"""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{__import__('os').getpid()}"
+
+
+def run_claim(*, run_id: int | None = None, worker: str | None = None, now=None) -> TaskRun | None:
+    """Claim one queued run (the given one, or the next by priority); None if there is none to claim."""
+    now = now or timezone.now()
+    only = "AND id = %(run_id)s" if run_id is not None else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_CLAIM.format(only=only), {"now": now, "worker": worker or worker_name(), "run_id": run_id})
+        row = cursor.fetchone()
+    return TaskRun.objects.select_related("task").get(pk=row[0]) if row else None
+
+
+def period_end(run: TaskRun):
+    """Retries must finish inside the run's period: its end is the next boundary."""
+    if run.forced:
+        return run.scheduled_for + timedelta(seconds=NOMINAL_SECONDS[run.task.period])
+    tenant = run.task.instance if run.task.instance_id else None
+    return next_boundary(run.task.schedule, run.scheduled_for, tenant_zone(tenant))[0]
+
+
+def backoff_seconds(attempt: int, *, base: float = 5.0, cap: float = 600.0) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)]."""
+    return random.uniform(0, min(cap, base * 2 ** attempt))
+
+
+def _finish(run: TaskRun, *, status: str, error: str = "", not_before=None) -> bool:
+    """Record the outcome if the run is still ours; returns False when someone else took it over."""
+    now = timezone.now()
+    duration = int((now - run.started_at).total_seconds() * 1000) if run.started_at else None
+    fields = {"status": status, "error": error[:5000], "finished_at": None if status == "queued" else now,
+              "duration_ms": duration, "lease_expires_at": None, "not_before": not_before}
+    with transaction.atomic():
+        updated = TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt).update(**fields)
+        if updated and status != RunStatus.QUEUED:
+            _summarise(run.task_id, status=status, at=now, duration_ms=duration)
+    return bool(updated)
+
+
+def _summarise(task_id: int, *, status: str, at, duration_ms) -> None:
+    task = ScheduledTask.objects.select_for_update().get(pk=task_id)
+    task.last_status, task.last_run_at, task.last_duration_ms = status, at, duration_ms
+    task.consecutive_failures = 0 if status == RunStatus.SUCCEEDED else task.consecutive_failures + 1
+    task.save(update_fields=["last_status", "last_run_at", "last_duration_ms", "consecutive_failures"])
+
+
+def run_execute(run: TaskRun) -> str:
+    """Run a claimed run's function in its tenant's schema and record how it went; returns the status."""
+    task = run.task
+    spec = registry.spec_for(task.name, task.param)
+    if spec is None:
+        _finish(run, status=RunStatus.FAILED, error=f"{task.name} is not registered in this worker's code")
+        return RunStatus.FAILED
+    try:
+        with entered(task.instance_id):
+            spec.func(task.param) if task.param else spec.func()
+    except registry.RetryableError as exc:
+        now = timezone.now()
+        delay = backoff_seconds(run.attempt)
+        if run.attempt <= task.max_retries and now + timedelta(seconds=delay) < period_end(run):
+            if _finish(run, status=RunStatus.QUEUED, error=f"attempt {run.attempt}: {exc}",
+                       not_before=now + timedelta(seconds=delay)):
+                from farm.cron.tasks import work_task
+
+                transaction.on_commit(lambda: work_task.apply_async(countdown=delay))
+            return RunStatus.QUEUED
+        _finish(run, status=RunStatus.FAILED, error=f"gave up after {run.attempt} attempt(s): {exc}")
+        return RunStatus.FAILED
+    except TenantNotLive as exc:
+        _finish(run, status=RunStatus.SKIPPED, error=str(exc))
+        return RunStatus.SKIPPED
+    except Exception:  # any task error is recorded on the run; the worker carries on with the next
+        logger.exception("scheduled task %s failed", task.name)
+        _finish(run, status=RunStatus.FAILED, error=traceback.format_exc(limit=8))
+        return RunStatus.FAILED
+    _finish(run, status=RunStatus.SUCCEEDED)
+    return RunStatus.SUCCEEDED
+
+
+def work(*, max_runs: int = 25, max_seconds: float = 300.0) -> int:
+    """Claim and execute queued runs until none is left, or the batch or time budget is spent."""
+    worker, done, started = worker_name(), 0, time.monotonic()
+    while done < max_runs and time.monotonic() - started < max_seconds:
+        run = run_claim(worker=worker)
+        if run is None:
+            break
+        run_execute(run)
+        done += 1
+    return done
+
+
+@transaction.atomic
+def run_now(*, task: ScheduledTask, ignore_lock: bool = False, now=None) -> TaskRun:
+    """Queue a forced run: it runs at once and neither consumes nor shifts the task's period.
+
+    Honours the overlap lock: with "forbid" and a run in progress it is recorded as skipped,
+    unless `ignore_lock`.
+    """
+    now = now or timezone.now()
+    busy = TaskRun.objects.filter(task=task, status=RunStatus.RUNNING, lease_expires_at__gt=now).exists()
+    skipped = busy and task.overlap == "forbid" and not ignore_lock
+    run = TaskRun.objects.create(
+        task=task, period_key=f"forced:{now:%Y-%m-%dT%H:%M:%S.%f}", scheduled_for=now, forced=True,
+        status=RunStatus.SKIPPED if skipped else RunStatus.QUEUED, priority=registry.HIGHEST, queued_at=now,
+        error="skipped: the previous run is still running" if skipped else "",
+    )
+    return run

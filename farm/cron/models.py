@@ -1,0 +1,102 @@
+"""The timetable (one row per tenant × task × param) and the run history, in the public schema."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ScheduledTask(models.Model):
+    """A registered task as it applies to one tenant (or to the farm when `instance` is null).
+
+    Spec fields are copied from the registry at sync so the tick needs no code to plan runs;
+    `next_run_at` / `next_period_key` say when and for which period the next run is due.
+    """
+
+    instance = models.ForeignKey(settings.TENANT_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="scheduled_tasks")
+    name = models.CharField(max_length=255)
+    param = models.CharField(max_length=200, blank=True)
+    period = models.CharField(max_length=8)
+    minute = models.PositiveSmallIntegerField(default=0)
+    hour = models.PositiveSmallIntegerField(default=0)
+    weekday = models.PositiveSmallIntegerField(default=0)
+    day = models.PositiveSmallIntegerField(default=1)
+    priority = models.PositiveSmallIntegerField(default=6)
+    overlap = models.CharField(max_length=8, default="forbid")
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    time_limit = models.PositiveIntegerField(default=600)
+    backfill = models.BooleanField(default=False)
+    start_deadline = models.PositiveIntegerField(null=True, blank=True)
+    enabled = models.BooleanField(default=True, help_text="Off when the code no longer registers the task.")
+    live = models.BooleanField(default=True, help_text="Off while the site is deactivated or not ready.")
+    next_run_at = models.DateTimeField()
+    next_period_key = models.CharField(max_length=32)
+    last_status = models.CharField(max_length=10, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "name", "param"], nulls_distinct=False,
+                                    name="cron_one_row_per_tenant_task_param"),
+        ]
+        indexes = [
+            models.Index(fields=["next_run_at"], condition=Q(enabled=True, live=True), name="cron_due_idx"),
+        ]
+        ordering = ["instance_id", "priority", "name", "param"]
+
+    def __str__(self):
+        where = self.instance_id and f"site {self.instance_id}" or "farm"
+        return f"{self.name}({self.param}) @ {where}"
+
+    @property
+    def schedule(self):
+        from farm.cron.periods import Schedule
+
+        return Schedule(period=self.period, minute=self.minute, hour=self.hour, weekday=self.weekday, day=self.day)
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    REPLACED = "replaced"
+
+
+class TaskRun(models.Model):
+    """One run of one task for one period; (task, period_key) is unique for scheduled runs."""
+
+    task = models.ForeignKey(ScheduledTask, on_delete=models.CASCADE, related_name="runs")
+    period_key = models.CharField(max_length=48)
+    scheduled_for = models.DateTimeField(help_text="The period boundary this run is for.")
+    forced = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    priority = models.PositiveSmallIntegerField(default=6)
+    attempt = models.PositiveSmallIntegerField(default=0)
+    coalesced = models.PositiveIntegerField(default=0, help_text="Missed periods folded into this run.")
+    queued_at = models.DateTimeField()
+    not_before = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "period_key"], condition=Q(forced=False),
+                                    name="cron_one_run_per_period"),
+        ]
+        indexes = [
+            models.Index(fields=["priority", "queued_at"], condition=Q(status="queued"), name="cron_queued_idx"),
+            models.Index(fields=["lease_expires_at"], condition=Q(status="running"), name="cron_running_idx"),
+            models.Index(fields=["task", "-queued_at"], name="cron_task_history_idx"),
+        ]
+        ordering = ["-queued_at", "-id"]
+
+    def __str__(self):
+        return f"{self.task.name} {self.period_key} {self.status}"

@@ -1,0 +1,121 @@
+"""The task registry: what code declares, Matomo-style (`hourly(func)`, `daily(func, param=...)`).
+
+Registration is code; the timetable (farm.cron.models.ScheduledTask) is data built from it. A task
+is identified by its function's dotted name plus its parameter. Declarations live in each app's
+`scheduled_tasks` module, imported at start-up (farm.cron.apps).
+"""
+from dataclasses import dataclass, field
+from typing import Callable
+
+from farm.cron.periods import Schedule
+
+HIGHEST, HIGH, NORMAL, LOW, LOWEST = 0, 3, 6, 9, 12  # Matomo's range: 0 runs first
+TENANT, FARM = "tenant", "farm"
+OVERLAP_POLICIES = ("forbid", "allow", "replace")
+
+
+class RegistrationError(ValueError):
+    """A task declaration is invalid; the message says which task and what to change."""
+
+
+class RetryableError(Exception):
+    """Raise from a task for a transient failure: the run is retried with backoff within its period."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    func: Callable = field(compare=False)
+    name: str
+    param: str
+    schedule: Schedule
+    priority: int = NORMAL
+    scope: str = TENANT
+    overlap: str = "forbid"
+    max_retries: int = 3
+    time_limit: int = 600
+    backfill: bool = False
+    start_deadline: int | None = None  # seconds; default half the period
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.name, self.param
+
+
+_registry: dict[tuple[str, str], TaskSpec] = {}
+
+
+def dotted_name(func: Callable) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL, hour: int = 0, minute: int = 0,
+              weekday: int = 0, day: int = 1, scope: str = TENANT, overlap: str = "forbid", max_retries: int = 3,
+              time_limit: int = 600, backfill: bool = False, start_deadline: int | None = None) -> TaskSpec:
+    if not callable(func):
+        raise RegistrationError(f"{period}() needs a function, not {func!r}")
+    name = dotted_name(func)
+    if "<locals>" in name or "<lambda>" in name:
+        raise RegistrationError(f"{name}: register a module-level function, so workers can import it by name")
+    try:
+        schedule = Schedule(period=period, minute=minute, hour=hour, weekday=weekday, day=day)
+    except ValueError as exc:
+        raise RegistrationError(f"{name}: {exc}") from None
+    if not isinstance(priority, int) or not HIGHEST <= priority <= LOWEST:
+        raise RegistrationError(f"{name}: priority must be an integer from 0 (first) to 12 (last), not {priority!r}")
+    if scope not in (TENANT, FARM):
+        raise RegistrationError(f"{name}: scope must be {TENANT!r} or {FARM!r}")
+    if overlap not in OVERLAP_POLICIES:
+        raise RegistrationError(f"{name}: overlap must be one of {', '.join(OVERLAP_POLICIES)}")
+    if not isinstance(max_retries, int) or not 0 <= max_retries <= 20:
+        raise RegistrationError(f"{name}: max_retries must be an integer from 0 to 20")
+    if not isinstance(time_limit, int) or time_limit < 1:
+        raise RegistrationError(f"{name}: time_limit must be a positive number of seconds")
+    param = "" if param is None else str(param)
+    if len(param) > 200:
+        raise RegistrationError(f"{name}: param must be at most 200 characters")
+    spec = TaskSpec(func=func, name=name, param=param, schedule=schedule, priority=priority, scope=scope,
+                    overlap=overlap, max_retries=max_retries, time_limit=time_limit, backfill=backfill,
+                    start_deadline=start_deadline)
+    existing = _registry.get(spec.key)
+    if existing is not None and existing != spec:
+        raise RegistrationError(f"{name} (param {param!r}) is already registered with another schedule")
+    _registry[spec.key] = spec
+    return spec
+
+
+def hourly(func, **options) -> TaskSpec:
+    return _register("hourly", func, **options)
+
+
+def daily(func, **options) -> TaskSpec:
+    return _register("daily", func, **options)
+
+
+def weekly(func, **options) -> TaskSpec:
+    return _register("weekly", func, **options)
+
+
+def monthly(func, **options) -> TaskSpec:
+    return _register("monthly", func, **options)
+
+
+def registered() -> dict[tuple[str, str], TaskSpec]:
+    return dict(_registry)
+
+
+def spec_for(name: str, param: str) -> TaskSpec | None:
+    return _registry.get((name, param))
+
+
+def unregister(name: str, param: str = "") -> None:
+    """Forget a declaration (tests, and code that drops a task)."""
+    _registry.pop((name, param), None)
+
+
+def fingerprint() -> str:
+    """Changes whenever the set of declarations changes; the tick syncs the timetable on change."""
+    import hashlib
+
+    parts = sorted(f"{s.name}|{s.param}|{s.schedule}|{s.priority}|{s.scope}|{s.overlap}|{s.max_retries}"
+                   for s in _registry.values())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -1,0 +1,47 @@
+"""The sweeper (run by every tick): recovers runs whose worker died and wakes workers for waiting runs.
+
+A run still "running" after its lease (the task's time limit) lost its worker: it is queued again
+while it has attempts left and its period has not ended, else failed. Runs queued for longer than
+FARM_CRON_STALE_QUEUED seconds (their wake-up was lost or all workers were busy) get new wake-ups.
+"""
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from farm.cron.execution import period_end
+from farm.cron.models import RunStatus, TaskRun
+
+
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    failed: int = 0
+    woken: int = 0
+
+
+def runs_sweep(*, now=None, wake: bool = True) -> SweepResult:
+    now = now or timezone.now()
+    result = SweepResult()
+    with transaction.atomic():
+        expired = (TaskRun.objects.select_for_update(skip_locked=True, of=("self",))
+                   .filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
+                   .select_related("task", "task__instance"))
+        for run in expired:
+            lost = f"attempt {run.attempt}: the worker was lost (lease expired at {run.lease_expires_at:%H:%M:%S})"
+            if run.attempt <= run.task.max_retries and now < period_end(run):
+                run.status, run.lease_expires_at, run.not_before, run.error = RunStatus.QUEUED, None, None, lost
+                result.requeued += 1
+            else:
+                run.status, run.finished_at, run.error = RunStatus.FAILED, now, lost + "; no attempt left"
+                result.failed += 1
+            run.save(update_fields=["status", "lease_expires_at", "not_before", "error", "finished_at"])
+    stale = timedelta(seconds=getattr(settings, "FARM_CRON_STALE_QUEUED", 60))
+    waiting = TaskRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=now - stale).count()
+    if wake and (waiting or result.requeued):
+        from farm.cron.dispatch import wake_workers
+
+        result.woken = wake_workers(waiting + result.requeued)
+    return result
