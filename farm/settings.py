@@ -119,6 +119,10 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# farm.cron tuning (defaults in the code; see farm/cron/__init__.py for the semantics)
+FARM_CRON_RETRY_BASE_SECONDS = float(os.environ.get("FARM_CRON_RETRY_BASE_SECONDS", "5"))
+FARM_CRON_HISTORY_DAYS = int(os.environ.get("FARM_CRON_HISTORY_DAYS", "30"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

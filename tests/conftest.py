@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from farm.celery import app as celery_app
@@ -22,6 +23,10 @@ os.environ["FARM_CELERY_QUEUE"] = TEST_QUEUE
 settings.CELERY_TASK_DEFAULT_QUEUE = TEST_QUEUE
 celery_app.conf.task_default_queue = TEST_QUEUE
 settings.FARM_DOMAIN = "localhost"  # the tests name hosts like blog.localhost
+os.environ["FARM_CRON_RETRY_BASE_SECONDS"] = "0.01"  # retries within milliseconds, not minutes
+settings.FARM_CRON_RETRY_BASE_SECONDS = 0.01
+os.environ["FARM_CRON_EXTRA_MODULES"] = "tests.cron_tasks"  # worker processes register the test tasks
+import tests.cron_tasks  # noqa: E402,F401  (registers them here)
 
 KEEP_SCHEMAS = {"public", "tenant_template", "information_schema"}
 
@@ -40,6 +45,7 @@ def _fresh_host_cache_and_language():
     from django.utils import translation
 
     hosts.clear_cache()
+    cache.set(tests.cron_tasks.NAMESPACE, uuid.uuid4().hex, timeout=None)  # fresh counters per test
     translation.activate(settings.LANGUAGE_CODE)  # LocaleMiddleware leaves a request's language active
     yield
 

@@ -12,6 +12,7 @@ import time
 import traceback
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -57,8 +58,10 @@ def period_end(run: TaskRun):
     return next_boundary(run.task.schedule, run.scheduled_for, tenant_zone(tenant))[0]
 
 
-def backoff_seconds(attempt: int, *, base: float = 5.0, cap: float = 600.0) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)]."""
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)] seconds."""
+    base = getattr(settings, "FARM_CRON_RETRY_BASE_SECONDS", 5.0)
+    cap = getattr(settings, "FARM_CRON_RETRY_CAP_SECONDS", 600.0)
     return random.uniform(0, min(cap, base * 2 ** attempt))
 
 
