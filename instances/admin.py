@@ -1,9 +1,11 @@
 """The farm console: Django admin for sites, with lifecycle actions that call the services."""
 from django.contrib import admin, messages
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from farm.cron.selectors import instance_cron_annotate
 from instances import services
 from instances.errors import FarmError
 from instances.forms import ReasonForm
@@ -100,22 +102,43 @@ def schedule_deletion(modeladmin, request, queryset):
 
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "id", "status", "schema_state", "owner", "created_at", "validated_at")
+    list_display = ("slug", "name", "id", "status", "schema_state", "owner", "created_at", "validated_at",
+                    "last_task_run", "task_failures_24h", "dispatch_lag", "schema_size")
     list_filter = ("status", "schema_state", "created_at")
     search_fields = ("slug", "name", "owner__username", "owner__email", "domains__domain")
     list_select_related = ("owner",)
     autocomplete_fields = ("owner",)
     readonly_fields = (
         "slug", "schema_name", "status", "schema_state", "provisioning_error", "created_at", "validated_at",
-        "deactivated_at", "deletion_due_at", "purged_at",
+        "deactivated_at", "deletion_due_at", "purged_at", "schema_size_bytes", "schema_size_measured_at",
     )
     fields = (
         "name", "slug", "owner", "purpose", "timezone", "main_url", "alias_urls", "status", "schema_state",
         "provisioning_error", "schema_name", "created_at", "validated_at", "deactivated_at", "deletion_due_at",
-        "purged_at",
+        "purged_at", "schema_size_bytes", "schema_size_measured_at",
     )
     inlines = (DomainInline, MembershipInline, StatusChangeInline)
     actions = (validate, refuse, deactivate, reactivate, retry_provisioning, schedule_deletion)
+
+    def get_queryset(self, request):
+        return instance_cron_annotate(super().get_queryset(request))
+
+    @admin.display(description=_("last task run"), ordering="cron_last_run_at")
+    def last_task_run(self, obj):
+        return obj.cron_last_run_at or "—"
+
+    @admin.display(description=_("task failures (24 h)"))
+    def task_failures_24h(self, obj):
+        return obj.cron_failures_24h
+
+    @admin.display(description=_("dispatch lag"))
+    def dispatch_lag(self, obj):
+        lag = obj.cron_dispatch_lag
+        return f"{lag.total_seconds():.1f} s" if lag is not None else "—"
+
+    @admin.display(description=_("size"), ordering="schema_size_bytes")
+    def schema_size(self, obj):
+        return filesizeformat(obj.schema_size_bytes) if obj.schema_size_bytes is not None else "—"
 
     def has_add_permission(self, request):
         # Sites are born from a request (portal or `instance request`), never typed in here.
