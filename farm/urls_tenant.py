@@ -9,4 +9,5 @@ urlpatterns = [
     path("healthz", healthz, name="site-healthz"),
     path("sso/accept/", site_views.sso_accept, name="sso-accept"),
     path("logout/", site_views.logout_view, name="site-logout"),
+    path("tasks/<int:task_id>/run/", site_views.task_run_now, name="site-task-run"),
 ]

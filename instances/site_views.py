@@ -1,12 +1,19 @@
 """Views on each site's own host (inside its schema): the dashboard and the SSO landing."""
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics.models import Visit
+from farm.cron import execution as cron_execution
+from farm.cron import selectors as cron_selectors
+from farm.cron.dispatch import wake_workers
+from farm.cron.models import RunStatus, ScheduledTask
 from instances.errors import InvalidRequest
 from instances.hosts import normalise_host
 from instances.models import Role
@@ -26,13 +33,38 @@ def dashboard(request):
         return _to_portal_sign_in(request)
     if not instance_allows(user=request.user, instance=instance, role=Role.VIEW):
         return render(request, "site/forbidden.html", {"instance": instance}, status=403)
+    role = instance_role(user=request.user, instance=instance)
     context = {
         "instance": instance,
-        "role": instance_role(user=request.user, instance=instance),
+        "role": role,
         "visits": Visit.objects.count(),
         "portal": portal_url(request, "/sites/"),
+        "can_run": instance_allows(user=request.user, instance=instance, role=Role.ADMIN),
+        "tasks": cron_selectors.timetable(instance_id=instance.pk),
+        "runs": cron_selectors.run_history(instance_id=instance.pk, limit=20),
     }
     return render(request, "site/dashboard.html", context)
+
+
+@require_POST
+def task_run_now(request, task_id: int):
+    """Let a site admin run one of the site's scheduled tasks now (a forced run)."""
+    instance = request.instance
+    if not request.user.is_authenticated:
+        return _to_portal_sign_in(request)
+    if not instance_allows(user=request.user, instance=instance, role=Role.ADMIN):
+        return render(request, "site/forbidden.html", {"instance": instance}, status=403)
+    task = ScheduledTask.objects.filter(pk=task_id, instance_id=instance.pk, enabled=True).first()
+    if task is None:
+        return render(request, "site/sso_error.html", {"instance": instance, "message": _("No such task on this site.")},
+                      status=404)
+    run = cron_execution.run_now(task=task)
+    if run.status == RunStatus.QUEUED:
+        transaction.on_commit(lambda: wake_workers(1))
+        messages.success(request, _("“%(task)s” will run in a moment.") % {"task": task.name.rsplit(".", 1)[-1]})
+    else:
+        messages.warning(request, _("Not started: the previous run is still running."))
+    return redirect("/#tasks")
 
 
 @require_GET
