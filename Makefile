@@ -22,6 +22,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/farm with-services -- $(BIN)/python bench/provisioning.py
+	$(BIN)/farm with-services -- $(BIN)/python bench/super_cron.py
 
 clean:
 	rm -rf $(VENV) .state
