@@ -51,9 +51,16 @@ def _require_reason(reason: str, action_label: str) -> str:
 
 
 def _queue_provisioning(instance: Instance) -> None:
+    """Mark the schema as being built and hand the build to a worker once the change is committed."""
     from instances.tasks import instance_provision_task
 
+    instance.schema_state = SchemaState.PROVISIONING
+    instance.save(update_fields=["schema_state", "updated_at"])
     transaction.on_commit(lambda: instance_provision_task.delay(instance.pk))
+
+
+def _notify_owner(instance: Instance, action: str, reason: str) -> None:
+    transaction.on_commit(lambda: notifications.notify_owner(instance, action=action, reason=reason))
 
 
 @transaction.atomic
@@ -112,10 +119,8 @@ def instance_validate(*, instance: Instance, by, reason: str = "") -> Instance:
     instance = _transition(instance, action=Action.VALIDATE, allowed={Status.PREPA}, to=Status.PUBLIE, by=by,
                            reason=reason, action_label=_("validate"), fields={"validated_at": timezone.now()})
     if instance.schema_state != SchemaState.READY:
-        instance.schema_state = SchemaState.PROVISIONING
-        instance.save(update_fields=["schema_state", "updated_at"])
         _queue_provisioning(instance)
-    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.VALIDATE, reason=reason))
+    _notify_owner(instance, Action.VALIDATE, reason)
     return instance
 
 
@@ -125,7 +130,7 @@ def instance_refuse(*, instance: Instance, by, reason: str) -> Instance:
     reason = _require_reason(reason, _("refuse"))
     instance = _transition(instance, action=Action.REFUSE, allowed={Status.PREPA}, to=Status.DESACTIVE, by=by,
                            reason=reason, action_label=_("refuse"), fields={"deactivated_at": timezone.now()})
-    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.REFUSE, reason=reason))
+    _notify_owner(instance, Action.REFUSE, reason)
     return instance
 
 
@@ -136,7 +141,7 @@ def instance_deactivate(*, instance: Instance, by, reason: str) -> Instance:
     instance = _transition(instance, action=Action.DEACTIVATE, allowed={Status.PUBLIE}, to=Status.DESACTIVE,
                            by=by, reason=reason, action_label=_("deactivate"),
                            fields={"deactivated_at": timezone.now()})
-    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.DEACTIVATE, reason=reason))
+    _notify_owner(instance, Action.DEACTIVATE, reason)
     return instance
 
 
@@ -147,10 +152,8 @@ def instance_reactivate(*, instance: Instance, by, reason: str = "") -> Instance
                            by=by, reason=reason, action_label=_("reactivate"),
                            fields={"deletion_due_at": None, "validated_at": instance.validated_at or timezone.now()})
     if instance.schema_state != SchemaState.READY:
-        instance.schema_state = SchemaState.PROVISIONING
-        instance.save(update_fields=["schema_state", "updated_at"])
         _queue_provisioning(instance)
-    transaction.on_commit(lambda: notifications.notify_owner(instance, action=Action.REACTIVATE, reason=reason))
+    _notify_owner(instance, Action.REACTIVATE, reason)
     return instance
 
 
@@ -213,7 +216,5 @@ def instance_provision_retry(*, instance: Instance, by) -> Instance:
     _require(instance, {Status.PUBLIE}, _("provision"))
     if instance.schema_state == SchemaState.READY:
         raise TransitionNotAllowed(_("“%(slug)s” is already provisioned.") % {"slug": instance.slug})
-    instance.schema_state = SchemaState.PROVISIONING
-    instance.save(update_fields=["schema_state", "updated_at"])
     _queue_provisioning(instance)
     return instance

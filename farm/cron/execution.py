@@ -6,6 +6,7 @@ written only if the run is still this worker's (same attempt, still running): a 
 expired and was retried, or that was replaced, does not have its outcome overwritten.
 """
 import logging
+import os
 import random
 import socket
 import time
@@ -37,7 +38,7 @@ _CLAIM = """
 
 
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{__import__('os').getpid()}"
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_claim(*, run_id: int | None = None, worker: str | None = None, now=None) -> TaskRun | None:

@@ -4,7 +4,7 @@ The cron imports nothing from the instances app. What "live" means and where a t
 lives are settings (FARM_CRON_LIVE_TENANT, FARM_CRON_TENANT_TIMEZONE_FIELD); entering a schema
 goes through farm.tenancy.
 """
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -55,9 +55,8 @@ def tenant_zone(tenant) -> ZoneInfo:
 @contextmanager
 def entered(tenant_id: int | None):
     """Run the block in the tenant's schema (public for farm-level tasks); refuses a non-live tenant."""
-    if tenant_id is None:
-        with nullcontext():
-            yield None
+    if tenant_id is None:  # a farm-level task: it stays in the public schema
+        yield None
         return
     tenant = get_tenant_model().objects.get(pk=tenant_id)
     if not is_live(tenant):
