@@ -21,7 +21,8 @@ def run_now(modeladmin, request, queryset):
 class ScheduledTaskAdmin(admin.ModelAdmin):
     list_display = ("name", "param", "instance", "period", "priority", "next_run_at", "enabled", "live",
                     "last_status", "last_run_at", "last_duration_ms", "consecutive_failures")
-    list_filter = ("enabled", "live", "period", "last_status", "name")
+    list_filter = ("enabled", "live", "period", "last_status", "name",
+                   ("instance", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "param", "instance__slug")
     list_select_related = ("instance",)
     raw_id_fields = ("instance",)

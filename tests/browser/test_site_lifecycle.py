@@ -76,6 +76,16 @@ def test_signup_request_validate_open_then_deactivate(new_page, portal, live_ser
     expect(user.locator("#dashboard-title")).to_have_text("Bees of the valley")
     user.screenshot(path=artifacts / "site-dashboard.png", full_page=True)
 
+    # 3b. As the site's admin, the user runs a scheduled task now; the worker runs it.
+    task_row = user.locator("tr[data-task='instances.sizes.instance_measure_size']")
+    task_row.get_by_role("button", name="Run now").click()
+    expect(user.locator("[role=status]")).to_contain_text("will run in a moment")
+    deadline = time.monotonic() + 30
+    while "succeeded" not in user.locator("#runs").inner_text():
+        assert time.monotonic() < deadline, "the forced run did not succeed within 30 s"
+        time.sleep(0.5)
+        user.reload()
+
     # 4. The admin deactivates it, giving a reason on the intermediate page.
     run_admin_action(admin, portal, "bees", "deactivate")
     admin.fill("textarea[name=reason]", "abuse report")
