@@ -1,4 +1,4 @@
-"""Per-site analytics tables (in each tenant schema). The tracking issue fills them in."""
+"""Per-site analytics log tables (in each tenant schema), close to Matomo's log_* tables."""
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -7,18 +7,113 @@ class Visit(models.Model):
     """One visit (session) of one visitor, as Matomo's log_visit keeps it."""
 
     visitor_id = models.CharField(_("visitor id"), max_length=16, db_index=True)
+    user_id = models.CharField(_("user id"), max_length=200, blank=True)
     first_action_at = models.DateTimeField(_("first action"), db_index=True)
     last_action_at = models.DateTimeField(_("last action"))
     actions = models.PositiveIntegerField(_("actions"), default=0)
     entry_url = models.TextField(_("entry page"), blank=True)
     exit_url = models.TextField(_("exit page"), blank=True)
     referrer_url = models.TextField(_("referrer"), blank=True)
+    referrer_type = models.CharField(max_length=12, default="direct")
+    referrer_name = models.CharField(max_length=255, blank=True)
+    campaign_name = models.CharField(max_length=255, blank=True)
+    campaign_keyword = models.CharField(max_length=255, blank=True)
     returning = models.BooleanField(_("returning visitor"), default=False)
+    visit_count = models.PositiveIntegerField(default=1)
+    days_since_last_visit = models.PositiveIntegerField(null=True, blank=True)
+    resolution = models.CharField(max_length=12, blank=True)
+    language = models.CharField(max_length=255, blank=True)
+    user_agent = models.TextField(blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True, help_text="Masked before storage.")
+    dimensions = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("visit")
         verbose_name_plural = _("visits")
+        indexes = [models.Index(fields=["visitor_id", "-last_action_at"], name="visit_visitor_last_idx")]
 
     @property
     def duration_seconds(self) -> int:
         return int((self.last_action_at - self.first_action_at).total_seconds())
+
+
+class Action(models.Model):
+    """One tracked action of a visit: page view, download, outlink, site search, event or content."""
+
+    class Kind(models.TextChoices):
+        PAGEVIEW = "pageview"
+        DOWNLOAD = "download"
+        OUTLINK = "outlink"
+        SEARCH = "search"
+        EVENT = "event"
+        CONTENT = "content"
+
+    hit_id = models.UUIDField(unique=True)
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="log_actions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    at = models.DateTimeField(db_index=True)
+    url = models.TextField(blank=True)
+    title = models.CharField(max_length=1024, blank=True)
+    pv_id = models.CharField(max_length=32, blank=True)
+    event_category = models.CharField(max_length=255, blank=True)
+    event_action = models.CharField(max_length=255, blank=True)
+    event_name = models.CharField(max_length=255, blank=True)
+    event_value = models.FloatField(null=True, blank=True)
+    search_keyword = models.CharField(max_length=255, blank=True)
+    search_category = models.CharField(max_length=255, blank=True)
+    search_count = models.PositiveIntegerField(null=True, blank=True)
+    content_name = models.CharField(max_length=255, blank=True)
+    content_piece = models.CharField(max_length=1024, blank=True)
+    content_target = models.TextField(blank=True)
+    content_interaction = models.CharField(max_length=255, blank=True)
+    generation_ms = models.PositiveIntegerField(null=True, blank=True)
+    dimensions = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["visit", "at"], name="action_visit_at_idx")]
+
+
+class Conversion(models.Model):
+    """A goal conversion or an ecommerce order (goal 0), with its items."""
+
+    hit_id = models.UUIDField(unique=True)
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="conversions")
+    at = models.DateTimeField(db_index=True)
+    goal_id = models.PositiveIntegerField(help_text="0 for an ecommerce order")
+    revenue = models.FloatField(default=0)
+    order_id = models.CharField(max_length=100, blank=True)
+    items = models.JSONField(default=list, blank=True)
+    subtotal = models.FloatField(null=True, blank=True)
+    tax = models.FloatField(null=True, blank=True)
+    shipping = models.FloatField(null=True, blank=True)
+    discount = models.FloatField(null=True, blank=True)
+    url = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order_id"], condition=~models.Q(order_id=""),
+                                               name="conversion_one_order")]
+
+
+class MediaPlay(models.Model):
+    """One play session of one audio or video: watched time and progress only ever grow."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="media_plays")
+    pv_id = models.CharField(max_length=32, blank=True)
+    media_id = models.CharField(max_length=255)
+    media_type = models.CharField(max_length=5)
+    resource = models.TextField(blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    player = models.CharField(max_length=100, blank=True)
+    length_seconds = models.PositiveIntegerField(default=0)
+    watched_seconds = models.PositiveIntegerField(default=0)
+    progress_seconds = models.PositiveIntegerField(default=0)
+    time_to_play_seconds = models.PositiveIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    fullscreen = models.BooleanField(default=False)
+    segments = models.CharField(max_length=4096, blank=True)
+    first_at = models.DateTimeField(db_index=True)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["visit", "pv_id", "media_id"], name="media_one_row_per_play")]

@@ -39,7 +39,8 @@ def up() -> int:
         manager = Manager()
         manager.add_process("web", f"{bin_dir}/gunicorn farm.wsgi --bind 0.0.0.0:{port} --workers 2 "
                                    f"--access-logfile - --graceful-timeout 5", env=env, cwd=str(BASE_DIR))
-        manager.add_process("worker", f"{python} -m celery -A farm worker --loglevel INFO --concurrency 2",
+        manager.add_process("worker", f"{python} -m celery -A farm worker --loglevel INFO --concurrency 2 "
+                                      f"-Q celery,{env.get('FARM_INGEST_QUEUE', 'ingest')}",
                             env=env, cwd=str(BASE_DIR))
         manager.add_process("beat", f"{python} -m celery -A farm beat --loglevel INFO "
                                     f"--schedule {_state_dir()}/celerybeat-schedule", env=env, cwd=str(BASE_DIR))

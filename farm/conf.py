@@ -19,7 +19,7 @@ DEFAULTS = {
         "admin", "api", "app", "assets", "auth", "cdn", "dashboard", "dev", "docs", "farm",
         "ftp", "help", "imap", "info", "localhost", "login", "mail", "matomo", "mx", "ns",
         "ns1", "ns2", "piwik", "pop", "portal", "public", "root", "smtp", "static", "status",
-        "support", "staging", "test", "tenant-template", "www",
+        "support", "staging", "test", "tenant-template", "www", "information-schema",
     ],
 }
 

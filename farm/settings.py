@@ -109,6 +109,10 @@ CACHES = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# Hits are ingested by workers of their own queue (`celery worker -Q ingest`).
+FARM_INGEST_QUEUE = os.environ.get("FARM_INGEST_QUEUE", "ingest")
+FARM_HITS_STREAM = os.environ.get("FARM_HITS_STREAM", "farm:hits")
+CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": FARM_INGEST_QUEUE}}
 # Tests give each run its own queue so a running `farm up` worker never takes their tasks.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("FARM_CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -122,6 +126,8 @@ CELERY_TIMEZONE = "UTC"
 # farm.cron tuning (defaults in the code; see farm/cron/__init__.py for the semantics)
 FARM_CRON_RETRY_BASE_SECONDS = float(os.environ.get("FARM_CRON_RETRY_BASE_SECONDS", "5"))
 FARM_CRON_HISTORY_DAYS = int(os.environ.get("FARM_CRON_HISTORY_DAYS", "30"))
+FARM_CRON_LEASE_SECONDS = int(os.environ.get("FARM_CRON_LEASE_SECONDS", "60"))
+FARM_VISIT_TIMEOUT_MINUTES = int(os.environ.get("FARM_VISIT_TIMEOUT_MINUTES", "30"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -133,7 +139,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "my-sites"
 LOGOUT_REDIRECT_URL = "home"
 
-LANGUAGE_CODE = "en"
+LANGUAGE_CODE = os.environ.get("FARM_LANGUAGE", "en")  # the default UI language and that of emails
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
@@ -162,6 +168,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"farm@{FARM_DOMAIN}")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Behind a TLS-terminating proxy, trust its X-Forwarded-Proto so links and SSO stay on https.
+if env_bool("BEHIND_TLS_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")

@@ -2,10 +2,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from analytics.tracking.views import track
 from farm.health import healthz
 from instances import views
 
 urlpatterns = [
+    path("matomo.php", track, name="track"),
+    path("piwik.php", track),
     path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

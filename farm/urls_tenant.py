@@ -1,12 +1,13 @@
 """URLs answered on each live instance's own domains (inside its schema)."""
 from django.urls import path
 
-from farm.health import healthz
+from analytics.tracking.views import track
 from instances import site_views
 
 urlpatterns = [
+    path("matomo.php", track, name="track"),
+    path("piwik.php", track),
     path("", site_views.dashboard, name="site-dashboard"),
-    path("healthz", healthz, name="site-healthz"),
     path("sso/accept/", site_views.sso_accept, name="sso-accept"),
     path("logout/", site_views.logout_view, name="site-logout"),
     path("tasks/<int:task_id>/run/", site_views.task_run_now, name="site-task-run"),

@@ -48,6 +48,17 @@ def instance_for_host(host: str) -> Instance | None:
     return instance
 
 
+def instance_for_idsite(idsite: int) -> Instance | None:
+    """The instance a tracking client names by idsite, cached like hosts (unknown ids are not cached)."""
+    key = f"idsite:{_generation()}:{idsite}"
+    instance = cache.get(key)
+    if instance is None:
+        instance = Instance.objects.filter(pk=idsite).first()
+        if instance is not None:
+            cache.set(key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
+    return instance
+
+
 def evict_hosts(hosts) -> None:
     """Forget the cached answers for these host names."""
     generation = _generation()
@@ -55,8 +66,9 @@ def evict_hosts(hosts) -> None:
 
 
 def evict_instance(instance_id: int) -> None:
-    """Forget every cached host of one instance (after its status or schema state changed)."""
+    """Forget every cached host of one instance, and its idsite (after its status or schema changed)."""
     evict_hosts(Domain.objects.filter(tenant_id=instance_id).values_list("domain", flat=True))
+    cache.delete(f"idsite:{_generation()}:{instance_id}")
 
 
 def clear_cache() -> None:

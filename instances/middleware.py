@@ -6,12 +6,14 @@ failing to leaking). The schema is reset to public after every response.
 """
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from instances.hosts import instance_for_host, is_portal_host, normalise_host
 from instances.models import Status
 
 TENANT_URLCONF = "farm.urls_tenant"
+TRACKING_PATHS = {"/matomo.php", "/piwik.php"}
 
 
 class InstanceRoutingMiddleware:
@@ -30,6 +32,9 @@ class InstanceRoutingMiddleware:
         if instance is None:
             return render(request, "site/unknown.html", {"host": host}, status=404)
         request.instance = instance
+        if not instance.is_live and request.path in TRACKING_PATHS:
+            return HttpResponse(f"{instance.slug} does not accept tracking: it is not a live site.\n", status=400,
+                                content_type="text/plain; charset=utf-8")
         if instance.status == Status.DESACTIVE:
             return render(request, "site/deactivated.html", {"instance": instance}, status=403)
         if not instance.is_live:

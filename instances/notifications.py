@@ -1,6 +1,7 @@
 """Emails sent on lifecycle actions: farm admins hear of requests, requesters of decisions."""
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
@@ -30,7 +31,8 @@ def notify_admins_of_request(instance, *, reactivation: bool) -> None:
 def notify_owner(instance, *, action: str, reason: str = "") -> None:
     """Tell the requester their site was validated, refused, deactivated or reactivated."""
     owner = instance.owner
-    with translation.override(translation.get_language() or "en"):
+    # The farm's language, not whoever clicked: the requester never chose the admin's language.
+    with translation.override(settings.LANGUAGE_CODE):
         context = {
             "instance": instance, "action": action, "reason": reason, "owner": owner,
             "farm_domain": farm_setting("FARM_DOMAIN"),

@@ -28,7 +28,8 @@ _template_checked_for: set | None = None  # leaf migrations the template was las
 
 
 @contextmanager
-def _advisory_lock(key: int):
+def provisioning_lock(key: int):
+    """Session-level advisory lock on one instance's schema (0 is the template's)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ADVISORY_NAMESPACE, key])
     try:
@@ -55,7 +56,7 @@ def template_schema_migrate() -> None:
     """Create the template schema if missing and bring it to the latest tenant migrations."""
     global _template_checked_for
     template = farm_setting("FARM_TEMPLATE_SCHEMA")
-    with _advisory_lock(0):
+    with provisioning_lock(0):
         if not schema_exists(template):
             with connection.cursor() as cursor:
                 cursor.execute(f'CREATE SCHEMA "{template}"')
@@ -115,7 +116,7 @@ def instance_provision(*, instance_id: int, method: str = "clone") -> Instance:
     Failures are recorded on the instance (`failed` and the error, shown in admin, retried by an
     admin action) rather than raised, so a broken site never crashes the worker.
     """
-    with _advisory_lock(instance_id):
+    with provisioning_lock(instance_id):
         instance = Instance.objects.get(pk=instance_id)
         if instance.status != Status.PUBLIE:
             logger.info("not provisioning %s: status is %s", instance.slug, instance.status)
@@ -133,6 +134,7 @@ def instance_provision(*, instance_id: int, method: str = "clone") -> Instance:
             logger.exception("provisioning %s failed", instance.slug)
             _set_state(instance, SchemaState.FAILED, f"{type(exc).__name__}: {exc}")
             return instance
+        instance.refresh_from_db()  # it may have been deactivated while the schema was being built
         _set_state(instance, SchemaState.READY)
         timetable_tenant_changed(instance)  # its scheduled tasks start at their next boundary
         logger.info("provisioned %s by %s in %.3f s", instance.slug, used, time.monotonic() - started)

@@ -4,20 +4,23 @@ Each one locks the row, checks the transition is allowed (TransitionNotAllowed o
 writes a StatusChange audit row and queues its notifications and provisioning after commit.
 Admin actions, portal views and the CLI all call these.
 """
+import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django_tenants.utils import schema_exists
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from farm.conf import farm_setting
 from farm.cron.timetable import timetable_tenant_changed
 from instances import notifications
-from instances.errors import InvalidRequest, TransitionNotAllowed
+from instances.errors import FarmError, InvalidRequest, TransitionNotAllowed
 from instances.models import Instance, SchemaState, Status, StatusChange
 from instances.slugs import schema_name_for, slug_clean
 
 Action = StatusChange.Action
+logger = logging.getLogger(__name__)
 
 
 def _default_main_url(slug: str) -> str:
@@ -60,7 +63,8 @@ def _queue_provisioning(instance: Instance) -> None:
 
 
 def _notify_owner(instance: Instance, action: str, reason: str) -> None:
-    transaction.on_commit(lambda: notifications.notify_owner(instance, action=action, reason=reason))
+    # robust: a mail server failure is logged, never turned into an error after the change is saved
+    transaction.on_commit(lambda: notifications.notify_owner(instance, action=action, reason=reason), robust=True)
 
 
 @transaction.atomic
@@ -76,14 +80,18 @@ def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url
     if not name:
         raise InvalidRequest(_("Please give the site a name."))
     existing = Instance.objects.select_for_update().filter(slug=slug).first()
+    if existing is None and schema_exists(schema_name_for(slug)):
+        # A schema nobody's site owns (PostgreSQL's own, an extension's, a leftover): never adopt it.
+        raise InvalidRequest(_("“%(slug)s” is reserved; please choose another address.") % {"slug": slug})
     if existing is not None:
         if existing.owner_id == owner.pk and existing.status == Status.DESACTIVE:
             existing.status = Status.PREPA
-            existing.deletion_due_at = None
-            existing.save(update_fields=["status", "deletion_due_at", "updated_at"])
+            existing.deletion_due_at = existing.purged_at = None
+            existing.save(update_fields=["status", "deletion_due_at", "purged_at", "updated_at"])
             _record(existing, action=Action.REACTIVATION_REQUEST, from_status=Status.DESACTIVE, by=owner,
                     reason=purpose)
-            transaction.on_commit(lambda: notifications.notify_admins_of_request(existing, reactivation=True))
+            transaction.on_commit(lambda: notifications.notify_admins_of_request(existing, reactivation=True),
+                                  robust=True)
             return existing
         raise InvalidRequest(_("The address “%(slug)s” is already taken; please choose another.") % {"slug": slug})
     try:
@@ -95,7 +103,8 @@ def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url
     except IntegrityError:
         raise InvalidRequest(_("The address “%(slug)s” is already taken; please choose another.") % {"slug": slug})
     _record(instance, action=Action.REQUEST, from_status="", by=owner, reason=purpose)
-    transaction.on_commit(lambda: notifications.notify_admins_of_request(instance, reactivation=False))
+    transaction.on_commit(lambda: notifications.notify_admins_of_request(instance, reactivation=False),
+                          robust=True)
     return instance
 
 
@@ -150,7 +159,8 @@ def instance_reactivate(*, instance: Instance, by, reason: str = "") -> Instance
     """désactivé → publie; cancels a scheduled deletion and provisions a schema that is missing."""
     instance = _transition(instance, action=Action.REACTIVATE, allowed={Status.DESACTIVE}, to=Status.PUBLIE,
                            by=by, reason=reason, action_label=_("reactivate"),
-                           fields={"deletion_due_at": None, "validated_at": instance.validated_at or timezone.now()})
+                           fields={"deletion_due_at": None, "purged_at": None,
+                                   "validated_at": instance.validated_at or timezone.now()})
     if instance.schema_state != SchemaState.READY:
         _queue_provisioning(instance)
     _notify_owner(instance, Action.REACTIVATE, reason)
@@ -177,7 +187,7 @@ def instance_purge(*, instance: Instance, by, reason: str = "", only_if_due: boo
 
     `only_if_due` is for the periodic purge: it leaves sites whose grace period is still running.
     """
-    from instances.provisioning import schema_drop
+    from instances.provisioning import provisioning_lock, schema_drop
 
     instance = _locked(instance)
     _require(instance, {Status.DESACTIVE}, _("purge"))
@@ -188,8 +198,9 @@ def instance_purge(*, instance: Instance, by, reason: str = "", only_if_due: boo
         raise TransitionNotAllowed(
             _("“%(slug)s” is not due for purge before %(date)s.")
             % {"slug": instance.slug, "date": instance.deletion_due_at.isoformat()})
-    schema_drop(instance)
-    instance.domains.all().delete()
+    with provisioning_lock(instance.pk):  # never while a worker is building this schema
+        schema_drop(instance)
+        instance.domains.all().delete()
     instance.schema_state = SchemaState.NONE
     instance.purged_at = timezone.now()
     instance.save(update_fields=["schema_state", "purged_at", "updated_at"])
@@ -204,7 +215,11 @@ def instances_purge_due(*, now=None) -> list[str]:
     purged = []
     due = Instance.objects.filter(status=Status.DESACTIVE, deletion_due_at__lte=now, purged_at__isnull=True)
     for instance in due:
-        instance_purge(instance=instance, by=None, reason=_("grace period ended"), only_if_due=True)
+        try:
+            instance_purge(instance=instance, by=None, reason=_("grace period ended"), only_if_due=True)
+        except FarmError as exc:  # reactivated meanwhile, say: the others are still purged
+            logger.warning("not purging %s: %s", instance.slug, exc)
+            continue
         purged.append(instance.slug)
     return purged
 

@@ -56,8 +56,8 @@ def task_run_now(request, task_id: int):
         return render(request, "site/forbidden.html", {"instance": instance}, status=403)
     task = ScheduledTask.objects.filter(pk=task_id, instance_id=instance.pk, enabled=True).first()
     if task is None:
-        return render(request, "site/sso_error.html", {"instance": instance, "message": _("No such task on this site.")},
-                      status=404)
+        return render(request, "site/message.html", {"instance": instance, "title": _("Not found"),
+                                                     "message": _("No such task on this site.")}, status=404)
     run = cron_execution.run_now(task=task)
     if run.status == RunStatus.QUEUED:
         transaction.on_commit(lambda: wake_workers(1))

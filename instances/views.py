@@ -2,6 +2,7 @@
 
 Each view parses input, calls one service and renders; domain errors become form errors.
 """
+import re
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
@@ -16,12 +17,14 @@ from instances import members, services
 from instances import tokens as token_services
 from instances.errors import FarmError
 from instances.forms import MemberForm, SignupForm, SiteRequestForm, TokenForm
-from instances.hosts import instance_for_host, normalise_host
+from instances.hosts import instance_for_host
 from instances.models import ApiToken, Instance, Role
 from instances.selectors import (
     instance_allows, instance_members, instance_role, instance_site_url, instances_for_user,
 )
 from instances.sso import sso_ticket_make
+
+DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def home(request):
@@ -87,7 +90,7 @@ def site_members(request, slug):
                       status=403)
     if request.method == "POST":
         remove = request.POST.get("remove", "")
-        if remove and not remove.isdigit():
+        if remove and not DIGITS.fullmatch(remove):
             return HttpResponseBadRequest(_("Invalid member."))
         try:
             if remove:
@@ -114,7 +117,8 @@ def tokens(request):
     if request.method == "POST":
         if "revoke" in request.POST:
             token_id = request.POST.get("revoke", "")
-            token = ApiToken.objects.filter(pk=token_id, user=request.user).first() if token_id.isdigit() else None
+            token = ApiToken.objects.filter(pk=token_id, user=request.user).first() if DIGITS.fullmatch(token_id) \
+                else None
             if token is None:
                 return HttpResponseBadRequest(_("Unknown token."))
             token_services.token_revoke(token=token, by=request.user)
@@ -131,13 +135,17 @@ def tokens(request):
 @login_required
 def sso_start(request):
     """Send a logged-in person on to a site's own host with a sign-in ticket."""
-    target = request.GET.get("next", "")
-    parts = urlsplit(target)
-    host = normalise_host(parts.netloc) if parts.netloc else ""
-    instance = instance_for_host(host) if host else None
-    if instance is None or parts.scheme not in ("http", "https"):
+    parts = urlsplit(request.GET.get("next", ""))
+    try:
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return HttpResponseBadRequest(_("Unknown site address."))
+    # NB: the redirect is rebuilt from the parsed host and port, never from the raw netloc, so
+    # "https://site:80@evil.example/" cannot carry the ticket to another host.
+    instance = instance_for_host(host) if host and "@" not in parts.netloc else None
+    if instance is None or parts.scheme not in ("http", "https") or (request.is_secure() and parts.scheme != "https"):
         return HttpResponseBadRequest(_("Unknown site address."))
     if not instance_allows(user=request.user, instance=instance, role=Role.VIEW):
         return render(request, "portal/forbidden.html", {"instance": instance}, status=403)
     query = urlencode({"ticket": sso_ticket_make(user=request.user, host=host), "next": parts.path or "/"})
-    return redirect(f"{parts.scheme}://{parts.netloc}/sso/accept/?{query}")
+    return redirect(f"{parts.scheme}://{host}{f':{port}' if port else ''}/sso/accept/?{query}")

@@ -22,6 +22,9 @@ TEST_QUEUE = f"farm-test-{uuid.uuid4().hex[:8]}"
 os.environ["FARM_CELERY_QUEUE"] = TEST_QUEUE
 settings.CELERY_TASK_DEFAULT_QUEUE = TEST_QUEUE
 celery_app.conf.task_default_queue = TEST_QUEUE
+TEST_INGEST_QUEUE = os.environ["FARM_INGEST_QUEUE"] = f"{TEST_QUEUE}-ingest"
+celery_app.conf.task_routes = settings.CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": TEST_INGEST_QUEUE}}
+os.environ["FARM_HITS_STREAM"] = settings.FARM_HITS_STREAM = f"{TEST_QUEUE}:hits"
 settings.FARM_DOMAIN = "localhost"  # the tests name hosts like blog.localhost
 os.environ["FARM_CRON_RETRY_BASE_SECONDS"] = "0.01"  # retries within milliseconds, not minutes
 settings.FARM_CRON_RETRY_BASE_SECONDS = 0.01
@@ -75,7 +78,7 @@ def celery_worker_process(django_db_setup):
     name = f"test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "farm", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "-n", name, "-Q", TEST_QUEUE, "--without-gossip", "--without-mingle"],
+         "-n", name, "-Q", f"{TEST_QUEUE},{TEST_INGEST_QUEUE}", "--without-gossip", "--without-mingle"],
         env=env, cwd=settings.BASE_DIR,
     )
     deadline = time.monotonic() + 30

@@ -52,7 +52,7 @@ def farm_record():
 hourly(record)
 hourly(flaky, param="2", priority=HIGH, max_retries=3)
 hourly(broken, max_retries=0)
-hourly(sleep_first_time, param="60", time_limit=2)
+hourly(sleep_first_time, param="60", time_limit=120)
 hourly(farm_record, scope=FARM)
 
 

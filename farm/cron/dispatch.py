@@ -43,6 +43,8 @@ class TickResult:
 def _due_rows(now, limit: int, filters: dict) -> list[tuple]:
     live_condition, live_params = live_sql("i")
     extra, extra_params = "", []
+    if filters.get("farm_only"):
+        extra += " AND t.instance_id IS NULL"
     for column in ("instance_id", "name", "param"):
         if filters.get(column) is not None:
             extra += f" AND t.{column} = %s"

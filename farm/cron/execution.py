@@ -9,8 +9,10 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,17 +26,28 @@ from farm.cron.tenants import TenantNotLive, entered, tenant_zone
 
 logger = logging.getLogger(__name__)
 
+# A worker's claim skips runs whose task forbids overlap while another run of it holds a live lease;
+# claiming one run by id (the CLI, after its own lock check) does not.
+_NOT_BUSY = """
+               AND (qt.overlap <> 'forbid' OR NOT EXISTS (
+                    SELECT 1 FROM cron_taskrun busy WHERE busy.task_id = q.task_id
+                       AND busy.status = 'running' AND busy.lease_expires_at > %(now)s))"""
 _CLAIM = """
     UPDATE cron_taskrun r
        SET status = 'running', attempt = r.attempt + 1, started_at = %(now)s, worker = %(worker)s,
-           lease_expires_at = %(now)s + make_interval(secs => t.time_limit)
+           lease_expires_at = %(now)s + make_interval(secs => LEAST(t.time_limit, %(lease)s))
       FROM cron_scheduledtask t
      WHERE t.id = r.task_id AND r.id = (
-            SELECT id FROM cron_taskrun
-             WHERE status = 'queued' AND (not_before IS NULL OR not_before <= %(now)s) {only}
-             ORDER BY priority, queued_at, id
-             LIMIT 1 FOR UPDATE SKIP LOCKED)
+            SELECT q.id FROM cron_taskrun q JOIN cron_scheduledtask qt ON qt.id = q.task_id
+             WHERE q.status = 'queued' AND (q.not_before IS NULL OR q.not_before <= %(now)s) {only}
+             ORDER BY q.priority, q.queued_at, q.id
+             LIMIT 1 FOR UPDATE OF q SKIP LOCKED)
  RETURNING r.id"""
+
+
+def lease_seconds() -> int:
+    """How long a claim holds without a heartbeat: a dead worker's run is retried after this."""
+    return getattr(settings, "FARM_CRON_LEASE_SECONDS", 60)
 
 
 def worker_name() -> str:
@@ -44,9 +57,10 @@ def worker_name() -> str:
 def run_claim(*, run_id: int | None = None, worker: str | None = None, now=None) -> TaskRun | None:
     """Claim one queued run (the given one, or the next by priority); None if there is none to claim."""
     now = now or timezone.now()
-    only = "AND id = %(run_id)s" if run_id is not None else ""
+    only = "AND q.id = %(run_id)s" if run_id is not None else _NOT_BUSY
+    params = {"now": now, "worker": worker or worker_name(), "run_id": run_id, "lease": lease_seconds()}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CLAIM.format(only=only), {"now": now, "worker": worker or worker_name(), "run_id": run_id})
+        cursor.execute(_CLAIM.format(only=only), params)
         row = cursor.fetchone()
     return TaskRun.objects.select_related("task").get(pk=row[0]) if row else None
 
@@ -75,15 +89,50 @@ def _finish(run: TaskRun, *, status: str, error: str = "", not_before=None) -> b
     with transaction.atomic():
         updated = TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt).update(**fields)
         if updated and status != RunStatus.QUEUED:
-            _summarise(run.task_id, status=status, at=now, duration_ms=duration)
+            summarise(run.task_id, status=status, at=now, duration_ms=duration)
     return bool(updated)
 
 
-def _summarise(task_id: int, *, status: str, at, duration_ms) -> None:
+def summarise(task_id: int, *, status: str, at, duration_ms) -> None:
+    """Keep the timetable row's last-run summary (status, time, duration, failures in a row)."""
     task = ScheduledTask.objects.select_for_update().get(pk=task_id)
     task.last_status, task.last_run_at, task.last_duration_ms = status, at, duration_ms
-    task.consecutive_failures = 0 if status == RunStatus.SUCCEEDED else task.consecutive_failures + 1
+    if status == RunStatus.SUCCEEDED:
+        task.consecutive_failures = 0
+    elif status == RunStatus.FAILED:
+        task.consecutive_failures += 1
     task.save(update_fields=["last_status", "last_run_at", "last_duration_ms", "consecutive_failures"])
+
+
+@contextmanager
+def _heartbeat(run: TaskRun):
+    """Renew the run's lease while it runs, up to its time limit (then the lease lapses).
+
+    A worker that dies stops renewing, so the sweeper retries its run one lease later; a run that
+    overruns its time limit is failed by the sweeper, never run twice at once.
+    """
+    stop = threading.Event()
+    interval = max(lease_seconds() / 3, 0.2)
+    deadline = run.started_at + timedelta(seconds=run.task.time_limit)
+
+    def renew():
+        try:
+            while not stop.wait(interval):
+                now = timezone.now()
+                if now >= deadline:
+                    return
+                TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt).update(
+                    lease_expires_at=min(deadline, now + timedelta(seconds=lease_seconds())))
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=renew, name=f"lease-{run.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def run_execute(run: TaskRun) -> str:
@@ -94,7 +143,7 @@ def run_execute(run: TaskRun) -> str:
         _finish(run, status=RunStatus.FAILED, error=f"{task.name} is not registered in this worker's code")
         return RunStatus.FAILED
     try:
-        with entered(task.instance_id):
+        with _heartbeat(run), entered(task.instance_id):
             spec.func(task.param) if task.param else spec.func()
     except registry.RetryableError as exc:
         now = timezone.now()
@@ -139,11 +188,14 @@ def run_now(*, task: ScheduledTask, ignore_lock: bool = False, now=None) -> Task
     unless `ignore_lock`.
     """
     now = now or timezone.now()
+    task = ScheduledTask.objects.select_for_update().get(pk=task.pk)  # one "run now" at a time per task
+    waiting = TaskRun.objects.filter(task=task, forced=True, status=RunStatus.QUEUED).first()
+    if waiting is not None:
+        return waiting  # a forced run is already waiting: clicking again queues nothing more
     busy = TaskRun.objects.filter(task=task, status=RunStatus.RUNNING, lease_expires_at__gt=now).exists()
     skipped = busy and task.overlap == "forbid" and not ignore_lock
-    run = TaskRun.objects.create(
+    return TaskRun.objects.create(
         task=task, period_key=f"forced:{now:%Y-%m-%dT%H:%M:%S.%f}", scheduled_for=now, forced=True,
-        status=RunStatus.SKIPPED if skipped else RunStatus.QUEUED, priority=registry.HIGHEST, queued_at=now,
+        status=RunStatus.SKIPPED if skipped else RunStatus.QUEUED, priority=task.priority, queued_at=now,
         error="skipped: the previous run is still running" if skipped else "",
     )
-    return run

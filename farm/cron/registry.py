@@ -116,6 +116,6 @@ def fingerprint() -> str:
     """Changes whenever the set of declarations changes; the tick syncs the timetable on change."""
     import hashlib
 
-    parts = sorted(f"{s.name}|{s.param}|{s.schedule}|{s.priority}|{s.scope}|{s.overlap}|{s.max_retries}"
-                   for s in _registry.values())
+    parts = sorted(f"{s.name}|{s.param}|{s.schedule}|{s.priority}|{s.scope}|{s.overlap}|{s.max_retries}|"
+                   f"{s.time_limit}|{s.backfill}|{s.start_deadline}" for s in _registry.values())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -1,7 +1,8 @@
 """The sweeper (run by every tick): recovers runs whose worker died and wakes workers for waiting runs.
 
-A run still "running" after its lease (the task's time limit) lost its worker: it is queued again
-while it has attempts left and its period has not ended, else failed. Runs queued for longer than
+A run still "running" after its lease lost its worker (workers renew leases while they run): it is
+queued again while it has attempts left and its period has not ended, else failed. A run past its
+time limit is failed, not retried, so an overrunning task never runs twice at once. Runs queued for longer than
 FARM_CRON_STALE_QUEUED seconds (their wake-up was lost or all workers were busy) get new wake-ups.
 """
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from farm.cron.execution import period_end
+from farm.cron.execution import period_end, summarise
 from farm.cron.models import RunStatus, TaskRun
 
 
@@ -30,14 +31,20 @@ def runs_sweep(*, now=None, wake: bool = True) -> SweepResult:
                    .filter(status=RunStatus.RUNNING, lease_expires_at__lt=now)
                    .select_related("task", "task__instance"))
         for run in expired:
+            overran = run.started_at + timedelta(seconds=run.task.time_limit) <= now
             lost = f"attempt {run.attempt}: the worker was lost (lease expired at {run.lease_expires_at:%H:%M:%S})"
-            if run.attempt <= run.task.max_retries and now < period_end(run):
+            if overran:
+                run.status, run.finished_at = RunStatus.FAILED, now
+                run.error = f"attempt {run.attempt}: exceeded its time limit of {run.task.time_limit} s"
+            elif run.attempt <= run.task.max_retries and now < period_end(run):
                 run.status, run.lease_expires_at, run.not_before, run.error = RunStatus.QUEUED, None, None, lost
                 result.requeued += 1
             else:
                 run.status, run.finished_at, run.error = RunStatus.FAILED, now, lost + "; no attempt left"
-                result.failed += 1
             run.save(update_fields=["status", "lease_expires_at", "not_before", "error", "finished_at"])
+            if run.status == RunStatus.FAILED:
+                result.failed += 1
+                summarise(run.task_id, status=RunStatus.FAILED, at=now, duration_ms=None)
     stale = timedelta(seconds=getattr(settings, "FARM_CRON_STALE_QUEUED", 60))
     waiting = TaskRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=now - stale).count()
     if wake and (waiting or result.requeued):

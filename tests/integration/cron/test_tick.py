@@ -198,3 +198,57 @@ def test_an_idle_tick_finds_nothing_and_records_its_time():
     result = dispatch.tick(now=timezone.now() - timedelta(days=1))
     assert (result.due, result.queued, result.wakeups) == (0, 0, 0)
     assert dispatch.last_tick_age() < 5
+
+
+def test_a_worker_does_not_start_a_forbid_task_while_another_run_of_it_holds_a_lease():
+    instance = make_instance("busy", state="publie")
+    task = row(instance)
+    TaskRun.objects.create(task=task, period_key="H:previous", scheduled_for=timezone.now(), status=RunStatus.RUNNING,
+                           queued_at=timezone.now(), attempt=1, lease_expires_at=timezone.now() + timedelta(minutes=5))
+    waiting = TaskRun.objects.create(task=task, period_key="H:next", scheduled_for=timezone.now(),
+                                     status=RunStatus.QUEUED, queued_at=timezone.now())
+    claimed = execution.run_claim()
+    assert claimed is None or claimed.task_id != task.pk
+    waiting.refresh_from_db()
+    assert waiting.status == RunStatus.QUEUED
+
+
+def test_clicking_run_now_twice_queues_one_run():
+    instance = make_instance("clicky", state="publie")
+    task = row(instance)
+    first, second = execution.run_now(task=task), execution.run_now(task=task)
+    assert first.pk == second.pk and first.priority == task.priority
+    assert runs(task, forced=True).count() == 1
+
+
+def test_the_sweeper_fails_a_run_past_its_time_limit_instead_of_running_it_twice():
+    from farm.cron import sweeper
+
+    instance = make_instance("overrun", state="publie")
+    task = row(instance)
+    long_ago = timezone.now() - timedelta(seconds=task.time_limit + 5)
+    run = TaskRun.objects.create(task=task, period_key=task.next_period_key, scheduled_for=timezone.now(),
+                                 status=RunStatus.RUNNING, queued_at=long_ago, started_at=long_ago, attempt=1,
+                                 lease_expires_at=timezone.now() - timedelta(seconds=1))
+    result = sweeper.runs_sweep(wake=False)
+    run.refresh_from_db()
+    assert (result.requeued, result.failed, run.status) == (0, 1, RunStatus.FAILED)
+    assert "time limit" in run.error
+    task.refresh_from_db()
+    assert task.consecutive_failures == 1
+
+
+def test_the_cli_farm_filter_runs_only_farm_level_tasks():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from farm.cron.timetable import timetable_sync_all
+
+    instance = make_instance("not-me", state="publie")
+    timetable_sync_all()
+    ScheduledTask.objects.update(next_run_at=timezone.now() - timedelta(minutes=1))
+    out = StringIO()
+    call_command("run_scheduled_tasks", "--farm", stdout=out)
+    assert "farm" in out.getvalue()
+    assert not TaskRun.objects.filter(task__instance=instance).exists()

@@ -78,12 +78,13 @@ def test_racing_ticks_and_duplicated_deliveries_run_every_period_exactly_once():
 def test_a_worker_killed_mid_run_is_recovered_by_the_sweeper_and_the_period_succeeds_once(celery_worker_process):
     site = make_instance("killed", state="publie")
     task = ScheduledTask.objects.get(instance=site, name="tests.cron_tasks.sleep_first_time")
-    run = execution.run_now(task=task)  # the first attempt sleeps 60 s; its lease is 2 s
+    run = execution.run_now(task=task)  # the first attempt sleeps 60 s; the doomed worker's lease is 2 s
     queue = f"doomed-{uuid.uuid4().hex[:6]}"
     doomed = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "farm", "worker", "--pool", "solo", "-Q", queue, "--loglevel", "INFO",
          "-n", f"doomed-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle"],
-        env={**os.environ, "DATABASE_URL": _test_database_url()}, cwd=settings.BASE_DIR, start_new_session=True,
+        env={**os.environ, "DATABASE_URL": _test_database_url(), "FARM_CRON_LEASE_SECONDS": "2"},
+        cwd=settings.BASE_DIR, start_new_session=True,
     )
     try:
         work_task.apply_async(queue=queue)
@@ -97,8 +98,9 @@ def test_a_worker_killed_mid_run_is_recovered_by_the_sweeper_and_the_period_succ
     wait_for(lambda: TaskRun.objects.get(pk=run.pk).lease_expires_at < timezone.now(), timeout=10)
     swept = sweeper.runs_sweep()
     assert swept.requeued == 1 and swept.woken >= 1  # the shared worker is woken and finishes it
-    wait_for(lambda: TaskRun.objects.get(pk=run.pk).status == RunStatus.SUCCEEDED, timeout=30)
+    wait_for(lambda: TaskRun.objects.get(pk=run.pk).status not in (RunStatus.QUEUED, RunStatus.RUNNING), timeout=30)
     run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.attempt == 2  # the killed attempt, then the one that succeeded
     assert TaskRun.objects.filter(task=task, status=RunStatus.SUCCEEDED).count() == 1
     assert cron_tasks.calls("killed", "sleeper") == 1

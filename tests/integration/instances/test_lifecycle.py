@@ -50,7 +50,8 @@ def test_validating_sets_publie_queues_provisioning_and_tells_the_requester(admi
     assert instance.validated_at is not None
     change = instance.status_changes.last()
     assert (change.action, change.from_status, change.to_status, change.by) == (Action.VALIDATE, "prepa", "publie", admin)
-    assert len(callbacks) == 2  # the provisioning task and the email
+    queued = {cb.__qualname__.split(".")[0] for cb in callbacks}
+    assert {"_queue_provisioning", "_notify_owner"} <= queued  # the provisioning task and the email
 
 
 def test_refusing_keeps_the_request_on_record_with_its_reason(admin, django_capture_on_commit_callbacks):
@@ -200,3 +201,39 @@ def test_reactivating_cancels_a_scheduled_deletion(admin):
     instance = services.instance_schedule_deletion(instance=make_instance("saved", state="desactive"), by=admin)
     instance = services.instance_reactivate(instance=instance, by=admin)
     assert instance.deletion_due_at is None and instance.is_live
+
+
+def test_a_slug_whose_schema_already_exists_is_refused():
+    for slug in ("information-schema", "tenant-template"):
+        with pytest.raises(InvalidRequest, match="reserved"):
+            services.instance_request(owner=make_user(), name="x", slug=slug)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE SCHEMA "stray_schema"')
+    with pytest.raises(InvalidRequest, match="reserved"):
+        services.instance_request(owner=make_user(), name="x", slug="stray-schema")
+
+
+def test_a_purged_site_requested_again_can_be_purged_again(admin):
+    instance = services.instance_schedule_deletion(instance=make_instance("twice-gone", state="desactive"), by=admin)
+    instance = services.instance_purge(instance=instance, by=admin)
+    again = services.instance_request(owner=instance.owner, name="Again", slug="twice-gone")
+    assert again.purged_at is None and again.deletion_due_at is None
+
+
+def test_a_mail_server_failure_does_not_undo_or_break_a_validation(admin, django_capture_on_commit_callbacks,
+                                                                    settings):
+    settings.EMAIL_BACKEND = "tests.integration.instances.test_lifecycle.BrokenMailBackend"
+    instance = make_instance("mailfail")
+    with django_capture_on_commit_callbacks(execute=True):
+        validated = services.instance_validate(instance=instance, by=admin)
+    assert validated.status == Status.PUBLIE
+
+
+class BrokenMailBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("no SMTP server")

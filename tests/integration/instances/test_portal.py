@@ -227,3 +227,22 @@ def test_password_reset_sends_a_working_link(client):
                                                          "new_password2": "brand-new-Secret9"}, **PORTAL)
     assert done.status_code == 302
     assert client.login(username="forgetful", password="brand-new-Secret9")
+
+
+@pytest.mark.parametrize("target", [
+    "http://sso2.localhost:80@evil.example/",
+    "http://evil.example/?x=sso2.localhost",
+    "http://sso2.localhost:notaport/",
+])
+def test_sso_never_sends_a_ticket_to_another_host(client, target):
+    instance = make_instance("sso2", state="publie")
+    client.force_login(instance.owner)
+    response = client.get("/sso/start/", {"next": target}, **PORTAL)
+    assert response.status_code == 400
+
+
+def test_non_ascii_digits_in_ids_are_a_400_not_a_500(client):
+    instance = make_instance("digits", state="publie")
+    client.force_login(instance.owner)
+    assert client.post("/tokens/", {"revoke": "²"}, **PORTAL).status_code == 400
+    assert client.post("/sites/digits/members/", {"remove": "²"}, **PORTAL).status_code == 400

@@ -49,7 +49,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No site has the slug “{options['instance']}”.")
             filters["instance_id"] = tenant.pk
         elif options["farm"]:
-            filters["instance_id"] = None
+            filters["farm_only"] = True
         if options["task"]:
             names = {name for name, _param in registry.registered()}
             if options["task"] not in names:
@@ -64,6 +64,8 @@ class Command(BaseCommand):
         rows = ScheduledTask.objects.filter(enabled=True, live=True)
         if "instance_id" in filters:
             rows = rows.filter(instance_id=filters["instance_id"])
+        if filters.get("farm_only"):
+            rows = rows.filter(instance__isnull=True)
         rows = rows.filter(**{k: v for k, v in filters.items() if k in ("name", "param")})
         runs = [execution.run_now(task=row, ignore_lock=ignore_lock) for row in rows]
         skipped = [r for r in runs if r.status == RunStatus.SKIPPED]

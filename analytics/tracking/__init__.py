@@ -1,0 +1,1 @@
+"""The write path: the Matomo-compatible tracking endpoint, its queue and the ingest worker."""

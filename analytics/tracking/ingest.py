@@ -1,0 +1,194 @@
+"""Ingest: turn one site's raw hits into visits, actions, conversions and media plays.
+
+Runs inside the site's schema, one transaction per batch. Hits are processed in time order;
+sessionization follows Matomo: a new visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at
+midnight in the site's timezone, on new_visit=1, or when the campaign changes. A hit whose id was
+already stored is skipped, so a replayed batch (worker died before acknowledging) adds nothing.
+"""
+import uuid
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+
+from analytics.models import Action, Conversion, MediaPlay, Visit
+from analytics.tracking import visitors
+from analytics.tracking.params import parse_request
+
+
+def _timeout() -> timedelta:
+    return timedelta(minutes=getattr(settings, "FARM_VISIT_TIMEOUT_MINUTES", 30))
+
+
+def hit_time(entry: dict, params: dict) -> datetime:
+    return params.get("cdt") or datetime.fromtimestamp(entry["at"], tz=timezone.utc)
+
+
+def _kind(params: dict) -> str | None:
+    if params.get("ping"):
+        return "ping"
+    if "ma_id" in params:
+        return "media"
+    if "idgoal" in params:
+        return "conversion"
+    if "link" in params:
+        return Action.Kind.OUTLINK
+    if "download" in params:
+        return Action.Kind.DOWNLOAD
+    if "search" in params:
+        return Action.Kind.SEARCH
+    if "e_c" in params and "e_a" in params:
+        return Action.Kind.EVENT
+    if "c_n" in params:
+        return Action.Kind.CONTENT
+    return Action.Kind.PAGEVIEW
+
+
+class _Session:
+    """The batch's view of each visitor's current visit (loaded once, saved once)."""
+
+    def __init__(self, tz: ZoneInfo, own_hosts: set[str]):
+        self.tz, self.own_hosts = tz, own_hosts
+        self.current: dict[str, Visit] = {}
+        self.touched: dict[int, Visit] = {}
+
+    def load(self, visitor_ids):
+        latest = (Visit.objects.filter(visitor_id__in=visitor_ids).order_by("visitor_id", "-last_action_at")
+                  .distinct("visitor_id"))
+        self.current = {v.visitor_id: v for v in latest}
+
+    def _needs_new_visit(self, visit: Visit | None, params: dict, at: datetime, campaign_name: str) -> bool:
+        if visit is None or params.get("new_visit"):
+            return True
+        if at - visit.last_action_at > _timeout():
+            return True
+        if at.astimezone(self.tz).date() != visit.last_action_at.astimezone(self.tz).date():
+            return True
+        return bool(campaign_name) and campaign_name.lower() != visit.campaign_name.lower()
+
+    def visit_for(self, entry: dict, params: dict, at: datetime) -> Visit:
+        vid = visitors.visitor_id(params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
+                                  day=at.date().isoformat())
+        visit = self.current.get(vid)
+        name, keyword = visitors.campaign(params)
+        if not self._needs_new_visit(visit, params, at, name):
+            return visit
+        ref_type, ref_name, ref_keyword = ("campaign", name, keyword) if name else \
+            visitors.referrer(params.get("urlref", ""), self.own_hosts)
+        previous_visit_at = visit.last_action_at if visit else (
+            datetime.fromtimestamp(params["_viewts"], tz=timezone.utc) if params.get("_viewts") else None)
+        new = Visit.objects.create(
+            visitor_id=vid, user_id=params.get("uid", ""), first_action_at=at, last_action_at=at, actions=0,
+            referrer_url=params.get("urlref", ""), referrer_type=ref_type, referrer_name=ref_name,
+            campaign_name=name, campaign_keyword=keyword or (ref_keyword if ref_type == "search" else ""),
+            returning=visit is not None or params.get("_idvc", 1) > 1,
+            visit_count=max(params.get("_idvc", 1), (visit.visit_count + 1) if visit else 1),
+            days_since_last_visit=(at - previous_visit_at).days if previous_visit_at else None,
+            resolution=params.get("res", ""), language=params.get("lang", entry.get("lang", ""))[:255],
+            user_agent=params.get("ua", entry.get("ua", "")), ip=entry.get("ip"),
+            dimensions={str(k): v for k, v in params.get("dimensions", {}).items()},
+        )
+        self.current[vid] = new
+        return new
+
+    def touch(self, visit: Visit, at: datetime, *, action_url: str | None = None, counts: bool = True):
+        visit.last_action_at = max(visit.last_action_at, at)
+        if counts:
+            visit.actions += 1
+        if action_url:
+            visit.entry_url = visit.entry_url or action_url
+            visit.exit_url = action_url
+        self.touched[visit.pk] = visit
+
+    def save(self):
+        if self.touched:
+            Visit.objects.bulk_update(list(self.touched.values()),
+                                      ["last_action_at", "actions", "entry_url", "exit_url"], batch_size=500)
+
+
+def _action(entry, params, visit, at, kind) -> Action:
+    return Action(
+        hit_id=uuid.UUID(entry["id"]), visit=visit, kind=kind, at=at,
+        url=params.get("link") or params.get("download") or params.get("url", ""),
+        title=params.get("action_name", "")[:1024], pv_id=params.get("pv_id", ""),
+        event_category=params.get("e_c", ""), event_action=params.get("e_a", ""), event_name=params.get("e_n", ""),
+        event_value=params.get("e_v"), search_keyword=params.get("search", ""),
+        search_category=params.get("search_cat", ""), search_count=params.get("search_count"),
+        content_name=params.get("c_n", ""), content_piece=params.get("c_p", ""), content_target=params.get("c_t", ""),
+        content_interaction=params.get("c_i", ""), generation_ms=params.get("pf_srv"),
+        dimensions={str(k): v for k, v in params.get("dimensions", {}).items()},
+    )
+
+
+def _conversion(entry, params, visit, at) -> Conversion:
+    return Conversion(
+        hit_id=uuid.UUID(entry["id"]), visit=visit, at=at, goal_id=params["idgoal"],
+        revenue=params.get("revenue", params.get("ec_st", 0.0)), order_id=params.get("ec_id", ""),
+        items=params.get("ec_items", []), subtotal=params.get("ec_st"), tax=params.get("ec_tx"),
+        shipping=params.get("ec_sh"), discount=params.get("ec_dt"), url=params.get("url", ""),
+    )
+
+
+def _media(params, visit, at) -> None:
+    """Upsert the play session: watched time, progress and length only grow; time to play is set once."""
+    play, created = MediaPlay.objects.select_for_update().get_or_create(
+        visit=visit, pv_id=params.get("pv_id", ""), media_id=params["ma_id"],
+        defaults={"media_type": params.get("ma_mt", "video"), "first_at": at, "last_at": at})
+    play.resource = params.get("ma_re", play.resource)
+    play.title = params.get("ma_ti", play.title)
+    play.player = params.get("ma_pn", play.player)
+    play.watched_seconds = max(play.watched_seconds, params.get("ma_st", 0))
+    play.progress_seconds = max(play.progress_seconds, params.get("ma_ps", 0))
+    play.length_seconds = max(play.length_seconds, params.get("ma_le", 0))
+    if play.time_to_play_seconds is None and "ma_ttp" in params:
+        play.time_to_play_seconds = params["ma_ttp"]
+    play.width, play.height = params.get("ma_w", play.width), params.get("ma_h", play.height)
+    play.fullscreen = play.fullscreen or bool(params.get("ma_fs"))
+    play.segments = params.get("ma_se", play.segments)
+    play.last_at = max(play.last_at, at)
+    play.save()
+
+
+def _own_hosts(instance) -> set[str]:
+    urls = [instance.main_url, *(instance.alias_urls or [])]
+    return {(urlsplit(u).hostname or "").removeprefix("www.") for u in urls if u} - {""}
+
+
+@transaction.atomic
+def ingest_site_hits(instance, entries: list[dict]) -> int:
+    """Store one site's hits (call inside its schema); returns how many were new."""
+    known = {str(h) for h in Action.objects.filter(hit_id__in=[e["id"] for e in entries]).values_list("hit_id",
+                                                                                                        flat=True)}
+    known |= {str(h) for h in Conversion.objects.filter(hit_id__in=[e["id"] for e in entries]).values_list(
+        "hit_id", flat=True)}
+    hits = []
+    for entry in entries:
+        if entry["id"] in known:
+            continue
+        params = parse_request(entry["p"])
+        hits.append((hit_time(entry, params), entry, params))
+    hits.sort(key=lambda h: h[0])
+    session = _Session(ZoneInfo(instance.timezone), _own_hosts(instance))
+    session.load({visitors.visitor_id(p, ip=e.get("ip"), ua=e.get("ua", ""), lang=e.get("lang", ""),
+                                      day=at.date().isoformat()) for at, e, p in hits})
+    actions, conversions = [], []
+    for at, entry, params in hits:
+        kind = _kind(params)
+        visit = session.visit_for(entry, params, at)
+        if kind == "ping":
+            session.touch(visit, at, counts=False)
+        elif kind == "media":
+            _media(params, visit, at)
+            session.touch(visit, at, counts=False)
+        elif kind == "conversion":
+            conversions.append(_conversion(entry, params, visit, at))
+            session.touch(visit, at, counts=False)
+        else:
+            actions.append(_action(entry, params, visit, at, kind))
+            session.touch(visit, at, action_url=params.get("url") if kind == Action.Kind.PAGEVIEW else None)
+    Action.objects.bulk_create(actions, batch_size=1000, ignore_conflicts=True)
+    Conversion.objects.bulk_create(conversions, batch_size=1000, ignore_conflicts=True)
+    session.save()
+    return len(hits)

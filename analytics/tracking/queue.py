@@ -1,0 +1,138 @@
+"""The hit queue: one durable Redis Stream for the farm, read by the ingest workers' consumer group.
+
+The endpoint appends each accepted hit (tagged with its site and a unique hit id) and answers at
+once. Workers read batches with XREADGROUP, store them, and only then acknowledge and delete them;
+entries a dead worker left pending are reclaimed after FARM_INGEST_RECLAIM_MS. A hit that cannot be
+stored (its site was deactivated meanwhile, or it breaks the ingester) is moved to a dead-letter
+stream with the reason, so it never blocks the queue and is never silently lost. If Redis is
+unavailable, the endpoint writes hits straight to PostgreSQL instead (slower, never lost).
+"""
+import json
+import logging
+import os
+import socket
+from collections import defaultdict
+
+import redis
+from django.conf import settings
+from django_tenants.utils import get_tenant_model
+
+from analytics.tracking.ingest import ingest_site_hits
+from farm.tenancy import in_tenant
+
+logger = logging.getLogger(__name__)
+
+GROUP = "ingest"
+_client = None
+
+
+def _stream() -> str:
+    return getattr(settings, "FARM_HITS_STREAM", "farm:hits")
+
+
+def _dead() -> str:
+    return _stream() + ":dead"
+
+
+def client() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=1)
+    return _client
+
+
+def hits_enqueue(entries: list[dict]) -> str:
+    """Queue hits for the ingest workers; returns "queued", or "stored" when Redis failed and the
+    hits were written through to PostgreSQL."""
+    try:
+        pipe = client().pipeline(transaction=False)
+        for entry in entries:
+            pipe.xadd(_stream(), {"h": json.dumps(entry, separators=(",", ":"))})
+        pipe.set(_stream() + ":wake", 1, nx=True, ex=1)
+        *_ids, woke = pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning("Redis unavailable (%s); writing %d hit(s) through to PostgreSQL", exc, len(entries))
+        hits_store_now(entries)
+        return "stored"
+    if woke:  # at most one wake-up message a second; the periodic drain catches the rest
+        from analytics.tasks import ingest_drain_task
+
+        try:
+            ingest_drain_task.apply_async()
+        except Exception:  # the hits are queued; the periodic drain will take them
+            logger.warning("could not send the ingest wake-up; hits wait for the periodic drain")
+    return "queued"
+
+
+def _store(tenant_id: int, entries: list[dict]) -> int:
+    tenant = get_tenant_model().objects.get(pk=tenant_id)
+    if not tenant.is_live:
+        raise LookupError(f"site {tenant_id} is no longer live")
+    with in_tenant(tenant):
+        return ingest_site_hits(tenant, entries)
+
+
+def hits_store_now(entries: list[dict]) -> int:
+    """Write hits through to their sites' tables at once (the path when Redis is down)."""
+    by_site = defaultdict(list)
+    for entry in entries:
+        by_site[entry["t"]].append(entry)
+    return sum(_store(tenant_id, group) for tenant_id, group in by_site.items())
+
+
+def _ensure_group(r: redis.Redis) -> None:
+    try:
+        r.xgroup_create(_stream(), GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _process(r: redis.Redis, messages: list) -> int:
+    """Store a batch grouped by site; on failure retry hit by hit and set the bad ones aside."""
+    by_site, ids = defaultdict(list), []
+    for message_id, fields in messages:
+        ids.append(message_id)
+        try:
+            entry = json.loads(fields[b"h"])
+            by_site[entry["t"]].append((message_id, entry))
+        except (KeyError, ValueError) as exc:
+            r.xadd(_dead(), {"h": fields.get(b"h", b""), "error": f"unreadable entry: {exc}"})
+    stored = 0
+    for tenant_id, items in by_site.items():
+        try:
+            stored += _store(tenant_id, [entry for _id, entry in items])
+        except Exception:  # fall back to one hit at a time so one bad hit cannot block its batch
+            for _message_id, entry in items:
+                try:
+                    stored += _store(tenant_id, [entry])
+                except Exception as exc:  # the poison hit is kept aside with its reason
+                    logger.warning("hit %s set aside: %s", entry.get("id"), exc)
+                    r.xadd(_dead(), {"h": json.dumps(entry), "error": f"{type(exc).__name__}: {exc}"[:1000]})
+    if ids:
+        r.xack(_stream(), GROUP, *ids)
+        r.xdel(_stream(), *ids)
+    return stored
+
+
+def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
+    """Read, store and acknowledge queued hits until the stream is empty (or max_batches); returns hits stored."""
+    r = client()
+    _ensure_group(r)
+    consumer = f"{socket.gethostname()}:{os.getpid()}"
+    reclaim_ms = getattr(settings, "FARM_INGEST_RECLAIM_MS", 60_000)
+    stored = 0
+    _next, reclaimed, *_rest = r.xautoclaim(_stream(), GROUP, consumer, min_idle_time=reclaim_ms, count=batch)
+    if reclaimed:
+        stored += _process(r, reclaimed)
+    for _ in range(max_batches):
+        response = r.xreadgroup(GROUP, consumer, {_stream(): ">"}, count=batch)
+        if not response:
+            break
+        stored += _process(r, response[0][1])
+    return stored
+
+
+def queue_depth() -> dict:
+    r = client()
+    return {"queued": r.xlen(_stream()), "dead": r.xlen(_dead())}

@@ -1,0 +1,73 @@
+"""Who a hit belongs to and where it came from: visitor ids, campaigns, referrers, IP masking."""
+import hashlib
+import hmac
+import ipaddress
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+
+SEARCH_ENGINES = {"google": "q", "bing": "q", "duckduckgo": "q", "yahoo": "p", "yandex": "text", "baidu": "wd",
+                  "qwant": "q", "ecosia": "q", "startpage": "query", "brave": "q"}
+SOCIAL_NETWORKS = {"facebook.com": "Facebook", "t.co": "X", "twitter.com": "X", "x.com": "X",
+                   "linkedin.com": "LinkedIn", "instagram.com": "Instagram", "reddit.com": "Reddit",
+                   "youtube.com": "YouTube", "mastodon.social": "Mastodon", "pinterest.com": "Pinterest"}
+CAMPAIGN_NAMES = ("mtm_campaign", "utm_campaign", "pk_campaign", "matomo_campaign", "piwik_campaign", "pk_cpn")
+CAMPAIGN_KEYWORDS = ("mtm_kwd", "utm_term", "pk_kwd", "matomo_kwd", "piwik_kwd", "pk_keyword")
+
+
+def mask_ip(raw: str | None, *, ipv4_bytes: int = 2, ipv6_prefix: int = 48) -> str | None:
+    """Zero the last bytes of an IPv4 address (or keep only an IPv6 prefix) before anything uses it."""
+    if not raw:
+        return None
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    if address.version == 4:
+        return str(ipaddress.ip_network(f"{address}/{32 - 8 * ipv4_bytes}", strict=False).network_address)
+    return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False).network_address)
+
+
+def _daily_salt(day: str) -> bytes:
+    return hmac.new(settings.SECRET_KEY.encode(), f"farm-visitor-salt:{day}".encode(), hashlib.sha256).digest()
+
+
+def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: str) -> str:
+    """Matomo's precedence: a hashed user id, then cid, then the tracker's _id, else a config hash.
+
+    The config hash mixes a salt that changes daily, so a visitor without cookies cannot be
+    followed across days.
+    """
+    if params.get("uid"):
+        return hashlib.sha1(params["uid"].encode()).hexdigest()[:16]
+    for name in ("cid", "_id"):
+        if params.get(name):
+            return params[name].lower()
+    config = f"{ua}|{ip}|{lang}|{params['idsite']}|{params.get('res', '')}".encode()
+    return hmac.new(_daily_salt(day), config, hashlib.sha1).hexdigest()[:16]
+
+
+def campaign(params: dict) -> tuple[str, str]:
+    """The campaign name and keyword from _rcn/_rck or the page URL's mtm_/utm_/pk_ parameters."""
+    if params.get("_rcn"):
+        return params["_rcn"][:255], params.get("_rck", "")[:255]
+    query = parse_qs(urlsplit(params.get("url", "")).query)
+    name = next((query[k][0] for k in CAMPAIGN_NAMES if query.get(k)), "")
+    keyword = next((query[k][0] for k in CAMPAIGN_KEYWORDS if query.get(k)), "")
+    return name[:255], keyword[:255]
+
+
+def referrer(urlref: str, own_hosts: set[str]) -> tuple[str, str, str]:
+    """(type, name, keyword) of a referrer URL: direct, search, social or website."""
+    host = urlsplit(urlref).hostname or "" if urlref else ""
+    host = host.removeprefix("www.")
+    if not host or host in own_hosts:
+        return "direct", "", ""
+    for domain, network in SOCIAL_NETWORKS.items():
+        if host == domain or host.endswith("." + domain):
+            return "social", network, ""
+    for engine, keyword_param in SEARCH_ENGINES.items():
+        if engine in host.split("."):
+            keyword = parse_qs(urlsplit(urlref).query).get(keyword_param, [""])[0]
+            return "search", engine.title(), keyword[:255]
+    return "website", host[:255], ""
