@@ -4,19 +4,31 @@ Filled by private helpers, emptied by one public `clear_cache()`, evicted per in
 save/delete receivers in instances.signals. Unknown hosts are never cached, so a domain added
 later answers at once. A cache hit costs no database query.
 """
+import logging
+
 from django.core.cache import cache
 
 from farm.conf import farm_setting
 from instances.models import Domain, Instance
 
 _GENERATION_KEY = "hosts:generation"
+logger = logging.getLogger(__name__)
+
+
+def _cache(method: str, *args, default=None, **kwargs):
+    """The cache, degraded to a no-op while Redis is down: routing then reads PostgreSQL directly."""
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception as exc:  # any cache backend error: serve from the database instead
+        logger.warning("host cache unavailable (%s: %s); using the database", type(exc).__name__, exc)
+        return default
 
 
 def _generation() -> int:
-    generation = cache.get(_GENERATION_KEY)
+    generation = _cache("get", _GENERATION_KEY)
     if generation is None:
-        cache.add(_GENERATION_KEY, 1, timeout=None)
-        generation = cache.get(_GENERATION_KEY, 1)
+        _cache("add", _GENERATION_KEY, 1, timeout=None)
+        generation = _cache("get", _GENERATION_KEY, 1, default=1)
     return generation
 
 
@@ -39,41 +51,41 @@ def is_portal_host(host: str) -> bool:
 def instance_for_host(host: str) -> Instance | None:
     """The instance answering at `host` (normalised), or None when no domain matches."""
     key = _key(host, _generation())
-    instance = cache.get(key)
+    instance = _cache("get", key)
     if instance is not None:
         return instance
     instance = Instance.objects.filter(domains__domain=host).first()
     if instance is not None:
-        cache.set(key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
+        _cache("set", key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
     return instance
 
 
 def instance_for_idsite(idsite: int) -> Instance | None:
     """The instance a tracking client names by idsite, cached like hosts (unknown ids are not cached)."""
     key = f"idsite:{_generation()}:{idsite}"
-    instance = cache.get(key)
+    instance = _cache("get", key)
     if instance is None:
         instance = Instance.objects.filter(pk=idsite).first()
         if instance is not None:
-            cache.set(key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
+            _cache("set", key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
     return instance
 
 
 def evict_hosts(hosts) -> None:
     """Forget the cached answers for these host names."""
     generation = _generation()
-    cache.delete_many([_key(host, generation) for host in hosts])
+    _cache("delete_many", [_key(host, generation) for host in hosts])
 
 
 def evict_instance(instance_id: int) -> None:
     """Forget every cached host of one instance, and its idsite (after its status or schema changed)."""
     evict_hosts(Domain.objects.filter(tenant_id=instance_id).values_list("domain", flat=True))
-    cache.delete(f"idsite:{_generation()}:{instance_id}")
+    _cache("delete", f"idsite:{_generation()}:{instance_id}")
 
 
 def clear_cache() -> None:
     """Forget every cached host at once (old entries expire on their own)."""
     try:
         cache.incr(_GENERATION_KEY)
-    except ValueError:
-        cache.add(_GENERATION_KEY, 1, timeout=None)
+    except ValueError:  # no generation yet: start one
+        _cache("add", _GENERATION_KEY, 1, timeout=None)

@@ -14,6 +14,8 @@ import socket
 from collections import defaultdict
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from django.conf import settings
 from django_tenants.utils import get_tenant_model
 
@@ -34,10 +36,15 @@ def _dead() -> str:
     return _stream() + ":dead"
 
 
+def make_client(url: str) -> redis.Redis:
+    """A client that fails fast: when Redis is down the endpoint writes through at once, not after retries."""
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+
+
 def client() -> redis.Redis:
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=1)
+        _client = make_client(settings.REDIS_URL)
     return _client
 
 

@@ -1,0 +1,183 @@
+"""Ingest into each site's schema: sessionization by Matomo's rules, replay, poison hits, isolation,
+Redis outages, and a real ingest worker."""
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.conf import settings
+
+from analytics.models import Action, Conversion, MediaPlay, Visit
+from analytics.tracking import queue
+from analytics.tracking.ingest import ingest_site_hits
+from farm.tenancy import in_tenant
+from tests.conftest import wait_for
+from tests.factories import make_instance
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def empty_stream():
+    r = queue.client()
+    r.delete(settings.FARM_HITS_STREAM, settings.FARM_HITS_STREAM + ":dead")
+    yield
+    r.delete(settings.FARM_HITS_STREAM, settings.FARM_HITS_STREAM + ":dead")
+
+
+def hit(site, at: datetime, **params) -> dict:
+    raw = {"idsite": str(site.pk), "rec": "1", "url": "https://s.example/", **{k: str(v) for k, v in params.items()}}
+    return {"id": str(uuid.uuid4()), "t": site.pk, "at": at.timestamp(), "p": raw, "ip": "192.0.0.0",
+            "ua": "Mozilla/5.0", "lang": "en"}
+
+
+def store(site, entries):
+    with in_tenant(site):
+        return ingest_site_hits(site, entries)
+
+
+def visits(site):
+    with in_tenant(site):
+        return list(Visit.objects.order_by("first_action_at").values_list("visitor_id", "actions", "first_action_at",
+                                                                           "last_action_at"))
+
+
+@pytest.fixture
+def site():
+    return make_instance("paris", state="publie")
+
+
+def test_thirty_minutes_of_inactivity_starts_a_new_visit(site):
+    me = {"_id": "aaaaaaaaaaaaaaaa"}
+    store(site, [hit(site, T0, **me), hit(site, T0 + timedelta(minutes=29), **me),
+                 hit(site, T0 + timedelta(minutes=60), **me)])
+    assert [v[1] for v in visits(site)] == [2, 1]
+
+
+def test_midnight_in_the_sites_timezone_starts_a_new_visit(site):
+    site.timezone = "Europe/Paris"
+    site.save()
+    me = {"_id": "bbbbbbbbbbbbbbbb"}
+    before = datetime(2026, 6, 1, 21, 50, tzinfo=timezone.utc)  # 23:50 in Paris
+    store(site, [hit(site, before, **me), hit(site, before + timedelta(minutes=15), **me)])  # 00:05 in Paris
+    assert len(visits(site)) == 2
+    other = make_instance("utc-site", state="publie")
+    store(other, [hit(other, before, **me), hit(other, before + timedelta(minutes=15), **me)])  # same UTC day
+    assert len(visits(other)) == 1
+
+
+def test_uid_wins_over_the_tracker_id_and_new_visit_forces_a_visit(site):
+    store(site, [hit(site, T0, uid="alice", _id="cccccccccccccccc"),
+                 hit(site, T0 + timedelta(minutes=1), uid="alice", _id="dddddddddddddddd"),
+                 hit(site, T0 + timedelta(minutes=2), uid="alice", new_visit=1)])
+    rows = visits(site)
+    assert len({r[0] for r in rows}) == 1 and [r[1] for r in rows] == [2, 1]
+
+
+def test_a_campaign_change_starts_a_new_visit(site):
+    me = {"_id": "eeeeeeeeeeeeeeee"}
+    store(site, [hit(site, T0, url="https://s.example/?mtm_campaign=spring", **me),
+                 hit(site, T0 + timedelta(minutes=1), url="https://s.example/next", **me),
+                 hit(site, T0 + timedelta(minutes=2), url="https://s.example/?utm_campaign=summer", **me)])
+    with in_tenant(site):
+        assert list(Visit.objects.order_by("id").values_list("campaign_name", "actions")) == [("spring", 2),
+                                                                                               ("summer", 1)]
+
+
+def test_heartbeats_extend_the_visit_without_adding_actions(site):
+    me = {"_id": "ffffffffffffffff"}
+    store(site, [hit(site, T0, **me), hit(site, T0 + timedelta(minutes=3), ping=1, **me)])
+    (_vid, actions, first, last), = visits(site)
+    assert actions == 1 and last - first == timedelta(minutes=3)
+
+
+def test_actions_of_each_kind_conversions_and_media_are_stored(site):
+    me = {"_id": "1111111111111111", "pv_id": "abc123"}
+    store(site, [
+        hit(site, T0, action_name="Home", **me),
+        hit(site, T0 + timedelta(seconds=5), link="https://elsewhere.example/", **me),
+        hit(site, T0 + timedelta(seconds=6), download="https://s.example/a.pdf", **me),
+        hit(site, T0 + timedelta(seconds=7), search="honey", search_count=4, **me),
+        hit(site, T0 + timedelta(seconds=8), e_c="Video", e_a="Play", e_n="intro", e_v=2, **me),
+        hit(site, T0 + timedelta(seconds=9), c_n="banner", c_p="b.png", c_i="click", **me),
+        hit(site, T0 + timedelta(seconds=10), idgoal=0, ec_id="A-1", ec_st=20, ec_items='[["s1", "Jar", "Food", 10, 2]]',
+            revenue=20, **me),
+        hit(site, T0 + timedelta(seconds=11), ma_id="v1", ma_mt="video", ma_st=5, ma_ps=5, ma_le=60, ma_ttp=2, **me),
+        hit(site, T0 + timedelta(seconds=21), ma_id="v1", ma_mt="video", ma_st=15, ma_ps=12, ma_le=60, ma_ttp=9, **me),
+        hit(site, T0 + timedelta(seconds=22), ma_id="v1", ma_mt="video", ma_st=3, ma_ps=1, ma_le=60, **me),
+    ])
+    with in_tenant(site):
+        kinds = list(Action.objects.order_by("at").values_list("kind", flat=True))
+        assert kinds == ["pageview", "outlink", "download", "search", "event", "content"]
+        order = Conversion.objects.get()
+        assert (order.goal_id, order.order_id, order.revenue, order.items[0][1]) == (0, "A-1", 20.0, "Jar")
+        play = MediaPlay.objects.get()
+        assert (play.watched_seconds, play.progress_seconds, play.time_to_play_seconds) == (15, 12, 2)
+        visit = Visit.objects.get()
+        assert visit.actions == 6 and visit.entry_url == "https://s.example/"
+
+
+def test_a_replayed_batch_adds_nothing(site):
+    entries = [hit(site, T0 + timedelta(seconds=i), _id="2222222222222222") for i in range(5)]
+    assert store(site, entries) == 5
+    assert store(site, entries) == 0
+    with in_tenant(site):
+        assert Action.objects.count() == 5 and Visit.objects.get().actions == 5
+
+
+def test_hits_for_two_sites_land_in_their_own_schemas_only(site):
+    other = make_instance("berlin", state="publie")
+    entries = [hit(instance, T0, action_name=f"for {instance.slug}") for _ in range(20) for instance in (site, other)]
+    queue.hits_enqueue(entries)
+    assert queue.ingest_drain() == 40
+    for instance, title in ((site, "for paris"), (other, "for berlin")):
+        with in_tenant(instance):
+            assert set(Action.objects.values_list("title", flat=True)) == {title}
+            assert Action.objects.count() == 20
+
+
+def test_a_poison_hit_is_set_aside_and_does_not_block_its_batch(site):
+    good = [hit(site, T0 + timedelta(seconds=i), _id="3333333333333333") for i in range(3)]
+    poison = hit(site, T0, _id="not-hex-at-all!")  # passes the queue, fails re-validation at ingest
+    queue.hits_enqueue([good[0], poison, *good[1:]])
+    assert queue.ingest_drain() == 3
+    assert queue.queue_depth() == {"queued": 0, "dead": 1}
+    dead = queue.client().xrange(settings.FARM_HITS_STREAM + ":dead")
+    assert "_id" in dead[0][1][b"error"].decode()
+
+
+def test_hits_for_a_site_deactivated_after_acceptance_are_kept_aside_not_lost(site):
+    from instances import services
+
+    queue.hits_enqueue([hit(site, T0)])
+    services.instance_deactivate(instance=site, by=None, reason="closed")
+    assert queue.ingest_drain() == 0
+    assert queue.queue_depth()["dead"] == 1
+
+
+def test_when_redis_is_down_hits_are_written_through_to_postgres(client, site, monkeypatch, settings):
+    dead = "redis://127.0.0.1:1/0"  # nothing listens there: both the queue and the host cache are down
+    monkeypatch.setattr(queue, "_client", queue.make_client(dead))
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}}
+    for i in range(10):
+        response = client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "_id": "4444444444444444",
+                                              "action_name": f"page {i}"}, HTTP_HOST="localhost")
+        assert response.status_code == 200
+    with in_tenant(site):
+        assert Action.objects.count() == 10  # count in = count stored
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_ingest_worker_stores_what_the_endpoint_accepted(client, celery_worker_process):
+    site = make_instance("live-hits", state="publie")
+    for i in range(25):
+        assert client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "action_name": f"p{i}",
+                                          "_id": "5555555555555555"}, HTTP_HOST="localhost").status_code == 200
+
+    def stored():
+        with in_tenant(site):
+            return Action.objects.count() == 25
+
+    wait_for(stored, timeout=30)
+    assert queue.queue_depth()["queued"] == 0
