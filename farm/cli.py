@@ -27,6 +27,7 @@ def up() -> int:
     from farm.embedded import services_env
 
     port = os.environ.get("PORT", "8000")
+    host = os.environ.get("HOST", "127.0.0.1")  # DEBUG is on by default here: stay off the network
     domain = os.environ.get("FARM_DOMAIN", "localhost")
     with services_env(_state_dir()) as env:
         env.setdefault("DEBUG", "1")
@@ -37,7 +38,7 @@ def up() -> int:
         python = sys.executable
         bin_dir = Path(python).parent
         manager = Manager()
-        manager.add_process("web", f"{bin_dir}/gunicorn farm.wsgi --bind 0.0.0.0:{port} --workers 2 "
+        manager.add_process("web", f"{bin_dir}/gunicorn farm.wsgi --bind {host}:{port} --workers 2 "
                                    f"--access-logfile - --graceful-timeout 5", env=env, cwd=str(BASE_DIR))
         manager.add_process("worker", f"{python} -m celery -A farm worker --loglevel INFO --concurrency 2 "
                                       f"-Q celery,{env.get('FARM_INGEST_QUEUE', 'ingest')}",

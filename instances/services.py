@@ -101,7 +101,8 @@ def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url
                 main_url=main_url or _default_main_url(slug), timezone=timezone_name, status=Status.PREPA,
             )
     except IntegrityError:
-        raise InvalidRequest(_("The address “%(slug)s” is already taken; please choose another.") % {"slug": slug})
+        raise InvalidRequest(
+            _("The address “%(slug)s” is already taken; please choose another.") % {"slug": slug}) from None
     _record(instance, action=Action.REQUEST, from_status="", by=owner, reason=purpose)
     transaction.on_commit(lambda: notifications.notify_admins_of_request(instance, reactivation=False),
                           robust=True)

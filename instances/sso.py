@@ -27,7 +27,7 @@ def sso_ticket_redeem(*, ticket: str, host: str):
     try:
         data = signing.loads(ticket, salt=_SALT, max_age=max_age)
     except signing.BadSignature:
-        raise InvalidRequest(_("This sign-in link is invalid or has expired; please sign in again."))
+        raise InvalidRequest(_("This sign-in link is invalid or has expired; please sign in again.")) from None
     if data.get("h") != host:
         raise InvalidRequest(_("This sign-in link was made for another site."))
     if not cache.add(f"sso:used:{data['n']}", 1, timeout=max_age * 2):

@@ -50,7 +50,7 @@ class Command(BaseCommand):
             instance = service(instance=instance, by=None, reason=options["reason"]) if "reason" in options \
                 else service(instance=instance, by=None)
         except FarmError as exc:
-            raise CommandError(str(exc))
+            raise CommandError(str(exc)) from exc
         if action == "validate" and options["wait"]:
             instance = self._wait_ready(instance, options["timeout"])
         self.stdout.write(f"{instance.slug}: {instance.get_status_display()} ({instance.status}), "

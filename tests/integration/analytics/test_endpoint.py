@@ -18,14 +18,6 @@ pytestmark = pytest.mark.django_db
 PORTAL = {"HTTP_HOST": "localhost"}
 
 
-@pytest.fixture(autouse=True)
-def empty_stream():
-    r = queue.client()
-    r.delete(settings.FARM_HITS_STREAM, settings.FARM_HITS_STREAM + ":dead")
-    yield
-    r.delete(settings.FARM_HITS_STREAM, settings.FARM_HITS_STREAM + ":dead")
-
-
 @pytest.fixture
 def site():
     return make_instance("hive", state="publie")

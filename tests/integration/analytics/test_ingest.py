@@ -17,14 +17,6 @@ pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(autouse=True)
-def empty_stream():
-    r = queue.client()
-    r.delete(settings.FARM_HITS_STREAM, settings.FARM_HITS_STREAM + ":dead")
-    yield
-    r.delete(settings.FARM_HITS_STREAM, settings.FARM_HITS_STREAM + ":dead")
-
-
 def hit(site, at: datetime, **params) -> dict:
     raw = {"idsite": str(site.pk), "rec": "1", "url": "https://s.example/", **{k: str(v) for k, v in params.items()}}
     return {"id": str(uuid.uuid4()), "t": site.pk, "at": at.timestamp(), "p": raw, "ip": "192.0.0.0",
