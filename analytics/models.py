@@ -25,6 +25,14 @@ class Visit(models.Model):
     language = models.CharField(max_length=255, blank=True)
     user_agent = models.TextField(blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True, help_text="Masked before storage.")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2, from the masked IP.")
+    device_type = models.CharField(max_length=32, blank=True)
+    device_brand = models.CharField(max_length=64, blank=True)
+    device_model = models.CharField(max_length=64, blank=True)
+    os_name = models.CharField(max_length=64, blank=True)
+    os_version = models.CharField(max_length=32, blank=True)
+    browser_name = models.CharField(max_length=64, blank=True)
+    browser_version = models.CharField(max_length=32, blank=True)
     dimensions = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 """Ingest: turn one site's raw hits into visits, actions, conversions and media plays.
 
-Runs inside the site's schema, one transaction per batch. Hits are processed in time order;
+Runs inside the site's schema, one transaction per batch. Hits from bots are dropped unless they
+carry bots=1; visits get device, OS, browser and country (analytics.tracking.enrich). Hits are processed in time order;
 sessionization follows Matomo: a new visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at
 midnight in the site's timezone, on new_visit=1, or when the campaign changes. A hit whose id was
 already stored is skipped, so a replayed batch (worker died before acknowledging) adds nothing.
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 
 from analytics.models import Action, Conversion, MediaPlay, Visit
-from analytics.tracking import visitors
+from analytics.tracking import enrich, visitors
 from analytics.tracking.params import parse_request
 
 
@@ -77,6 +78,8 @@ class _Session:
             return visit
         ref_type, ref_name, ref_keyword = ("campaign", name, keyword) if name else \
             visitors.referrer(params.get("urlref", ""), self.own_hosts)
+        user_agent = params.get("ua", entry.get("ua", ""))
+        about = enrich.device(user_agent)
         previous_visit_at = visit.last_action_at if visit else (
             datetime.fromtimestamp(params["_viewts"], tz=timezone.utc) if params.get("_viewts") else None)
         new = Visit.objects.create(
@@ -87,7 +90,8 @@ class _Session:
             visit_count=max(params.get("_idvc", 1), (visit.visit_count + 1) if visit else 1),
             days_since_last_visit=(at - previous_visit_at).days if previous_visit_at else None,
             resolution=params.get("res", ""), language=params.get("lang", entry.get("lang", ""))[:255],
-            user_agent=params.get("ua", entry.get("ua", "")), ip=entry.get("ip"),
+            user_agent=user_agent, ip=entry.get("ip"), country=enrich.country(entry.get("ip")),
+            **{name: about[name] for name in enrich.DEVICE_FIELDS},
             dimensions={str(k): v for k, v in params.get("dimensions", {}).items()},
         )
         self.current[vid] = new
@@ -168,6 +172,8 @@ def ingest_site_hits(instance, entries: list[dict]) -> int:
         if entry["id"] in known:
             continue
         params = parse_request(entry["p"])
+        if not params.get("bots") and enrich.device(params.get("ua") or entry.get("ua", ""))["bot"]:
+            continue  # bots are not visitors, unless the tracker asks (bots=1)
         hits.append((hit_time(entry, params), entry, params))
     hits.sort(key=lambda h: h[0])
     session = _Session(ZoneInfo(instance.timezone), _own_hosts(instance))

@@ -173,3 +173,23 @@ def test_a_real_ingest_worker_stores_what_the_endpoint_accepted(client, celery_w
 
     wait_for(stored, timeout=30)
     assert queue.queue_depth()["queued"] == 0
+
+
+ANDROID = ("Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
+           "Mobile Safari/537.36")
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def test_visits_get_device_browser_and_country_from_masked_data(site):
+    entry = hit(site, T0, ua=ANDROID)
+    entry["ip"] = "193.51.0.0"  # already masked at the door
+    store(site, [entry])
+    with in_tenant(site):
+        visit = Visit.objects.get()
+    assert (visit.device_type, visit.device_brand, visit.os_name, visit.browser_name, visit.country) == (
+        "smartphone", "Google", "Android", "Chrome Mobile", "FR")
+
+
+def test_bots_are_not_stored_unless_the_tracker_asks(site):
+    assert store(site, [hit(site, T0, ua=GOOGLEBOT)]) == 0
+    assert store(site, [hit(site, T0, ua=GOOGLEBOT, bots=1)]) == 1
