@@ -53,7 +53,8 @@ class _Session:
     def __init__(self, tz: ZoneInfo, own_hosts: set[str]):
         self.tz, self.own_hosts = tz, own_hosts
         self.current: dict[str, Visit] = {}
-        self.touched: dict[int, Visit] = {}
+        self.new: list[Visit] = []  # created in this batch: inserted together at the end
+        self.touched: dict[int, Visit] = {}  # existing visits changed by this batch
 
     def load(self, visitor_ids):
         latest = (Visit.objects.filter(visitor_id__in=visitor_ids).order_by("visitor_id", "-last_action_at")
@@ -82,7 +83,7 @@ class _Session:
         about = enrich.device(user_agent)
         previous_visit_at = visit.last_action_at if visit else (
             datetime.fromtimestamp(params["_viewts"], tz=timezone.utc) if params.get("_viewts") else None)
-        new = Visit.objects.create(
+        new = Visit(
             visitor_id=vid, user_id=params.get("uid", ""), first_action_at=at, last_action_at=at, actions=0,
             referrer_url=params.get("urlref", ""), referrer_type=ref_type, referrer_name=ref_name,
             campaign_name=name, campaign_keyword=keyword or (ref_keyword if ref_type == "search" else ""),
@@ -95,6 +96,7 @@ class _Session:
             dimensions={str(k): v for k, v in params.get("dimensions", {}).items()},
         )
         self.current[vid] = new
+        self.new.append(new)
         return new
 
     def touch(self, visit: Visit, at: datetime, *, action_url: str | None = None, counts: bool = True):
@@ -104,12 +106,16 @@ class _Session:
         if action_url:
             visit.entry_url = visit.entry_url or action_url
             visit.exit_url = action_url
-        self.touched[visit.pk] = visit
+        if visit.pk is not None:
+            self.touched[visit.pk] = visit
 
     def save(self):
+        """Insert the new visits (their ids land on the objects, so actions can point at them) and
+        update the existing ones, a statement per 1,000 rows."""
+        Visit.objects.bulk_create(self.new, batch_size=1000)
         if self.touched:
             Visit.objects.bulk_update(list(self.touched.values()),
-                                      ["last_action_at", "actions", "entry_url", "exit_url"], batch_size=500)
+                                      ["last_action_at", "actions", "entry_url", "exit_url"], batch_size=1000)
 
 
 def _action(entry, params, visit, at, kind) -> Action:
@@ -179,14 +185,14 @@ def ingest_site_hits(instance, entries: list[dict]) -> int:
     session = _Session(ZoneInfo(instance.timezone), _own_hosts(instance))
     session.load({visitors.visitor_id(p, ip=e.get("ip"), ua=e.get("ua", ""), lang=e.get("lang", ""),
                                       day=at.date().isoformat()) for at, e, p in hits})
-    actions, conversions = [], []
+    actions, conversions, media = [], [], []
     for at, entry, params in hits:
         kind = _kind(params)
         visit = session.visit_for(entry, params, at)
         if kind == "ping":
             session.touch(visit, at, counts=False)
         elif kind == "media":
-            _media(params, visit, at)
+            media.append((params, visit, at))
             session.touch(visit, at, counts=False)
         elif kind == "conversion":
             conversions.append(_conversion(entry, params, visit, at))
@@ -194,7 +200,9 @@ def ingest_site_hits(instance, entries: list[dict]) -> int:
         else:
             actions.append(_action(entry, params, visit, at, kind))
             session.touch(visit, at, action_url=params.get("url") if kind == Action.Kind.PAGEVIEW else None)
+    session.save()
     Action.objects.bulk_create(actions, batch_size=1000, ignore_conflicts=True)
     Conversion.objects.bulk_create(conversions, batch_size=1000, ignore_conflicts=True)
-    session.save()
+    for params, visit, at in media:  # after the visits exist; upserts in time order
+        _media(params, visit, at)
     return len(hits)
