@@ -63,7 +63,7 @@ def main() -> int:
     from instances.models import Instance, SchemaState
     from tests.factories import make_user
 
-    console = Console()
+    console = Console(width=200)
     call_command("farm_init", verbosity=0)
     owner = make_user("bench-owner")
     admin = make_user("bench-admin", superuser=True)

@@ -53,7 +53,7 @@ def main() -> int:
     from instances.models import Instance
     from tests.factories import make_user
 
-    console = Console()
+    console = Console(width=200)
     this = sys.modules[__name__]
     this.bench_noop.__module__ = "super_cron"
     registry.hourly(bench_noop)

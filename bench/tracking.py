@@ -92,7 +92,7 @@ def main() -> int:
     from instances import provisioning, services
     from tests.factories import make_user
 
-    console = Console()
+    console = Console(width=200)
     call_command("farm_init", verbosity=0)
     owner = make_user("trackbench")
     site = services.instance_validate(instance=services.instance_request(owner=owner, name="b", slug="bench"), by=None)
