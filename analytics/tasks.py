@@ -6,5 +6,5 @@ from analytics.tracking.queue import ingest_drain
 
 @shared_task(name="analytics.ingest", ignore_result=True)
 def ingest_drain_task() -> int:
-    """Store every queued hit; woken by the endpoint (at most once a second) and every 10 s by Beat."""
+    """Store every queued hit; woken by the endpoint (once per second of traffic) and every 10 s by Beat."""
     return ingest_drain()

@@ -2,13 +2,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from analytics.tracking.views import track
+from analytics.tracking.views import track, tracker_script
 from farm.health import healthz
 from instances import views
 
 urlpatterns = [
     path("matomo.php", track, name="track"),
     path("piwik.php", track),
+    path("matomo.js", tracker_script, name="tracker-script"),
+    path("piwik.js", tracker_script),
     path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -1,12 +1,14 @@
 """URLs answered on each live instance's own domains (inside its schema)."""
 from django.urls import path
 
-from analytics.tracking.views import track
+from analytics.tracking.views import track, tracker_script
 from instances import site_views
 
 urlpatterns = [
     path("matomo.php", track, name="track"),
     path("piwik.php", track),
+    path("matomo.js", tracker_script, name="tracker-script"),
+    path("piwik.js", tracker_script),
     path("", site_views.dashboard, name="site-dashboard"),
     path("sso/accept/", site_views.sso_accept, name="sso-accept"),
     path("logout/", site_views.logout_view, name="site-logout"),

@@ -42,6 +42,7 @@ def dashboard(request):
         "can_run": instance_allows(user=request.user, instance=instance, role=Role.ADMIN),
         "tasks": cron_selectors.timetable(instance_id=instance.pk),
         "runs": cron_selectors.run_history(instance_id=instance.pk, limit=20),
+        "tracker_base": f"//{request.get_host()}/",
     }
     return render(request, "site/dashboard.html", context)
 

@@ -5,11 +5,13 @@ clients expect (GIF, 204, or the bulk JSON). Refusals are 400 with a message, ne
 """
 import base64
 import json
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from analytics.tracking.accept import Refused, accept_hit, token_owner
 from analytics.tracking.params import InvalidParameter
@@ -72,6 +74,17 @@ def _bulk(request, body: dict):
         answer["invalid_indices"] = invalid
         answer["errors"] = errors[:100]
     return _cors(request, JsonResponse(answer))
+
+
+_TRACKER = Path(__file__).resolve().parent.parent / "static" / "analytics" / "tracker.js"
+
+
+@require_GET
+def tracker_script(request):
+    """The farm's JavaScript tracker at /matomo.js and /piwik.js, where Matomo's snippet expects it."""
+    response = HttpResponse(_TRACKER.read_bytes(), content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=3600"
+    return _cors(request, response)
 
 
 @csrf_exempt

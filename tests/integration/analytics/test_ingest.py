@@ -193,3 +193,24 @@ def test_visits_get_device_browser_and_country_from_masked_data(site):
 def test_bots_are_not_stored_unless_the_tracker_asks(site):
     assert store(site, [hit(site, T0, ua=GOOGLEBOT)]) == 0
     assert store(site, [hit(site, T0, ua=GOOGLEBOT, bots=1)]) == 1
+
+
+def test_when_redis_fails_mid_run_every_accepted_hit_is_stored_once(client, site, monkeypatch):
+    def send(i):
+        response = client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "_id": "6666666666666666",
+                                              "action_name": f"page {i}"}, HTTP_HOST="localhost")
+        assert response.status_code == 200
+
+    for i in range(5):
+        send(i)  # queued in Redis
+    healthy = queue._client
+    monkeypatch.setattr(queue, "_client", queue.make_client("redis://127.0.0.1:1/0"))
+    for i in range(5, 10):
+        send(i)  # Redis "down": written through
+    monkeypatch.setattr(queue, "_client", healthy)
+    for i in range(10, 15):
+        send(i)  # Redis back
+    queue.ingest_drain()
+    with in_tenant(site):
+        titles = sorted(Action.objects.values_list("title", flat=True))
+    assert titles == sorted(f"page {i}" for i in range(15))

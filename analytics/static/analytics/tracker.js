@@ -1,0 +1,111 @@
+/* farm's tracker: a small Matomo-compatible JavaScript tracker, served as /matomo.js and /piwik.js.
+ *
+ * It reads the standard `_paq` command queue, so Matomo's usual snippet works unchanged, and sends
+ * the Tracking HTTP API parameters with navigator.sendBeacon (a form POST), falling back to an image.
+ * Commands: setTrackerUrl, setSiteId, trackPageView, trackEvent, trackSiteSearch, trackGoal,
+ * enableLinkTracking, enableHeartBeatTimer, setUserId, setCustomDimension, requireConsent,
+ * setConsentGiven; HTML5 <video> and <audio> elements are tracked automatically (ma_* parameters).
+ */
+(function () {
+  "use strict";
+  if (window.__farmTracker) { return; }
+  var state = { url: null, site: null, userId: null, dims: {}, consentNeeded: false, consented: false,
+                waiting: [], pvId: null, heartbeat: 0, lastHit: 0, started: Date.now() };
+  var DOWNLOADS = /\.(7z|aac|apk|csv|docx?|epub|exe|gz|json|mp3|mp4|odt|ods|pdf|pptx?|rar|tar|txt|xlsx?|xml|zip)$/i;
+
+  function hex(n) { var s = ""; while (s.length < n) { s += Math.floor(Math.random() * 16).toString(16); } return s; }
+  function store(key, value) { try { if (value === undefined) { return localStorage.getItem(key); }
+    localStorage.setItem(key, value); } catch (e) { return null; } return value; }
+  var visitor = store("_farm_id") || store("_farm_id", hex(16));
+  var firstVisit = store("_farm_idts") || store("_farm_idts", String(Math.floor(Date.now() / 1000)));
+  var visits = parseInt(store("_farm_idvc") || "0", 10) + 1; store("_farm_idvc", String(visits));
+
+  function send(params) {
+    if (!state.url || !state.site) { return; }
+    if (state.consentNeeded && !state.consented) { state.waiting.push(params); return; }
+    var now = new Date();
+    var all = { idsite: state.site, rec: 1, r: hex(6), _id: visitor, _idts: firstVisit, _idvc: visits,
+                h: now.getHours(), m: now.getMinutes(), s: now.getSeconds(), url: location.href,
+                urlref: document.referrer, res: screen.width + "x" + screen.height, pv_id: state.pvId,
+                send_image: 0, cookie: navigator.cookieEnabled ? 1 : 0 };
+    if (state.userId) { all.uid = state.userId; }
+    for (var d in state.dims) { all["dimension" + d] = state.dims[d]; }
+    for (var k in params) { all[k] = params[k]; }
+    var body = new URLSearchParams();
+    for (var name in all) { if (all[name] !== null && all[name] !== undefined && all[name] !== "") { body.append(name, all[name]); } }
+    state.lastHit = Date.now();
+    if (!(navigator.sendBeacon && navigator.sendBeacon(state.url, body))) {
+      new Image().src = state.url + "?" + body.toString();
+    }
+  }
+
+  var commands = {
+    setTrackerUrl: function (u) { state.url = u; },
+    setSiteId: function (id) { state.site = id; },
+    setUserId: function (id) { state.userId = id; },
+    setCustomDimension: function (id, value) { state.dims[id] = value; },
+    requireConsent: function () { state.consentNeeded = true; },
+    setConsentGiven: function () { state.consented = true; var w = state.waiting; state.waiting = [];
+      for (var i = 0; i < w.length; i++) { send(w[i]); } },
+    trackPageView: function (title) { state.pvId = hex(6); send({ action_name: title || document.title }); },
+    trackEvent: function (c, a, n, v) { send({ e_c: c, e_a: a, e_n: n, e_v: v }); },
+    trackSiteSearch: function (k, cat, count) { send({ search: k, search_cat: cat, search_count: count }); },
+    trackGoal: function (id, revenue) { send({ idgoal: id, revenue: revenue }); },
+    enableHeartBeatTimer: function (seconds) { state.heartbeat = (seconds || 15) * 1000;
+      setInterval(function () { if (document.visibilityState === "visible" && Date.now() - state.lastHit >= state.heartbeat) {
+        send({ ping: 1 }); } }, state.heartbeat); },
+    enableLinkTracking: function () {
+      document.addEventListener("click", function (event) {
+        var a = event.target.closest ? event.target.closest("a[href]") : null;
+        if (!a) { return; }
+        if (DOWNLOADS.test(a.pathname) || a.hasAttribute("download")) { send({ download: a.href }); }
+        else if (a.hostname && a.hostname !== location.hostname) { send({ link: a.href }); }
+      }, true);
+    }
+  };
+
+  function run(command) {
+    if (typeof command === "function") { command(); return; }
+    var fn = commands[command[0]];
+    if (fn) { fn.apply(null, command.slice(1)); }
+  }
+
+  /* Media: one play session per element and page view; watched time and progress only grow. */
+  function trackMedia(el) {
+    if (el.__farmMedia) { return; }
+    var m = el.__farmMedia = { id: hex(8), watched: 0, last: null, loadedAt: Date.now(), ttp: null };
+    function report() {
+      send({ ma_id: m.id, ma_mt: el.tagName === "VIDEO" ? "video" : "audio", ma_re: el.currentSrc || el.src,
+             ma_ti: el.title || el.getAttribute("data-title") || "", ma_pn: "html5", ma_st: Math.round(m.watched),
+             ma_le: isFinite(el.duration) ? Math.round(el.duration) : 0, ma_ps: Math.round(el.currentTime),
+             ma_ttp: m.ttp, ma_w: el.videoWidth || null, ma_h: el.videoHeight || null,
+             ma_fs: document.fullscreenElement === el ? 1 : 0 });
+    }
+    el.addEventListener("play", function () { if (m.ttp === null) { m.ttp = Math.round((Date.now() - m.loadedAt) / 1000); }
+      m.last = el.currentTime; report(); });
+    el.addEventListener("timeupdate", function () {
+      if (m.last !== null && el.currentTime > m.last && el.currentTime - m.last < 2) { m.watched += el.currentTime - m.last; }
+      m.last = el.currentTime;
+      if (!m.reported || Date.now() - m.reported > 2000) { m.reported = Date.now(); report(); }
+    });
+    el.addEventListener("pause", report);
+    el.addEventListener("ended", report);
+  }
+  function scanMedia() { var els = document.querySelectorAll("video, audio"); for (var i = 0; i < els.length; i++) { trackMedia(els[i]); } }
+
+  /* As Matomo's tracker does, configuration queued before the script loaded applies first, so the
+     usual snippet (trackPageView pushed before setTrackerUrl/setSiteId) works. */
+  var FIRST = ["setTrackerUrl", "setSiteId", "setUserId", "setCustomDimension", "requireConsent",
+               "setConsentGiven", "enableLinkTracking"];
+  var queued = window._paq || [];
+  window._paq = { push: function () { for (var i = 0; i < arguments.length; i++) { run(arguments[i]); } return 0; } };
+  for (var f = 0; f < FIRST.length; f++) {
+    for (var i = 0; i < queued.length; i++) { if (queued[i] && queued[i][0] === FIRST[f]) { run(queued[i]); } }
+  }
+  for (var j = 0; j < queued.length; j++) {
+    if (typeof queued[j] === "function" || FIRST.indexOf(queued[j][0]) < 0) { run(queued[j]); }
+  }
+  window.__farmTracker = true;
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", scanMedia); } else { scanMedia(); }
+  new MutationObserver(scanMedia).observe(document.documentElement, { childList: true, subtree: true });
+})();
