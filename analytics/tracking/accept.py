@@ -7,6 +7,7 @@ import time
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from analytics.tracking.params import parse_request
@@ -28,6 +29,12 @@ def token_owner(token: str | None):
 
 
 def _client_ip(request) -> str:
+    """The visitor's address: behind our own proxy (BEHIND_TLS_PROXY) the last X-Forwarded-For hop,
+    the one the proxy itself appended, since earlier entries are whatever the client claimed."""
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if forwarded:
+            return forwarded[-1]
     return request.META.get("REMOTE_ADDR", "")
 
 

@@ -12,11 +12,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from analytics.models import Action, Conversion, MediaPlay, Visit
 from analytics.tracking import enrich, visitors
 from analytics.tracking.params import parse_request
+
+
+_INGEST_LOCK = 4243  # first key of pg_advisory_xact_lock(int, int): "ingest into this site"
 
 
 def _timeout() -> timedelta:
@@ -32,6 +35,8 @@ def _kind(params: dict) -> str | None:
         return "ping"
     if "ma_id" in params:
         return "media"
+    if params.get("idgoal") == 0 and not params.get("ec_id"):
+        return "cart"  # a cart update, not an order (Matomo: abandoned carts); it only keeps the visit alive
     if "idgoal" in params:
         return "conversion"
     if "link" in params:
@@ -70,26 +75,33 @@ class _Session:
             return True
         return bool(campaign_name) and campaign_name.lower() != visit.campaign_name.lower()
 
-    def visit_for(self, entry: dict, params: dict, at: datetime) -> Visit:
-        vid = visitors.visitor_id(params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
-                                  day=at.date().isoformat())
+    def visitor_of(self, entry: dict, params: dict, at: datetime) -> str:
+        # The cookieless salt turns over at midnight in the site's timezone, like visits do.
+        return visitors.visitor_id(params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
+                                   day=at.astimezone(self.tz).date().isoformat())
+
+    def visit_for(self, entry: dict, params: dict, at: datetime, *, may_start: bool = True) -> Visit | None:
+        """The visit a hit belongs to; a new one when Matomo's rules say so (and may_start allows)."""
+        vid = self.visitor_of(entry, params, at)
         visit = self.current.get(vid)
         name, keyword = visitors.campaign(params)
         if not self._needs_new_visit(visit, params, at, name):
             return visit
+        if not may_start:
+            return None
         ref_type, ref_name, ref_keyword = ("campaign", name, keyword) if name else \
             visitors.referrer(params.get("urlref", ""), self.own_hosts)
         user_agent = params.get("ua", entry.get("ua", ""))
         about = enrich.device(user_agent)
         previous_visit_at = visit.last_action_at if visit else (
-            datetime.fromtimestamp(params["_viewts"], tz=timezone.utc) if params.get("_viewts") else None)
+            min(at, datetime.fromtimestamp(params["_viewts"], tz=timezone.utc)) if params.get("_viewts") else None)
         new = Visit(
             visitor_id=vid, user_id=params.get("uid", ""), first_action_at=at, last_action_at=at, actions=0,
             referrer_url=params.get("urlref", ""), referrer_type=ref_type, referrer_name=ref_name,
             campaign_name=name, campaign_keyword=keyword or (ref_keyword if ref_type == "search" else ""),
             returning=visit is not None or params.get("_idvc", 1) > 1,
             visit_count=max(params.get("_idvc", 1), (visit.visit_count + 1) if visit else 1),
-            days_since_last_visit=(at - previous_visit_at).days if previous_visit_at else None,
+            days_since_last_visit=max(0, (at - previous_visit_at).days) if previous_visit_at else None,
             resolution=params.get("res", ""), language=params.get("lang", entry.get("lang", ""))[:255],
             user_agent=user_agent, ip=entry.get("ip"), country=enrich.country(entry.get("ip")),
             **{name: about[name] for name in enrich.DEVICE_FIELDS},
@@ -168,7 +180,13 @@ def _own_hosts(instance) -> set[str]:
 
 @transaction.atomic
 def ingest_site_hits(instance, entries: list[dict]) -> int:
-    """Store one site's hits (call inside its schema); returns how many were new."""
+    """Store one site's hits (call inside its schema); returns how many were new.
+
+    One writer per site at a time (a transaction-level advisory lock): two workers, or a worker
+    and the write-through path, would otherwise both extend or both open the same visits.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK, instance.pk])
     known = {str(h) for h in Action.objects.filter(hit_id__in=[e["id"] for e in entries]).values_list("hit_id",
                                                                                                         flat=True)}
     known |= {str(h) for h in Conversion.objects.filter(hit_id__in=[e["id"] for e in entries]).values_list(
@@ -183,13 +201,15 @@ def ingest_site_hits(instance, entries: list[dict]) -> int:
         hits.append((hit_time(entry, params), entry, params))
     hits.sort(key=lambda h: h[0])
     session = _Session(ZoneInfo(instance.timezone), _own_hosts(instance))
-    session.load({visitors.visitor_id(p, ip=e.get("ip"), ua=e.get("ua", ""), lang=e.get("lang", ""),
-                                      day=at.date().isoformat()) for at, e, p in hits})
+    session.load({session.visitor_of(e, p, at) for at, e, p in hits})
     actions, conversions, media = [], [], []
     for at, entry, params in hits:
         kind = _kind(params)
-        visit = session.visit_for(entry, params, at)
-        if kind == "ping":
+        # Heartbeats and cart updates only extend a visit; they never start one (as in Matomo).
+        visit = session.visit_for(entry, params, at, may_start=kind not in ("ping", "cart"))
+        if visit is None:
+            continue
+        if kind in ("ping", "cart"):
             session.touch(visit, at, counts=False)
         elif kind == "media":
             media.append((params, visit, at))

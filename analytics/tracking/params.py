@@ -29,10 +29,13 @@ class InvalidParameter(ValueError):
 class Text:
     max_length: int = 255
     pattern: re.Pattern | None = None
+    truncate: bool = False  # URLs and titles are cut, as Matomo does, rather than refused
 
     def parse(self, name, value):
         if len(value) > self.max_length:
-            raise InvalidParameter(name, f"longer than {self.max_length} characters")
+            if not self.truncate:
+                raise InvalidParameter(name, f"longer than {self.max_length} characters")
+            value = value[: self.max_length]
         if self.pattern is not None and not self.pattern.match(value):
             raise InvalidParameter(name, "has an unexpected format")
         return value
@@ -90,6 +93,10 @@ class Resolution:
         return f"{int(match[1])}x{int(match[2])}"
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not allowed")  # NaN / Infinity: PostgreSQL's jsonb refuses them
+
+
 class Json:
     def __init__(self, kind: type, max_length: int = 4096):
         self.kind, self.max_length = kind, max_length
@@ -98,7 +105,7 @@ class Json:
         if len(value) > self.max_length:
             raise InvalidParameter(name, f"longer than {self.max_length} characters")
         try:
-            data = json.loads(value)
+            data = json.loads(value, parse_constant=_no_constant)
         except (ValueError, RecursionError):
             raise InvalidParameter(name, "is not valid JSON (or nested too deeply)") from None
         if not isinstance(data, self.kind):
@@ -141,17 +148,22 @@ class Timestamp:
     def parse(self, name, value):
         try:
             if re.fullmatch(r"[0-9]{9,10}(\.[0-9]+)?", value):
-                return datetime.fromtimestamp(float(value), tz=timezone.utc)
-            return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+                moment = datetime.fromtimestamp(float(value), tz=timezone.utc)
+            else:
+                moment = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
         except (ValueError, OverflowError, OSError):
             raise InvalidParameter(name, "must be a Unix timestamp or YYYY-MM-DD HH:MM:SS") from None
+        if moment.year < 2000:
+            raise InvalidParameter(name, "is before the year 2000")
+        return moment
 
 
-URL = Text(2048)
-LONG = Text(1024)
+URL = Text(2048, truncate=True)
+LONG = Text(1024, truncate=True)
+SECONDS = Int(0, 4_102_444_800)  # Unix time up to 2100
 MS = Int(0, 3_600_000)
 SPEC = {
-    "idsite": Int(1), "rec": Flag(), "url": URL, "action_name": Text(1024), "urlref": URL,
+    "idsite": Int(1), "rec": Flag(), "url": URL, "action_name": Text(1024, truncate=True), "urlref": URL,
     "_id": Text(16, HEX16), "cid": Text(16, HEX16), "uid": Text(200), "new_visit": Flag(), "res": Resolution(),
     "h": Int(0, 23), "m": Int(0, 59), "s": Int(0, 59), "lang": Text(255), "ua": LONG, "uadata": Json(dict),
     "cookie": Flag(), "fla": Flag(), "java": Flag(), "qt": Flag(), "realp": Flag(), "pdf": Flag(), "wma": Flag(),
@@ -163,11 +175,11 @@ SPEC = {
     "_pkc": Text(1024), "_pks": Text(255), "_pkn": Text(255), "_pkp": Float(0),
     "pf_net": MS, "pf_srv": MS, "pf_tfr": MS, "pf_dm1": MS, "pf_dm2": MS, "pf_onl": MS,
     "ping": Flag(), "bots": Flag(), "send_image": Flag(), "ca": Flag(),
-    "ma_id": Text(255), "ma_re": URL, "ma_mt": Choice("video", "audio"), "ma_ti": Text(255), "ma_pn": Text(100),
+    "ma_id": Text(255), "ma_re": Text(4096, truncate=True), "ma_mt": Choice("video", "audio"), "ma_ti": Text(255), "ma_pn": Text(100),
     "ma_st": Int(0, 86_400 * 30), "ma_le": Int(0, 86_400 * 30), "ma_ps": Int(0, 86_400 * 30),
     "ma_ttp": Int(0, 86_400), "ma_w": Int(0, 100_000), "ma_h": Int(0, 100_000), "ma_fs": Flag(), "ma_se": Text(4096),
     "cip": IpAddress(), "cdt": Timestamp(), "token_auth": Text(100),
-    "_idts": Int(0, 2**40), "_idvc": Int(0, 1_000_000), "_viewts": Int(0, 2**40), "_refts": Int(0, 2**40),
+    "_idts": SECONDS, "_idvc": Int(0, 1_000_000), "_viewts": SECONDS, "_refts": SECONDS,
     "_ref": URL, "r": Text(32), "gt_ms": MS, "dnt": Flag(),
 }
 
@@ -188,6 +200,10 @@ def parse_request(raw: dict) -> dict:
             raise InvalidParameter(name, f"longer than {MAX_VALUE_LENGTH} characters")
         if "\x00" in value:
             raise InvalidParameter(name, "contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidParameter(name, "is not valid Unicode") from None
         if name in SPEC:
             if value != "" or name == "idsite":
                 clean[name] = SPEC[name].parse(name, value)

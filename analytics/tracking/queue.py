@@ -14,6 +14,7 @@ import socket
 from collections import defaultdict
 
 import redis
+from django.db import InterfaceError, OperationalError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from django.conf import settings
@@ -25,6 +26,7 @@ from farm.tenancy import in_tenant
 logger = logging.getLogger(__name__)
 
 GROUP = "ingest"
+TRANSIENT = (OperationalError, InterfaceError)
 _client = None
 
 
@@ -48,9 +50,10 @@ def client() -> redis.Redis:
     return _client
 
 
-def hits_enqueue(entries: list[dict]) -> str:
-    """Queue hits for the ingest workers; returns "queued", or "stored" when Redis failed and the
-    hits were written through to PostgreSQL."""
+def hits_enqueue(entries: list[dict]) -> list[str]:
+    """Queue hits for the ingest workers (or, if Redis fails, write them through to PostgreSQL).
+
+    Returns the ids of hits that could not be kept either way (empty when all are safe)."""
     try:
         pipe = client().pipeline(transaction=False)
         for entry in entries:
@@ -59,8 +62,7 @@ def hits_enqueue(entries: list[dict]) -> str:
         *_ids, woke = pipe.execute()
     except redis.RedisError as exc:
         logger.warning("Redis unavailable (%s); writing %d hit(s) through to PostgreSQL", exc, len(entries))
-        hits_store_now(entries)
-        return "stored"
+        return hits_store_now(entries)
     if woke:
         # The first hit of each one-second window schedules one drain for the window's end, which
         # covers every hit queued during that window: at most one message a second, ≤ 1 s latency.
@@ -70,7 +72,7 @@ def hits_enqueue(entries: list[dict]) -> str:
             ingest_drain_task.apply_async(countdown=1)
         except Exception:  # the hits are queued; the periodic drain will take them
             logger.warning("could not send the ingest wake-up; hits wait for the periodic drain")
-    return "queued"
+    return []
 
 
 def _store(tenant_id: int, entries: list[dict]) -> int:
@@ -81,12 +83,26 @@ def _store(tenant_id: int, entries: list[dict]) -> int:
         return ingest_site_hits(tenant, entries)
 
 
-def hits_store_now(entries: list[dict]) -> int:
-    """Write hits through to their sites' tables at once (the path when Redis is down)."""
-    by_site = defaultdict(list)
+def hits_store_now(entries: list[dict]) -> list[str]:
+    """Write hits through to their sites' tables at once (the path when Redis is down).
+
+    Returns the ids of the hits that could not be stored, so the endpoint can say so instead of
+    pretending (the client may retry them); one site's failure never stops another's hits.
+    """
+    by_site, failed = defaultdict(list), []
     for entry in entries:
         by_site[entry["t"]].append(entry)
-    return sum(_store(tenant_id, group) for tenant_id, group in by_site.items())
+    for tenant_id, group in by_site.items():
+        try:
+            _store(tenant_id, group)
+        except Exception:  # retried hit by hit: store all that can be
+            for entry in group:
+                try:
+                    _store(tenant_id, [entry])
+                except Exception as exc:  # reported to the caller as not stored
+                    logger.warning("write-through of hit %s failed: %s", entry["id"], exc)
+                    failed.append(entry["id"])
+    return failed
 
 
 def _ensure_group(r: redis.Redis) -> None:
@@ -111,10 +127,14 @@ def _process(r: redis.Redis, messages: list) -> int:
     for tenant_id, items in by_site.items():
         try:
             stored += _store(tenant_id, [entry for _id, entry in items])
+        except TRANSIENT:
+            raise  # the database is unwell: leave the batch pending, it is reclaimed and retried
         except Exception:  # fall back to one hit at a time so one bad hit cannot block its batch
             for _message_id, entry in items:
                 try:
                     stored += _store(tenant_id, [entry])
+                except TRANSIENT:
+                    raise
                 except Exception as exc:  # the poison hit is kept aside with its reason
                     logger.warning("hit %s set aside: %s", entry.get("id"), exc)
                     r.xadd(_dead(), {"h": json.dumps(entry), "error": f"{type(exc).__name__}: {exc}"[:1000]})

@@ -65,11 +65,13 @@ def _bulk(request, body: dict):
             continue
         if entry is not None:
             entries.append(entry)
-    if entries:
-        hits_enqueue(entries)
-    if str(body.get("send_image", "1")) == "0":
+    lost = set(hits_enqueue(entries)) if entries else set()
+    if lost:
+        errors.append(f"{len(lost)} hit(s) could not be stored right now; send them again")
+    if str(body.get("send_image", "1")) == "0" and not lost:
         return _image(request, send_image=False)
-    answer = {"status": "success", "tracked": len(requests) - len(invalid), "invalid": len(invalid)}
+    answer = {"status": "success", "tracked": len(requests) - len(invalid) - len(lost),
+              "invalid": len(invalid) + len(lost)}
     if authenticated or settings.DEBUG:
         answer["invalid_indices"] = invalid
         answer["errors"] = errors[:100]
@@ -115,6 +117,6 @@ def track(request):
         entry = accept_hit(request, raw, token=raw.get("token_auth"))
     except (InvalidParameter, Refused) as exc:
         return _refuse(request, str(exc))
-    if entry is not None:
-        hits_enqueue([entry])
+    if entry is not None and hits_enqueue([entry]):
+        return _refuse(request, "the hit could not be stored right now; send it again", status=503)
     return _image(request, send_image=raw.get("send_image", "1") != "0")

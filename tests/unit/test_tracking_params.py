@@ -33,7 +33,9 @@ INVALID = [
     ("e_v", "NaN", "number"), ("e_v", "abc", "not a number"), ("revenue", "-1", "between"),
     ("ec_items", '{"a": 1}', "JSON array"), ("ec_items", "[[{}]]", "wrong type"), ("ec_items", "[1, 2]", "items must"),
     ("ma_mt", "gif", "one of"), ("cip", "999.1.1.1", "not an IP"), ("cdt", "yesterday", "Unix timestamp"),
-    ("url", "x" * 3000, "longer than"), ("pv_id", "no spaces!", "unexpected format"), ("dimension1", "x" * 300,
+    ("search", "x" * 300, "longer than"), ("url", "\ud800", "not valid Unicode"),
+    ("ec_items", '[["s", "n", "c", NaN, 1]]', "not valid JSON"), ("cdt", "1999-12-31 23:59:59", "year 2000"),
+    ("_viewts", str(2**40), "between"), ("pv_id", "no spaces!", "unexpected format"), ("dimension1", "x" * 300,
                                                                                           "longer than"),
     ("action_name", "a\x00b", "NUL"),
 ]
@@ -54,6 +56,11 @@ def test_invalid_parameters_are_refused_naming_the_parameter(name, value, why):
     with pytest.raises(InvalidParameter) as raised:
         parse_request(raw)
     assert raised.value.name == name and why in str(raised.value)
+
+
+def test_long_urls_and_titles_are_cut_as_matomo_does_not_refused():
+    parsed = parse_request({"idsite": "1", "url": "https://x.org/?" + "a" * 5000, "action_name": "t" * 2000})
+    assert len(parsed["url"]) == 2048 and len(parsed["action_name"]) == 1024
 
 
 def test_idsite_is_required_and_unknown_parameters_are_ignored():

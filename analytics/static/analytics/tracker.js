@@ -16,16 +16,23 @@
   function hex(n) { var s = ""; while (s.length < n) { s += Math.floor(Math.random() * 16).toString(16); } return s; }
   function store(key, value) { try { if (value === undefined) { return localStorage.getItem(key); }
     localStorage.setItem(key, value); } catch (e) { return null; } return value; }
-  var visitor = store("_farm_id") || store("_farm_id", hex(16));
-  var firstVisit = store("_farm_idts") || store("_farm_idts", String(Math.floor(Date.now() / 1000)));
-  var visits = parseInt(store("_farm_idvc") || "0", 10) + 1; store("_farm_idvc", String(visits));
+  /* The visitor's ids are read or written only when a hit is sent, i.e. after consent if required. */
+  function ids() {
+    var now = Date.now(), last = parseInt(store("_farm_last") || "0", 10);
+    var visitor = store("_farm_id") || store("_farm_id", hex(16));
+    var first = store("_farm_idts") || store("_farm_idts", String(Math.floor(now / 1000)));
+    var count = parseInt(store("_farm_idvc") || "0", 10);
+    if (now - last > 30 * 60 * 1000) { count += 1; store("_farm_idvc", String(count)); }  // a new visit
+    store("_farm_last", String(now));
+    return { _id: visitor, _idts: first, _idvc: count, _viewts: last ? Math.floor(last / 1000) : null };
+  }
 
   function send(params) {
     if (!state.url || !state.site) { return; }
     if (state.consentNeeded && !state.consented) { state.waiting.push(params); return; }
-    var now = new Date();
-    var all = { idsite: state.site, rec: 1, r: hex(6), _id: visitor, _idts: firstVisit, _idvc: visits,
-                h: now.getHours(), m: now.getMinutes(), s: now.getSeconds(), url: location.href,
+    var now = new Date(), who = ids();
+    var all = { idsite: state.site, rec: 1, r: hex(6), _id: who._id, _idts: who._idts, _idvc: who._idvc,
+                _viewts: who._viewts, h: now.getHours(), m: now.getMinutes(), s: now.getSeconds(), url: location.href,
                 urlref: document.referrer, res: screen.width + "x" + screen.height, pv_id: state.pvId,
                 send_image: 0, cookie: navigator.cookieEnabled ? 1 : 0 };
     if (state.userId) { all.uid = state.userId; }
@@ -66,6 +73,7 @@
 
   function run(command) {
     if (typeof command === "function") { command(); return; }
+    if (!command || !command.length) { return; }
     var fn = commands[command[0]];
     if (fn) { fn.apply(null, command.slice(1)); }
   }
@@ -86,7 +94,7 @@
     el.addEventListener("timeupdate", function () {
       if (m.last !== null && el.currentTime > m.last && el.currentTime - m.last < 2) { m.watched += el.currentTime - m.last; }
       m.last = el.currentTime;
-      if (!m.reported || Date.now() - m.reported > 2000) { m.reported = Date.now(); report(); }
+      if (!m.reported || Date.now() - m.reported > 5000) { m.reported = Date.now(); report(); }
     });
     el.addEventListener("pause", report);
     el.addEventListener("ended", report);
@@ -103,7 +111,7 @@
     for (var i = 0; i < queued.length; i++) { if (queued[i] && queued[i][0] === FIRST[f]) { run(queued[i]); } }
   }
   for (var j = 0; j < queued.length; j++) {
-    if (typeof queued[j] === "function" || FIRST.indexOf(queued[j][0]) < 0) { run(queued[j]); }
+    if (typeof queued[j] === "function" || !queued[j] || FIRST.indexOf(queued[j][0]) < 0) { run(queued[j]); }
   }
   window.__farmTracker = true;
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", scanMedia); } else { scanMedia(); }

@@ -214,3 +214,29 @@ def test_when_redis_fails_mid_run_every_accepted_hit_is_stored_once(client, site
     with in_tenant(site):
         titles = sorted(Action.objects.values_list("title", flat=True))
     assert titles == sorted(f"page {i}" for i in range(15))
+
+
+def test_pings_and_cart_updates_never_start_a_visit(site):
+    me = {"_id": "7777777777777777"}
+    store(site, [hit(site, T0, **me), hit(site, T0 + timedelta(hours=2), ping=1, **me),
+                 hit(site, T0 + timedelta(hours=3), idgoal=0, ec_st=10, **me)])
+    assert len(visits(site)) == 1
+    with in_tenant(site):
+        assert Conversion.objects.count() == 0  # a cart update is not an order
+
+
+def test_when_the_database_fails_the_batch_stays_queued_for_a_retry(site, monkeypatch):
+    from django.db import OperationalError
+
+    queue.hits_enqueue([hit(site, T0)])
+
+    def down(*args, **kwargs):
+        raise OperationalError("the database restarted")
+
+    monkeypatch.setattr(queue, "_store", down)
+    with pytest.raises(OperationalError):
+        queue.ingest_drain()
+    monkeypatch.undo()
+    assert queue.queue_depth()["dead"] == 0
+    monkeypatch.setattr(settings, "FARM_INGEST_RECLAIM_MS", 0, raising=False)
+    assert queue.ingest_drain() == 1  # reclaimed from the pending list and stored
