@@ -48,27 +48,28 @@ def is_portal_host(host: str) -> bool:
     return host == farm_setting("FARM_DOMAIN") or host in farm_setting("FARM_PORTAL_ALIASES")
 
 
-def instance_for_host(host: str) -> Instance | None:
-    """The instance answering at `host` (normalised), or None when no domain matches."""
-    key = _key(host, _generation())
-    instance = _cache("get", key)
-    if instance is not None:
-        return instance
-    instance = Instance.objects.filter(domains__domain=host).first()
-    if instance is not None:
-        _cache("set", key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
-    return instance
-
-
-def instance_for_idsite(idsite: int) -> Instance | None:
-    """The instance a tracking client names by idsite, cached like hosts (unknown ids are not cached)."""
-    key = f"idsite:{_generation()}:{idsite}"
+def _cached(key: str, lookup) -> Instance | None:
+    """The cached instance at `key`, else lookup() stored there; a miss (None) is never cached."""
     instance = _cache("get", key)
     if instance is None:
-        instance = Instance.objects.filter(pk=idsite).first()
+        instance = lookup()
         if instance is not None:
             _cache("set", key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
     return instance
+
+
+def _idsite_key(idsite: int, generation: int) -> str:
+    return f"idsite:{generation}:{idsite}"
+
+
+def instance_for_host(host: str) -> Instance | None:
+    """The instance answering at `host` (normalised), or None when no domain matches."""
+    return _cached(_key(host, _generation()), lambda: Instance.objects.filter(domains__domain=host).first())
+
+
+def instance_for_idsite(idsite: int) -> Instance | None:
+    """The instance a tracking client names by idsite, cached like hosts."""
+    return _cached(_idsite_key(idsite, _generation()), lambda: Instance.objects.filter(pk=idsite).first())
 
 
 def evict_hosts(hosts) -> None:
@@ -80,7 +81,7 @@ def evict_hosts(hosts) -> None:
 def evict_instance(instance_id: int) -> None:
     """Forget every cached host of one instance, and its idsite (after its status or schema changed)."""
     evict_hosts(Domain.objects.filter(tenant_id=instance_id).values_list("domain", flat=True))
-    _cache("delete", f"idsite:{_generation()}:{instance_id}")
+    _cache("delete", _idsite_key(instance_id, _generation()))
 
 
 def clear_cache() -> None:

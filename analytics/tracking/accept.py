@@ -24,10 +24,6 @@ class Refused(Exception):
     """The hit is well formed but not accepted (unknown or inactive site, missing privilege)."""
 
 
-def token_owner(token: str | None):
-    return token_user(token) if token else None
-
-
 def _client_ip(request) -> str:
     """The visitor's address: behind our own proxy (BEHIND_TLS_PROXY) the last X-Forwarded-For hop,
     the one the proxy itself appended, since earlier entries are whatever the client claimed."""
@@ -50,7 +46,7 @@ def accept_hit(request, raw: dict, *, token: str | None) -> dict | None:
         return None
     old = "cdt" in params and params["cdt"] < timezone.now() - PRIVILEGED_AGE
     if "cip" in params or old:
-        user = token_owner(params.get("token_auth") or token)
+        user = token_user(params.get("token_auth") or token)
         if user is None or not instance_allows(user=user, instance=instance, role=Role.WRITE):
             raise Refused("cip and cdt older than 24 h need a token_auth with write access to this site")
     if "cdt" in params and params["cdt"] > timezone.now() + timedelta(minutes=10):

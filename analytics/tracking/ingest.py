@@ -80,9 +80,8 @@ class _Session:
         return visitors.visitor_id(params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
                                    day=at.astimezone(self.tz).date().isoformat())
 
-    def visit_for(self, entry: dict, params: dict, at: datetime, *, may_start: bool = True) -> Visit | None:
-        """The visit a hit belongs to; a new one when Matomo's rules say so (and may_start allows)."""
-        vid = self.visitor_of(entry, params, at)
+    def visit_for(self, vid: str, entry: dict, params: dict, at: datetime, *, may_start: bool = True) -> Visit | None:
+        """Visitor `vid`'s visit for this hit; a new one when Matomo's rules say so (and may_start allows)."""
         visit = self.current.get(vid)
         name, keyword = visitors.campaign(params)
         if not self._needs_new_visit(visit, params, at, name):
@@ -201,12 +200,13 @@ def ingest_site_hits(instance, entries: list[dict]) -> int:
         hits.append((hit_time(entry, params), entry, params))
     hits.sort(key=lambda h: h[0])
     session = _Session(ZoneInfo(instance.timezone), _own_hosts(instance))
-    session.load({session.visitor_of(e, p, at) for at, e, p in hits})
+    visitor_ids = [session.visitor_of(entry, params, at) for at, entry, params in hits]
+    session.load(set(visitor_ids))
     actions, conversions, media = [], [], []
-    for at, entry, params in hits:
+    for (at, entry, params), vid in zip(hits, visitor_ids, strict=True):
         kind = _kind(params)
         # Heartbeats and cart updates only extend a visit; they never start one (as in Matomo).
-        visit = session.visit_for(entry, params, at, may_start=kind not in ("ping", "cart"))
+        visit = session.visit_for(vid, entry, params, at, may_start=kind not in ("ping", "cart"))
         if visit is None:
             continue
         if kind in ("ping", "cart"):

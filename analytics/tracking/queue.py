@@ -83,26 +83,38 @@ def _store(tenant_id: int, entries: list[dict]) -> int:
         return ingest_site_hits(tenant, entries)
 
 
+def _store_by_site(entries: list[dict], *, reraise=()) -> tuple[int, list[tuple[dict, Exception]]]:
+    """Store hits grouped by site; a failing group is retried hit by hit so one bad hit cannot
+    block the others. Returns (hits stored, [(hit, error)] for those that could not be)."""
+    by_site, stored, failures = defaultdict(list), 0, []
+    for entry in entries:
+        by_site[entry["t"]].append(entry)
+    for tenant_id, group in by_site.items():
+        try:
+            stored += _store(tenant_id, group)
+        except reraise:
+            raise
+        except Exception:  # retried one at a time just below
+            for entry in group:
+                try:
+                    stored += _store(tenant_id, [entry])
+                except reraise:
+                    raise
+                except Exception as exc:  # reported to the caller, with the hit
+                    failures.append((entry, exc))
+    return stored, failures
+
+
 def hits_store_now(entries: list[dict]) -> list[str]:
     """Write hits through to their sites' tables at once (the path when Redis is down).
 
     Returns the ids of the hits that could not be stored, so the endpoint can say so instead of
     pretending (the client may retry them); one site's failure never stops another's hits.
     """
-    by_site, failed = defaultdict(list), []
-    for entry in entries:
-        by_site[entry["t"]].append(entry)
-    for tenant_id, group in by_site.items():
-        try:
-            _store(tenant_id, group)
-        except Exception:  # retried hit by hit: store all that can be
-            for entry in group:
-                try:
-                    _store(tenant_id, [entry])
-                except Exception as exc:  # reported to the caller as not stored
-                    logger.warning("write-through of hit %s failed: %s", entry["id"], exc)
-                    failed.append(entry["id"])
-    return failed
+    _stored, failures = _store_by_site(entries)
+    for entry, exc in failures:
+        logger.warning("write-through of hit %s failed: %s", entry["id"], exc)
+    return [entry["id"] for entry, _exc in failures]
 
 
 def _ensure_group(r: redis.Redis) -> None:
@@ -115,29 +127,22 @@ def _ensure_group(r: redis.Redis) -> None:
 
 def _process(r: redis.Redis, messages: list) -> int:
     """Store a batch grouped by site; on failure retry hit by hit and set the bad ones aside."""
-    by_site, ids = defaultdict(list), []
+    entries, ids = [], []
     for message_id, fields in messages:
         ids.append(message_id)
         try:
             entry = json.loads(fields[b"h"])
-            by_site[entry["t"]].append((message_id, entry))
-        except (KeyError, ValueError) as exc:
+            if not isinstance(entry, dict) or "t" not in entry:
+                raise ValueError("no site id")
+            entries.append(entry)
+        except (KeyError, ValueError, TypeError) as exc:
             r.xadd(_dead(), {"h": fields.get(b"h", b""), "error": f"unreadable entry: {exc}"})
-    stored = 0
-    for tenant_id, items in by_site.items():
-        try:
-            stored += _store(tenant_id, [entry for _id, entry in items])
-        except TRANSIENT:
-            raise  # the database is unwell: leave the batch pending, it is reclaimed and retried
-        except Exception:  # fall back to one hit at a time so one bad hit cannot block its batch
-            for _message_id, entry in items:
-                try:
-                    stored += _store(tenant_id, [entry])
-                except TRANSIENT:
-                    raise
-                except Exception as exc:  # the poison hit is kept aside with its reason
-                    logger.warning("hit %s set aside: %s", entry.get("id"), exc)
-                    r.xadd(_dead(), {"h": json.dumps(entry), "error": f"{type(exc).__name__}: {exc}"[:1000]})
+    # NB: a database outage is re-raised before anything is acknowledged: the batch stays pending
+    # and is reclaimed later, instead of every hit being set aside as if it were poison.
+    stored, failures = _store_by_site(entries, reraise=TRANSIENT)
+    for entry, exc in failures:
+        logger.warning("hit %s set aside: %s", entry.get("id"), exc)
+        r.xadd(_dead(), {"h": json.dumps(entry), "error": f"{type(exc).__name__}: {exc}"[:1000]})
     if ids:
         r.xack(_stream(), GROUP, *ids)
         r.xdel(_stream(), *ids)

@@ -13,9 +13,10 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from analytics.tracking.accept import Refused, accept_hit, token_owner
+from analytics.tracking.accept import Refused, accept_hit
 from analytics.tracking.params import InvalidParameter
 from analytics.tracking.queue import hits_enqueue
+from instances.tokens import token_user
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 MAX_BULK = 10_000
@@ -48,7 +49,7 @@ def _bulk(request, body: dict):
     if not isinstance(requests, list) or len(requests) > MAX_BULK:
         return _refuse(request, f"bulk body must hold a 'requests' list of at most {MAX_BULK} requests")
     token = body.get("token_auth") if isinstance(body.get("token_auth"), str) else None
-    authenticated = token_owner(token) is not None
+    authenticated = token_user(token) is not None
     entries, invalid, errors = [], [], []
     for index, item in enumerate(requests):
         try:

@@ -1,5 +1,6 @@
 """Ingest into each site's schema: sessionization by Matomo's rules, replay, poison hits, isolation,
 Redis outages, and a real ingest worker."""
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -240,3 +241,17 @@ def test_when_the_database_fails_the_batch_stays_queued_for_a_retry(site, monkey
     assert queue.queue_depth()["dead"] == 0
     monkeypatch.setattr(settings, "FARM_INGEST_RECLAIM_MS", 0, raising=False)
     assert queue.ingest_drain() == 1  # reclaimed from the pending list and stored
+
+
+def test_a_hit_that_cannot_be_stored_while_redis_is_down_is_refused_not_lost_silently(client, site, monkeypatch):
+    monkeypatch.setattr(queue, "_client", queue.make_client("redis://127.0.0.1:1/0"))
+
+    def broken_store(tenant_id, entries):
+        raise ValueError("disk full")
+
+    monkeypatch.setattr(queue, "_store", broken_store)
+    single = client.get("/matomo.php", {"idsite": site.pk, "rec": 1}, HTTP_HOST="localhost")
+    assert single.status_code == 503 and b"send it again" in single.content
+    body = {"requests": [f"?idsite={site.pk}&rec=1", f"?idsite={site.pk}&rec=1&_id=bad"]}
+    bulk = client.post("/matomo.php", json.dumps(body), content_type="application/json", HTTP_HOST="localhost")
+    assert bulk.json() == {"status": "success", "tracked": 0, "invalid": 2}
