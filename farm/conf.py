@@ -14,6 +14,23 @@ DEFAULTS = {
     "FARM_HOST_CACHE_SECONDS": 300,
     # Seconds a portal -> site single sign-on link stays valid.
     "FARM_SSO_MAX_AGE": 60,
+    # farm.cron: wake-up messages per queued runs, and their cap per tick
+    "FARM_CRON_RUNS_PER_WAKEUP": 25,
+    "FARM_CRON_MAX_WAKEUPS": 500,
+    # farm.cron: days of run history kept; seconds before a queued run gets a new wake-up
+    "FARM_CRON_HISTORY_DAYS": 30,
+    "FARM_CRON_STALE_QUEUED": 60,
+    # farm.cron: a claim's lease without heartbeat; retry backoff base and cap (seconds)
+    "FARM_CRON_LEASE_SECONDS": 60,
+    "FARM_CRON_RETRY_BASE_SECONDS": 5.0,
+    "FARM_CRON_RETRY_CAP_SECONDS": 600.0,
+    # farm.cron's view of tenants: what makes one live, and where its timezone is
+    "FARM_CRON_LIVE_TENANT": {"status": "publie", "schema_state": "ready"},
+    "FARM_CRON_TENANT_TIMEZONE_FIELD": "timezone",
+    # Tracking: inactivity that ends a visit; the hit stream; when a dead worker's entries are reclaimed
+    "FARM_VISIT_TIMEOUT_MINUTES": 30,
+    "FARM_HITS_STREAM": "farm:hits",
+    "FARM_INGEST_RECLAIM_MS": 60_000,
     # Slugs nobody may request: they collide with infrastructure names or our own schemas.
     "FARM_RESERVED_SLUGS": [
         "admin", "api", "app", "assets", "auth", "cdn", "dashboard", "dev", "docs", "farm",

@@ -8,9 +8,9 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django_tenants.utils import schema_exists
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_tenants.utils import schema_exists
 
 from farm.conf import farm_setting
 from farm.cron.timetable import timetable_tenant_changed

@@ -20,7 +20,11 @@ from instances.forms import MemberForm, SignupForm, SiteRequestForm, TokenForm
 from instances.hosts import instance_for_host
 from instances.models import ApiToken, Instance, Role
 from instances.selectors import (
-    instance_allows, instance_members, instance_role, instance_site_url, instances_for_user,
+    instance_allows,
+    instance_members,
+    instance_role,
+    instance_site_url,
+    instances_for_user,
 )
 from instances.sso import sso_ticket_make
 

@@ -11,19 +11,18 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from analytics.models import Action, Conversion, MediaPlay, Visit
 from analytics.tracking import enrich, visitors
 from analytics.tracking.params import parse_request
-
+from farm.conf import farm_setting
 
 _INGEST_LOCK = 4243  # first key of pg_advisory_xact_lock(int, int): "ingest into this site"
 
 
 def _timeout() -> timedelta:
-    return timedelta(minutes=getattr(settings, "FARM_VISIT_TIMEOUT_MINUTES", 30))
+    return timedelta(minutes=farm_setting("FARM_VISIT_TIMEOUT_MINUTES"))
 
 
 def hit_time(entry: dict, params: dict) -> datetime:

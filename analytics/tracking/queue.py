@@ -14,13 +14,14 @@ import socket
 from collections import defaultdict
 
 import redis
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django_tenants.utils import get_tenant_model
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from django.conf import settings
-from django_tenants.utils import get_tenant_model
 
 from analytics.tracking.ingest import ingest_site_hits
+from farm.conf import farm_setting
 from farm.tenancy import in_tenant
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ _client = None
 
 
 def _stream() -> str:
-    return getattr(settings, "FARM_HITS_STREAM", "farm:hits")
+    return farm_setting("FARM_HITS_STREAM")
 
 
 def _dead() -> str:
@@ -154,7 +155,7 @@ def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
     r = client()
     _ensure_group(r)
     consumer = f"{socket.gethostname()}:{os.getpid()}"
-    reclaim_ms = getattr(settings, "FARM_INGEST_RECLAIM_MS", 60_000)
+    reclaim_ms = farm_setting("FARM_INGEST_RECLAIM_MS")
     stored = 0
     _next, reclaimed, *_rest = r.xautoclaim(_stream(), GROUP, consumer, min_idle_time=reclaim_ms, count=batch)
     if reclaimed:

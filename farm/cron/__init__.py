@@ -21,7 +21,18 @@ Semantics (see also README):
 - The sweeper (every tick) wakes workers for runs left queued and expires leases of dead workers.
 """
 from farm.cron.registry import (  # noqa: F401
-    FARM, HIGH, HIGHEST, LOW, LOWEST, NORMAL, TENANT, RegistrationError, RetryableError, daily, hourly, monthly,
+    FARM,
+    HIGH,
+    HIGHEST,
+    LOW,
+    LOWEST,
+    NORMAL,
+    TENANT,
+    RegistrationError,
+    RetryableError,
+    daily,
+    hourly,
+    monthly,
     weekly,
 )
 

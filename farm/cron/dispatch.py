@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from farm.conf import farm_setting
 from farm.cron.periods import NOMINAL_SECONDS, Schedule, boundaries_between, current_boundary, next_boundary
 from farm.cron.tenants import live_sql, tenant_table, timezone_field, zone
 
@@ -26,7 +26,7 @@ BACKFILL_LIMIT = 100
 
 
 def runs_per_wakeup() -> int:
-    return getattr(settings, "FARM_CRON_RUNS_PER_WAKEUP", 25)
+    return farm_setting("FARM_CRON_RUNS_PER_WAKEUP")
 
 
 @dataclass
@@ -93,7 +93,7 @@ def _running_task_ids(task_ids, now) -> set[int]:
 def _insert_runs(runs, now) -> list[tuple[int, str]]:
     if not runs:
         return []
-    columns = list(zip(*runs))  # task_id, period_key, scheduled_for, status, priority, coalesced, error
+    columns = list(zip(*runs, strict=True))  # task_id, period_key, scheduled_for, status, priority, coalesced, error
     sql = """
         INSERT INTO cron_taskrun (task_id, period_key, scheduled_for, status, priority, coalesced, error,
                                   forced, attempt, queued_at, worker)
@@ -109,7 +109,7 @@ def _insert_runs(runs, now) -> list[tuple[int, str]]:
 
 
 def _advance(rows_next) -> None:
-    ids, ats, keys = (list(c) for c in zip(*rows_next))
+    ids, ats, keys = (list(c) for c in zip(*rows_next, strict=True))
     with connection.cursor() as cursor:
         cursor.execute("""
             UPDATE cron_scheduledtask t SET next_run_at = v.at, next_period_key = v.key
@@ -161,7 +161,7 @@ def wake_workers(runs: int) -> int:
     """Send enough wake-up messages for `runs` queued runs; returns how many were sent."""
     from farm.cron.tasks import work_task
 
-    count = min(math.ceil(runs / runs_per_wakeup()), getattr(settings, "FARM_CRON_MAX_WAKEUPS", 500))
+    count = min(math.ceil(runs / runs_per_wakeup()), farm_setting("FARM_CRON_MAX_WAKEUPS"))
     for _ in range(count):
         work_task.apply_async()
     return count

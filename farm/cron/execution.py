@@ -15,10 +15,10 @@ import traceback
 from contextlib import contextmanager
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from farm.conf import farm_setting
 from farm.cron import registry
 from farm.cron.models import RunStatus, ScheduledTask, TaskRun
 from farm.cron.periods import NOMINAL_SECONDS, next_boundary
@@ -47,7 +47,7 @@ _CLAIM = """
 
 def lease_seconds() -> int:
     """How long a claim holds without a heartbeat: a dead worker's run is retried after this."""
-    return getattr(settings, "FARM_CRON_LEASE_SECONDS", 60)
+    return farm_setting("FARM_CRON_LEASE_SECONDS")
 
 
 def worker_name() -> str:
@@ -75,8 +75,8 @@ def period_end(run: TaskRun):
 
 def backoff_seconds(attempt: int) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)] seconds."""
-    base = getattr(settings, "FARM_CRON_RETRY_BASE_SECONDS", 5.0)
-    cap = getattr(settings, "FARM_CRON_RETRY_CAP_SECONDS", 600.0)
+    base = farm_setting("FARM_CRON_RETRY_BASE_SECONDS")
+    cap = farm_setting("FARM_CRON_RETRY_CAP_SECONDS")
     return random.uniform(0, min(cap, base * 2 ** attempt))
 
 

@@ -8,10 +8,10 @@ FARM_CRON_STALE_QUEUED seconds (their wake-up was lost or all workers were busy)
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from farm.conf import farm_setting
 from farm.cron.execution import period_end, summarise
 from farm.cron.models import RunStatus, TaskRun
 
@@ -45,7 +45,7 @@ def runs_sweep(*, now=None, wake: bool = True) -> SweepResult:
             if run.status == RunStatus.FAILED:
                 result.failed += 1
                 summarise(run.task_id, status=RunStatus.FAILED, at=now, duration_ms=None)
-    stale = timedelta(seconds=getattr(settings, "FARM_CRON_STALE_QUEUED", 60))
+    stale = timedelta(seconds=farm_setting("FARM_CRON_STALE_QUEUED"))
     waiting = TaskRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=now - stale).count()
     if wake and (waiting or result.requeued):
         from farm.cron.dispatch import wake_workers

@@ -8,21 +8,20 @@ from contextlib import contextmanager
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django_tenants.utils import get_tenant_model
 
+from farm.conf import farm_setting
 from farm.tenancy import in_tenant
 
-LIVE_DEFAULT = {"status": "publie", "schema_state": "ready"}
 FARM_TIMEZONE = "UTC"
 
 
 def live_filter() -> dict:
-    return getattr(settings, "FARM_CRON_LIVE_TENANT", LIVE_DEFAULT)
+    return farm_setting("FARM_CRON_LIVE_TENANT")
 
 
 def timezone_field() -> str:
-    return getattr(settings, "FARM_CRON_TENANT_TIMEZONE_FIELD", "timezone")
+    return farm_setting("FARM_CRON_TENANT_TIMEZONE_FIELD")
 
 
 def live_sql(alias: str) -> tuple[str, list]:

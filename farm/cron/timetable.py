@@ -6,6 +6,7 @@ never with a flood of catch-up runs.
 """
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from farm.cron import registry
@@ -52,10 +53,10 @@ def timetable_sync_all(*, now=None) -> int:
             row.next_run_at, row.next_period_key = next_boundary(spec.schedule, now, tenant_zone(row.instance))
             row.save(update_fields=["next_run_at", "next_period_key"])
         stale.update(enabled=True, **values)
-    registered_keys = {(s.name, s.param) for s in specs}
-    for row in ScheduledTask.objects.filter(enabled=True).values("id", "name", "param"):
-        if (row["name"], row["param"]) not in registered_keys:
-            ScheduledTask.objects.filter(pk=row["id"]).update(enabled=False)
+    registered = Q(pk__in=[])  # matches nothing: with no declaration every row is disabled
+    for spec in specs:
+        registered |= Q(name=spec.name, param=spec.param)
+    ScheduledTask.objects.filter(enabled=True).exclude(registered).update(enabled=False)
 
     existing = set(ScheduledTask.objects.values_list("instance_id", "name", "param"))
     rows = [_new_row(s, instance_id=None, tz=zone(None), now=now) for s in _specs(registry.FARM)
