@@ -21,6 +21,8 @@ class Visit(models.Model):
     returning = models.BooleanField(_("returning visitor"), default=False)
     visit_count = models.PositiveIntegerField(default=1)
     days_since_last_visit = models.PositiveIntegerField(null=True, blank=True)
+    local_time = models.TimeField(_("visitor's local time"), null=True, blank=True,
+                                  help_text="The visitor's clock at the first action (h, m, s).")
     resolution = models.CharField(max_length=12, blank=True)
     language = models.CharField(max_length=255, blank=True)
     user_agent = models.TextField(blank=True)

@@ -8,6 +8,7 @@ already stored is skipped, so a replayed batch (worker died before acknowledging
 """
 import uuid
 from datetime import datetime, timedelta, timezone
+from datetime import time as dt_time
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,11 @@ def _kind(params: dict) -> str | None:
     if "c_n" in params:
         return Action.Kind.CONTENT
     return Action.Kind.PAGEVIEW
+
+
+def _local_time(params: dict) -> dt_time | None:
+    """The visitor's own clock (h, m, s from the tracker), for the "visits per local time" report."""
+    return dt_time(params["h"], params.get("m", 0), params.get("s", 0)) if "h" in params else None
 
 
 class _Session:
@@ -100,7 +106,7 @@ class _Session:
             returning=visit is not None or params.get("_idvc", 1) > 1,
             visit_count=max(params.get("_idvc", 1), (visit.visit_count + 1) if visit else 1),
             days_since_last_visit=max(0, (at - previous_visit_at).days) if previous_visit_at else None,
-            resolution=params.get("res", ""), language=params.get("lang", entry.get("lang", ""))[:255],
+            local_time=_local_time(params), resolution=params.get("res", ""), language=params.get("lang", entry.get("lang", ""))[:255],
             user_agent=user_agent, ip=entry.get("ip"), country=enrich.country(entry.get("ip")),
             **{name: about[name] for name in enrich.DEVICE_FIELDS},
             dimensions={str(k): v for k, v in params.get("dimensions", {}).items()},

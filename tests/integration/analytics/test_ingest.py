@@ -255,3 +255,10 @@ def test_a_hit_that_cannot_be_stored_while_redis_is_down_is_refused_not_lost_sil
     body = {"requests": [f"?idsite={site.pk}&rec=1", f"?idsite={site.pk}&rec=1&_id=bad"]}
     bulk = client.post("/matomo.php", json.dumps(body), content_type="application/json", HTTP_HOST="localhost")
     assert bulk.json() == {"status": "success", "tracked": 0, "invalid": 2}
+
+
+def test_the_visitors_local_time_is_kept_from_the_first_action(site):
+    me = {"_id": "cccccccccccccccc"}
+    store(site, [hit(site, T0, h=9, m=5, s=7, **me), hit(site, T0 + timedelta(minutes=1), h=9, m=6, s=7, **me)])
+    with in_tenant(site):
+        assert Visit.objects.get().local_time.isoformat() == "09:05:07"
