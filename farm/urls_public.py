@@ -2,6 +2,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from analytics.tracking.optout import opt_out
 from analytics.tracking.views import track, tracker_script
 from farm.health import healthz
 from instances import views
@@ -11,6 +12,7 @@ urlpatterns = [
     path("piwik.php", track),
     path("matomo.js", tracker_script, name="tracker-script"),
     path("piwik.js", tracker_script),
+    path("optout/", opt_out, name="opt-out"),
     path("", views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -1,10 +1,10 @@
-"""Portal forms: sign-up, site request, members, tokens, and the admin's reason form."""
+"""Portal forms: sign-up, site request, members, tokens, the admin's reason form, and site settings."""
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
-from instances.models import TIMEZONE_CHOICES, Role
+from instances.models import TIMEZONE_CHOICES, Instance, Role
 
 
 class SignupForm(UserCreationForm):
@@ -40,3 +40,16 @@ class TokenForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+
+
+class SiteSettingsForm(forms.ModelForm):
+    """What a site admin may change on their own site: its clock and its privacy at the door."""
+
+    timezone = forms.ChoiceField(label=_("Timezone"), choices=TIMEZONE_CHOICES,
+                                 help_text=_("Days, reports and scheduled tasks follow this timezone."))
+
+    class Meta:
+        model = Instance
+        fields = ("timezone", "ip_mask_bytes", "honour_do_not_track", "excluded_ips", "excluded_user_agents")
+        widgets = {"excluded_ips": forms.Textarea(attrs={"rows": 4}),
+                   "excluded_user_agents": forms.Textarea(attrs={"rows": 3})}

@@ -7,6 +7,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
+from instances.privacy import validate_excluded_ips
+
 
 class Status(models.TextChoices):
     """The three statuses a person sees, stored as SPIP stores its own."""
@@ -63,6 +65,22 @@ class Instance(TenantMixin):
     purged_at = models.DateTimeField(_("purged at"), null=True, blank=True)
     schema_size_bytes = models.BigIntegerField(_("schema size (bytes)"), null=True, blank=True)
     schema_size_measured_at = models.DateTimeField(_("size measured at"), null=True, blank=True)
+
+    # Privacy at the door (applied before a hit is queued; defaults are the privacy-first ones).
+    ip_mask_bytes = models.PositiveSmallIntegerField(
+        _("IP anonymisation"), default=2,
+        choices=[(0, _("keep the full address")), (1, _("mask 1 byte (192.0.2.xxx)")),
+                 (2, _("mask 2 bytes (192.0.xxx.xxx)")), (3, _("mask 3 bytes (192.xxx.xxx.xxx)"))],
+        help_text=_("Applied before anything is stored or looked up; IPv6 keeps a /64, /48 or /32 prefix."))
+    honour_do_not_track = models.BooleanField(
+        _("honour Do Not Track"), default=True,
+        help_text=_("Visitors whose browser sends Do Not Track or Global Privacy Control are not recorded."))
+    excluded_ips = models.TextField(
+        _("excluded IP addresses"), blank=True, validators=[validate_excluded_ips],
+        help_text=_("One per line: 192.0.2.7, 10.0.0.0/8, 192.168.*.* or 2001:db8::/32."))
+    excluded_user_agents = models.TextField(
+        _("excluded user agents"), blank=True,
+        help_text=_("One per line; a visitor whose user agent contains one of them is not recorded."))
 
     # Provisioning is ours (instances.provisioning), never a side effect of save().
     auto_create_schema = False

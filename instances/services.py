@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_exists
 
 from farm.conf import farm_setting
-from farm.cron.timetable import timetable_tenant_changed
+from farm.cron.timetable import timetable_tenant_changed, timetable_tenant_rezoned
 from instances import notifications
 from instances.errors import FarmError, InvalidRequest, TransitionNotAllowed
 from instances.models import Instance, SchemaState, Status, StatusChange
@@ -233,4 +233,15 @@ def instance_provision_retry(*, instance: Instance, by) -> Instance:
     if instance.schema_state == SchemaState.READY:
         raise TransitionNotAllowed(_("“%(slug)s” is already provisioned.") % {"slug": instance.slug})
     _queue_provisioning(instance)
+    return instance
+
+
+@transaction.atomic
+def instance_settings_update(*, instance: Instance, form) -> Instance:
+    """Save a site admin's settings form (already valid); a new timezone moves the scheduled tasks too."""
+    old_timezone = Instance.objects.filter(pk=instance.pk).values_list("timezone", flat=True).get()
+    instance = form.save(commit=False)
+    instance.save(update_fields=[*form.Meta.fields, "updated_at"])  # never the status, whatever the form held
+    if instance.timezone != old_timezone:
+        timetable_tenant_rezoned(instance)
     return instance

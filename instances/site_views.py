@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics.models import Visit
 from farm.cron import execution as cron_execution
@@ -15,9 +15,11 @@ from farm.cron import selectors as cron_selectors
 from farm.cron.dispatch import wake_workers
 from farm.cron.models import RunStatus, ScheduledTask
 from instances.errors import InvalidRequest
+from instances.forms import SiteSettingsForm
 from instances.hosts import normalise_host
-from instances.models import Role
+from instances.models import Instance, Role
 from instances.selectors import instance_allows, instance_role, portal_url
+from instances.services import instance_settings_update
 from instances.sso import sso_ticket_redeem
 
 
@@ -45,6 +47,25 @@ def dashboard(request):
         "tracker_base": f"//{request.get_host()}/",
     }
     return render(request, "site/dashboard.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def site_settings(request):
+    """Timezone and privacy settings, for the site's admins only."""
+    instance = request.instance
+    if not request.user.is_authenticated:
+        return _to_portal_sign_in(request)
+    if not instance_allows(user=request.user, instance=instance, role=Role.ADMIN):
+        return render(request, "site/forbidden.html", {"instance": instance}, status=403)
+    form = SiteSettingsForm(request.POST or None, instance=Instance.objects.get(pk=instance.pk))
+    if request.method == "POST" and form.is_valid():
+        instance_settings_update(instance=instance, form=form)
+        messages.success(request, _("Settings saved."))
+        return redirect("/settings/")
+    return render(request, "site/settings.html", {
+        "instance": instance, "form": form, "portal": portal_url(request, "/sites/"),
+        "role": instance_role(user=request.user, instance=instance),
+        "opt_out_url": f"{request.scheme}://{request.get_host()}/optout/"})
 
 
 @require_POST

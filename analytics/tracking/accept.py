@@ -1,7 +1,9 @@
 """Accepting one hit at the door: validate, check the site and privileges, apply privacy, tag it.
 
-Returns the queue entry to store, None for a hit accepted but not recorded (no rec=1, Do Not
-Track, Global Privacy Control), or raises InvalidParameter / Refused with a message for the caller.
+Returns the queue entry to store, None for a hit accepted but not recorded (no rec=1, or the
+site's privacy settings say so: opt-out cookie, Do Not Track / Global Privacy Control, excluded IP
+or user agent), or raises InvalidParameter / Refused with a message for the caller. Matomo answers
+such hits like recorded ones, so a visitor cannot tell an exclusion from a recording.
 """
 import time
 import uuid
@@ -14,10 +16,13 @@ from analytics.tracking.params import parse_request
 from analytics.tracking.visitors import mask_ip
 from instances.hosts import instance_for_idsite
 from instances.models import Role
+from instances.privacy import ip_excluded, user_agent_excluded
 from instances.selectors import instance_allows
 from instances.tokens import token_user
 
 PRIVILEGED_AGE = timedelta(hours=24)
+OPT_OUT_COOKIE = "piwik_ignore"  # the name Matomo's opt-out sets; "matomo_ignore" is honoured too
+OPT_OUT_COOKIES = (OPT_OUT_COOKIE, "matomo_ignore")
 
 
 class Refused(Exception):
@@ -32,6 +37,22 @@ def _client_ip(request) -> str:
         if forwarded:
             return forwarded[-1]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def visitor_opted_out(request) -> bool:
+    return any(request.COOKIES.get(name) for name in OPT_OUT_COOKIES)
+
+
+def browser_asks_not_to_track(request) -> bool:
+    """Do Not Track, or its successor Global Privacy Control."""
+    return request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+
+
+def _not_recorded(request, instance, ip: str, user_agent: str) -> bool:
+    """Privacy at the door: the visitor opted out or asks not to be tracked, or the site excludes them."""
+    if visitor_opted_out(request) or (instance.honour_do_not_track and browser_asks_not_to_track(request)):
+        return True
+    return ip_excluded(ip, instance.excluded_ips) or user_agent_excluded(user_agent, instance.excluded_user_agents)
 
 
 def accept_hit(request, raw: dict, *, token: str | None) -> dict | None:
@@ -51,12 +72,14 @@ def accept_hit(request, raw: dict, *, token: str | None) -> dict | None:
             raise Refused("cip and cdt older than 24 h need a token_auth with write access to this site")
     if "cdt" in params and params["cdt"] > timezone.now() + timedelta(minutes=10):
         raise Refused("cdt is in the future")
-    if request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1":
-        return None  # Do Not Track / Global Privacy Control honoured: accepted, not recorded
+    ip = params.get("cip") or _client_ip(request)
+    user_agent = params.get("ua") or request.headers.get("User-Agent", "")[:1024]
+    if _not_recorded(request, instance, ip, user_agent):
+        return None
     stored = {k: str(v) for k, v in raw.items() if k not in ("token_auth", "cip")}
     return {
         "id": str(uuid.uuid4()), "t": instance.pk, "at": time.time(), "p": stored,
-        "ip": mask_ip(params.get("cip") or _client_ip(request)),
-        "ua": params.get("ua") or request.headers.get("User-Agent", "")[:1024],
+        "ip": mask_ip(ip, mask_bytes=instance.ip_mask_bytes),
+        "ua": user_agent,
         "lang": params.get("lang") or request.headers.get("Accept-Language", "")[:255],
     }

@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 
+from instances.privacy import IPV6_PREFIX_FOR_MASK
+
 SEARCH_ENGINES = {"google": "q", "bing": "q", "duckduckgo": "q", "yahoo": "p", "yandex": "text", "baidu": "wd",
                   "qwant": "q", "ecosia": "q", "startpage": "query", "brave": "q"}
 SOCIAL_NETWORKS = {"facebook.com": "Facebook", "t.co": "X", "twitter.com": "X", "x.com": "X",
@@ -15,17 +17,17 @@ CAMPAIGN_NAMES = ("mtm_campaign", "utm_campaign", "pk_campaign", "matomo_campaig
 CAMPAIGN_KEYWORDS = ("mtm_kwd", "utm_term", "pk_kwd", "matomo_kwd", "piwik_kwd", "pk_keyword")
 
 
-def mask_ip(raw: str | None, *, ipv4_bytes: int = 2, ipv6_prefix: int = 48) -> str | None:
-    """Zero the last bytes of an IPv4 address (or keep only an IPv6 prefix) before anything uses it."""
+def mask_ip(raw: str | None, *, mask_bytes: int = 2) -> str | None:
+    """Zero the last `mask_bytes` bytes of an IPv4 address (or keep only the matching IPv6 prefix:
+    /64, /48, /32) before anything uses it; 0 keeps the address whole."""
     if not raw:
         return None
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:
         return None
-    if address.version == 4:
-        return str(ipaddress.ip_network(f"{address}/{32 - 8 * ipv4_bytes}", strict=False).network_address)
-    return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False).network_address)
+    prefix = 32 - 8 * mask_bytes if address.version == 4 else IPV6_PREFIX_FOR_MASK[mask_bytes]
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
 def _daily_salt(day: str) -> bytes:

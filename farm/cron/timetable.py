@@ -98,3 +98,13 @@ def timetable_tenant_changed(tenant, *, now=None) -> None:
             row.next_run_at, row.next_period_key = next_boundary(row.schedule, now, tz)
             row.live = True
             row.save(update_fields=["next_run_at", "next_period_key", "live"])
+
+
+def timetable_tenant_rezoned(tenant, *, now=None) -> None:
+    """The tenant's timezone changed: each live row's next run moves to its next boundary in the new
+    zone (a period whose key already ran is not run again: the run's unique key sees to that)."""
+    now = now or timezone.now()
+    tz = tenant_zone(tenant)
+    for row in ScheduledTask.objects.filter(instance_id=tenant.pk, live=True):
+        row.next_run_at, row.next_period_key = next_boundary(row.schedule, now, tz)
+        row.save(update_fields=["next_run_at", "next_period_key"])

@@ -3,11 +3,17 @@
 The system Chromium is used on purpose (never a downloaded one), with background traffic off so
 a run needs no network. Each context is a separate cookie jar, i.e. a separate person.
 """
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from playwright.sync_api import sync_playwright
+
+from farm.tenancy import in_tenant
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -64,3 +70,45 @@ def portal(live_server):
 def artifacts():
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@contextmanager
+def _serving(html: str, host: str):
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def shop_server():
+    """Serve the shop page from a real loopback server: Chromium lets a page reach the (loopback)
+    tracker only from the same address space, as a real site would reach a real farm."""
+    with ExitStack() as stack:
+        yield lambda html, host="shop.localhost": stack.enter_context(_serving(html, host))
+
+
+def stored(site, model, **filters):
+    with in_tenant(site):
+        return model.objects.filter(**filters).count()
+
+
+def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not stored in time"
+        time.sleep(0.3)

@@ -1,14 +1,10 @@
 """The farm's tracker in a real browser: a page with the site's snippet records a page view, an
 event, an outlink click and an HTML5 video played for a few seconds, into that site's schema."""
-import threading
-import time
-from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from analytics.models import Action, MediaPlay
 from farm.tenancy import in_tenant
+from tests.browser.conftest import stored, wait_until
 from tests.factories import make_instance
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -46,48 +42,6 @@ window.clipReady = new Promise(function (resolve) {
 });
 document.getElementById("play").onclick = function () { document.getElementById("clip").play(); };
 </script></body></html>"""
-
-
-@contextmanager
-def _serving(html: str):
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://shop.localhost:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-
-
-@pytest.fixture
-def shop_server():
-    """Serve the shop page from a real loopback server: Chromium lets a page reach the (loopback)
-    tracker only from the same address space, as a real site would reach a real farm."""
-    with ExitStack() as stack:
-        yield lambda html: stack.enter_context(_serving(html))
-
-
-def stored(site, model, **filters):
-    with in_tenant(site):
-        return model.objects.filter(**filters).count()
-
-
-def wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "not stored in time"
-        time.sleep(0.3)
 
 
 def test_a_page_with_the_snippet_records_page_view_event_outlink_and_video(new_page, live_server, shop_server,

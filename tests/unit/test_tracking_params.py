@@ -1,8 +1,10 @@
 """Tracking parameters: each one typed and bounded, table-driven; refusals name the parameter."""
 import pytest
+from django.core.exceptions import ValidationError
 
 from analytics.tracking.params import InvalidParameter, parse_request
 from analytics.tracking.visitors import campaign, mask_ip, referrer
+from instances.privacy import ip_excluded, user_agent_excluded, validate_excluded_ips
 
 VALID = [
     ("rec", "1", 1), ("url", "https://example.org/a?b=c", "https://example.org/a?b=c"), ("action_name", "Home", "Home"),
@@ -78,6 +80,40 @@ def test_ip_addresses_are_masked_before_use():
     assert mask_ip("203.0.113.97") == "203.0.0.0"
     assert mask_ip("2001:db8:1234:5678::1") == "2001:db8:1234::"
     assert mask_ip("garbage") is None
+
+
+@pytest.mark.parametrize(("mask_bytes", "ipv4", "ipv6"), [
+    (0, "203.0.113.97", "2001:db8:1234:5678::1"),
+    (1, "203.0.113.0", "2001:db8:1234:5678::"),
+    (2, "203.0.0.0", "2001:db8:1234::"),
+    (3, "203.0.0.0", "2001:db8::"),
+])
+def test_each_masking_level_keeps_what_it_says(mask_bytes, ipv4, ipv6):
+    assert mask_ip("203.0.113.97", mask_bytes=mask_bytes) == ipv4
+    assert mask_ip("2001:db8:1234:5678::1", mask_bytes=mask_bytes) == ipv6
+
+
+@pytest.mark.parametrize(("ip", "excluded"), [
+    ("192.0.2.7", True), ("192.0.2.8", False), ("10.200.1.1", True), ("192.168.44.3", True),
+    ("172.16.0.1", False), ("2001:db8:ffff::1", True), ("2001:db9::1", False), ("not-an-ip", False), ("", False),
+])
+def test_excluded_ips_take_addresses_ranges_and_wildcards(ip, excluded):
+    setting = "192.0.2.7\n10.0.0.0/8\n# a comment\n192.168.*.*\n2001:db8::/32\n"
+    assert ip_excluded(ip, setting) is excluded
+
+
+def test_a_bad_excluded_ip_line_is_named_in_the_error():
+    with pytest.raises(ValidationError, match="192.168.1.300"):
+        validate_excluded_ips("10.0.0.0/8\n192.168.1.300\n")
+    with pytest.raises(ValidationError, match=r"1\.\*\.2\.\*"):
+        validate_excluded_ips("1.*.2.*")
+    validate_excluded_ips("  \n10.1.*.*\n::1\n")
+
+
+def test_excluded_user_agents_match_substrings_case_insensitively():
+    assert user_agent_excluded("Mozilla/5.0 (compatible; UptimeRobot/2.0)", "uptimerobot\nPingdom")
+    assert not user_agent_excluded("Mozilla/5.0 Firefox/120.0", "uptimerobot\nPingdom")
+    assert not user_agent_excluded("anything", "")
 
 
 def test_campaigns_come_from_rcn_or_the_url():

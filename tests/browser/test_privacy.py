@@ -1,0 +1,96 @@
+"""Privacy in a real browser: the opt-out iframe on a tracked page stops the counting and starts it
+again; a site admin edits the privacy settings (a bad value is explained), a viewer cannot."""
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from analytics.models import Action
+from instances.models import Instance, Membership, Role
+from tests.browser.conftest import stored, wait_until
+from tests.factories import make_instance, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PAGE = """<!doctype html><html><head><title>Privacy policy</title>
+<script>
+var _paq = window._paq = window._paq || [];
+_paq.push(['trackPageView']);
+(function() {
+  var u="//{host}/";
+  _paq.push(['setTrackerUrl', u+'matomo.php']);
+  _paq.push(['setSiteId', '{idsite}']);
+  var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
+  g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
+})();
+</script></head>
+<body><h1>Our privacy policy</h1>
+<iframe id="optout" src="http://{host}/optout/" style="border:0;width:100%;height:180px"></iframe>
+</body></html>"""
+
+
+def _reload_and_wait_for_the_hit(page):
+    with page.expect_response(lambda r: "/matomo.php" in r.url):
+        page.reload()
+
+
+@pytest.mark.worker
+def test_the_opt_out_iframe_stops_and_restarts_the_counting(new_page, live_server, shop_server,
+                                                             celery_worker_process, artifacts):
+    site = make_instance("private", state="publie")
+    host = f"private.localhost:{live_server.thread.port}"
+    # The tracked website lives on a sibling host (www.), as a site with its own stats subdomain does.
+    shop = shop_server(PAGE.replace("{host}", host).replace("{idsite}", str(site.pk)), host="www.private.localhost")
+    page = new_page()
+    with page.expect_response(lambda r: "/matomo.php" in r.url):
+        page.goto(shop)
+    wait_until(lambda: stored(site, Action, kind="pageview", title="Privacy policy") == 1)
+
+    optout = page.frame_locator("#optout")
+    expect(optout.locator("#optout-state")).to_contain_text("are counted")
+    optout.get_by_role("button", name="Do not count my visits").click()
+    expect(optout.locator("#optout-state")).to_contain_text("You have opted out")
+    page.screenshot(path=artifacts / "opt-out.png")
+
+    _reload_and_wait_for_the_hit(page)
+    time.sleep(2)  # the worker drains within a second: a recorded hit would be there by now
+    assert stored(site, Action, kind="pageview") == 1
+
+    page.frame_locator("#optout").get_by_role("button", name="Count my visits again").click()
+    expect(page.frame_locator("#optout").locator("#optout-state")).to_contain_text("are counted")
+    _reload_and_wait_for_the_hit(page)
+    wait_until(lambda: stored(site, Action, kind="pageview") == 2)
+
+
+def _sign_in_to_site(page, portal, site, username):
+    page.goto(f"{portal}/accounts/login/?next=/sites/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "a-long-Passw0rd")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.goto(f"http://{site.slug}.localhost:{portal.rsplit(':', 1)[1]}/")  # SSO hop back to the dashboard
+    expect(page.locator("#dashboard-title")).to_have_text(site.name)
+
+
+def test_a_site_admin_edits_privacy_settings_and_a_viewer_cannot(new_page, portal, artifacts):
+    owner = make_user("ines")
+    site = make_instance("calm", owner=owner, state="publie")
+    page = new_page()
+    _sign_in_to_site(page, portal, site, "ines")
+    page.click("#settings-link")
+    page.select_option("select[name=ip_mask_bytes]", "3")
+    page.fill("textarea[name=excluded_ips]", "10.0.0.0/8\n10.0.0.300")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".errorlist")).to_contain_text("10.0.0.300")
+    page.fill("textarea[name=excluded_ips]", "10.0.0.0/8\n192.168.*.*")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Settings saved.")
+    page.screenshot(path=artifacts / "site-settings.png", full_page=True)
+    site = Instance.objects.get(pk=site.pk)
+    assert (site.ip_mask_bytes, site.excluded_ips) == (3, "10.0.0.0/8\r\n192.168.*.*")
+
+    viewer = make_user("victor")
+    Membership.objects.create(instance=site, user=viewer, role=Role.VIEW)
+    other = new_page()
+    _sign_in_to_site(other, portal, site, "victor")
+    assert other.locator("#settings-link").count() == 0
+    assert other.goto(f"http://calm.localhost:{portal.rsplit(':', 1)[1]}/settings/").status == 403

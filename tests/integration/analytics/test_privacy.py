@@ -1,0 +1,128 @@
+"""Privacy at the door, per site: IP masking level, Do Not Track, exclusions, the opt-out page and
+cookie, and the settings page where a site admin changes them."""
+import json
+import zoneinfo
+
+import pytest
+from django.conf import settings
+
+from analytics.tracking import queue
+from farm.cron.models import ScheduledTask
+from instances.models import Instance, Membership, Role
+from tests.factories import make_instance, make_user
+
+pytestmark = pytest.mark.django_db
+HOST = "quiet.localhost"
+
+
+@pytest.fixture
+def site():
+    return make_instance("quiet", state="publie")
+
+
+def queued() -> list[dict]:
+    return [json.loads(fields[b"h"]) for _id, fields in queue.client().xrange(settings.FARM_HITS_STREAM)]
+
+
+def track(client, site, **extra):
+    return client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "url": "https://quiet.example/"},
+                      HTTP_HOST=HOST, **extra)
+
+
+def configure(site, **fields):
+    Instance.objects.filter(pk=site.pk).update(**fields)
+    Instance.objects.get(pk=site.pk).save()  # as the settings page does: the host cache forgets the site
+
+
+def test_by_default_two_bytes_are_masked_and_do_not_track_is_honoured(client, site):
+    assert track(client, site, REMOTE_ADDR="203.0.113.97").status_code == 200
+    assert track(client, site, REMOTE_ADDR="203.0.113.97", HTTP_DNT="1").status_code == 200
+    assert track(client, site, REMOTE_ADDR="203.0.113.97", HTTP_SEC_GPC="1").status_code == 200
+    assert [hit["ip"] for hit in queued()] == ["203.0.0.0"]
+
+
+def test_a_site_can_mask_less_and_ignore_do_not_track(client, site):
+    configure(site, ip_mask_bytes=1, honour_do_not_track=False)
+    track(client, site, REMOTE_ADDR="203.0.113.97", HTTP_DNT="1")
+    track(client, site, REMOTE_ADDR="2001:db8:1234:5678::1")
+    assert [hit["ip"] for hit in queued()] == ["203.0.113.0", "2001:db8:1234:5678::"]
+
+
+def test_excluded_ips_and_user_agents_are_answered_but_not_recorded(client, site):
+    configure(site, excluded_ips="10.0.0.0/8\n192.168.*.*", excluded_user_agents="UptimeRobot")
+    for extra in ({"REMOTE_ADDR": "10.9.8.7"}, {"REMOTE_ADDR": "192.168.1.20"},
+                  {"REMOTE_ADDR": "198.51.100.1", "HTTP_USER_AGENT": "Mozilla/5.0 (compatible; UptimeRobot/2.0)"}):
+        response = track(client, site, **extra)
+        assert response.status_code == 200 and response["Content-Type"] == "image/gif"
+    track(client, site, REMOTE_ADDR="198.51.100.1", HTTP_USER_AGENT="Mozilla/5.0 Firefox/120.0")
+    assert [hit["ip"] for hit in queued()] == ["198.51.0.0"]
+
+
+def test_the_opt_out_page_sets_the_cookie_the_endpoint_honours(client, site):
+    page = client.get("/optout/", HTTP_HOST=HOST)
+    assert page.status_code == 200 and "X-Frame-Options" not in page  # meant to be embedded
+    assert b"are counted" in page.content
+    response = client.post("/optout/", {"choice": "out"}, HTTP_HOST=HOST, HTTP_ORIGIN=f"http://{HOST}")
+    assert response.status_code == 303 and response.cookies["piwik_ignore"].value == "1"
+    assert b"You have opted out" in client.get("/optout/", HTTP_HOST=HOST).content
+    assert track(client, site).status_code == 200
+    assert queued() == []
+
+    client.post("/optout/", {"choice": "in"}, HTTP_HOST=HOST, HTTP_ORIGIN=f"http://{HOST}")
+    track(client, site)
+    assert len(queued()) == 1
+
+
+def test_another_website_cannot_opt_a_visitor_in_or_out(client, site):
+    response = client.post("/optout/", {"choice": "out"}, HTTP_HOST=HOST, HTTP_ORIGIN="https://evil.example")
+    assert response.status_code == 400 and b"only accepts a choice sent from this page" in response.content
+    assert "piwik_ignore" not in response.cookies
+    assert client.post("/optout/", {"choice": "maybe"}, HTTP_HOST=HOST).status_code == 400
+
+
+def test_the_opt_out_page_speaks_the_visitors_language(client, site):
+    assert "Vos visites" in client.get("/optout/", {"language": "fr"}, HTTP_HOST=HOST).content.decode()
+
+
+def test_site_admins_change_privacy_settings_and_they_apply_at_once(client, site):
+    client.force_login(site.owner)
+    form = {"timezone": "UTC", "ip_mask_bytes": "3", "honour_do_not_track": "on", "excluded_ips": "",
+            "excluded_user_agents": ""}
+    assert client.post("/settings/", form, HTTP_HOST=HOST).status_code == 302
+    track(client, site, REMOTE_ADDR="203.0.113.97")
+    assert [hit["ip"] for hit in queued()] == ["203.0.0.0"]
+    site.refresh_from_db()
+    assert (site.ip_mask_bytes, site.status) == (3, "publie")
+
+
+def test_a_bad_excluded_ip_is_a_form_error_naming_it(client, site):
+    client.force_login(site.owner)
+    response = client.post("/settings/", {"timezone": "UTC", "ip_mask_bytes": "2", "excluded_ips": "10.0.0.300"},
+                           HTTP_HOST=HOST)
+    assert response.status_code == 200 and "10.0.0.300" in response.content.decode()
+    site.refresh_from_db()
+    assert site.excluded_ips == ""
+
+
+def test_only_site_admins_open_the_settings(client, site):
+    viewer = make_user("viewer")
+    Membership.objects.create(instance=site, user=viewer, role=Role.VIEW)
+    client.force_login(viewer)
+    assert client.get("/settings/", HTTP_HOST=HOST).status_code == 403
+    assert client.post("/settings/", {"timezone": "UTC", "ip_mask_bytes": "0"}, HTTP_HOST=HOST).status_code == 403
+    site.refresh_from_db()
+    assert site.ip_mask_bytes == 2
+    client.logout()
+    assert client.get("/settings/", HTTP_HOST=HOST).status_code == 302  # to the portal's sign-in
+
+
+def test_a_new_timezone_moves_the_sites_daily_tasks_to_its_midnight(client, site):
+    client.force_login(site.owner)
+    daily = ScheduledTask.objects.filter(instance_id=site.pk, live=True, period="daily")
+    assert daily.exists()
+    client.post("/settings/", {"timezone": "Pacific/Auckland", "ip_mask_bytes": "2", "honour_do_not_track": "on"},
+                HTTP_HOST=HOST)
+    auckland = zoneinfo.ZoneInfo("Pacific/Auckland")
+    for task in daily:
+        local = task.next_run_at.astimezone(auckland)
+        assert (local.hour, local.minute) == (task.hour, task.minute)
