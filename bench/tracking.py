@@ -1,11 +1,12 @@
 """Benchmark: tracking hits accepted over HTTP (single GET and bulk POST), ingest throughput per
-worker, and the write-through path — with gunicorn started as in production and a load generator
+worker, and the write-through path — with granian started as in production and a load generator
 on loopback. Runs in a separate database (`<db>_trackbench`, recreated) and its own hit stream.
 
     .venv/bin/python bench/tracking.py [--seconds 10] [--clients 16]
 """
 import argparse
-import http.client
+import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -23,42 +24,84 @@ sys.path.insert(0, str(ROOT / "bench"))
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 
-def _client_loop(args) -> tuple[int, list[float]]:
-    """One load-generating thread's worth of requests on a keep-alive connection; returns (hits, latencies)."""
-    port, idsite, seconds, bulk_size, seed = args
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    latencies, hits, n, deadline = [], 0, 0, time.monotonic() + seconds
+def _request(port: int, idsite: int, n: int, seed: int, bulk_size: int) -> bytes:
+    """The raw HTTP/1.1 request for hit number n (bulk: n-th post of bulk_size hits); each hit has its own visitor."""
+    def params(i):
+        return urlencode({"idsite": idsite, "rec": 1, "url": f"https://bench.example/p{n % 50}",
+                          "action_name": f"p{n % 50}", "_id": f"{(seed * 1_000_003 + i) % 2**64:016x}", "send_image": 0})
+    head = f"Host: localhost\r\nUser-Agent: {UA}\r\n"
+    if not bulk_size:
+        return f"GET /matomo.php?{params(n)} HTTP/1.1\r\n{head}\r\n".encode()
+    body = json.dumps({"requests": ["?" + params(n * bulk_size + i) for i in range(bulk_size)]}).encode()
+    return (f"POST /matomo.php HTTP/1.1\r\n{head}Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def _read_body(reader, head: bytes) -> None:
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.startswith(b"content-length:")), None)
+    if length is not None:
+        await reader.readexactly(length)
+    elif b"transfer-encoding: chunked" in head:
+        while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")
+
+
+async def _connection(port, idsite, deadline, bulk_size, seed, counter, hits_and_latencies):
+    """One keep-alive connection sending requests back to back (raw HTTP: the generator must cost
+    the two shared cores as little as possible, so what is measured is the server)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     while time.monotonic() < deadline:
-        n += 1
-        visitor = f"{(seed * 1_000_003 + n) % 2**64:016x}"
-        params = {"idsite": idsite, "rec": 1, "url": f"https://bench.example/p{n % 50}", "action_name": f"p{n % 50}",
-                  "_id": visitor, "send_image": 0}
+        n = next(counter)
         started = time.perf_counter()
-        if bulk_size:
-            body = json.dumps({"requests": ["?" + urlencode({**params, "_id": f"{(seed * 7919 + n * bulk_size + i) % 2**64:016x}"})
-                                            for i in range(bulk_size)]})
-            conn.request("POST", "/matomo.php", body, {"Host": "localhost", "Content-Type": "application/json",
-                                                       "User-Agent": UA})
-        else:
-            conn.request("GET", "/matomo.php?" + urlencode(params), headers={"Host": "localhost", "User-Agent": UA})
-        response = conn.getresponse()
-        response.read()
-        latencies.append(time.perf_counter() - started)
-        if response.status in (200, 204):
-            hits += bulk_size or 1
-        if response.getheader("Connection", "").lower() == "close":
-            conn.close()
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.close()
-    return hits, latencies
+        writer.write(_request(port, idsite, n, seed, bulk_size))
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        await _read_body(reader, head.lower())
+        hits_and_latencies.append((bulk_size or 1 if status in (200, 204) else 0, time.perf_counter() - started))
+        if b"connection: close" in head.lower():
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.close()
 
 
-def _load(port, idsite, seconds, clients, bulk_size) -> tuple[float, list[float]]:
-    with multiprocessing.get_context("spawn").Pool(clients) as pool:
-        results = pool.map(_client_loop, [(port, idsite, seconds, bulk_size, i) for i in range(clients)])
-    hits = sum(r[0] for r in results)
-    latencies = sorted(lat for r in results for lat in r[1])
+def _generator_process(args) -> list[tuple[int, float]]:
+    port, idsite, seconds, connections, bulk_size, seed = args
+    results, counter = [], itertools.count()
+    deadline = time.monotonic() + seconds
+
+    async def run():
+        await asyncio.gather(*(_connection(port, idsite, deadline, bulk_size, seed * 1000 + c, counter, results)
+                               for c in range(connections)))
+
+    asyncio.run(run())
+    return results
+
+
+def _load(port, idsite, seconds, clients, bulk_size, processes=2) -> tuple[float, list[float]]:
+    """`clients` keep-alive connections spread over `processes` asyncio load generators."""
+    per_process = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        results = pool.map(_generator_process, [(port, idsite, seconds, c, bulk_size, i + 1)
+                                                for i, c in enumerate(per_process) if c])
+    hits = sum(h for r in results for h, _lat in r)
+    latencies = sorted(lat for r in results for _h, lat in r)
     return hits / seconds, latencies
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children, from /proc: the cost of
+    serving, whatever else the shared cores were doing meanwhile."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _pct(values, q):
@@ -100,10 +143,10 @@ def main() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "farm.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3",
-         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "DEBUG": "0"})
+    server = subprocess.Popen(  # as in production (README), sized for 2 cores
+        [str(Path(sys.executable).parent / "granian"), "--interface", "wsgi", "farm.wsgi:application",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "2", "--blocking-threads", "4",
+         "--log-level", "warning"], cwd=ROOT, env={**os.environ, "DEBUG": "0"})
     try:
         for _ in range(100):
             try:
@@ -111,8 +154,10 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
-        _load(port, site.pk, 1, 2, 0)  # warm up every gunicorn worker
+        _load(port, site.pk, 1, 2, 0)  # warm up every web worker
+        cpu_before = _tree_cpu_seconds(server.pid)
         single_rate, single_lat = _load(port, site.pk, args.seconds, args.clients, 0)
+        single_cpu = (_tree_cpu_seconds(server.pid) - cpu_before) / (single_rate * args.seconds)
         bulk_rate, bulk_lat = _load(port, site.pk, args.seconds, max(2, args.clients // 4), args.bulk_size)
     finally:
         server.terminate()
@@ -133,7 +178,8 @@ def main() -> int:
     queue.client().delete(os.environ["FARM_HITS_STREAM"], os.environ["FARM_HITS_STREAM"] + ":dead")
 
     console.print(f"single GET hits: {single_rate:8.0f} hits/s accepted   latency p50 {_pct(single_lat, .5):.1f} ms, "
-                  f"p95 {_pct(single_lat, .95):.1f} ms, p99 {_pct(single_lat, .99):.1f} ms ({args.clients} clients)")
+                  f"p95 {_pct(single_lat, .95):.1f} ms, p99 {_pct(single_lat, .99):.1f} ms ({args.clients} clients); "
+                  f"server CPU {single_cpu * 1e6:.0f} µs per hit")
     console.print(f"bulk POST ({args.bulk_size}/req): {bulk_rate:8.0f} hits/s accepted   latency p50 "
                   f"{_pct(bulk_lat, .5):.1f} ms, p95 {_pct(bulk_lat, .95):.1f} ms per request")
     console.print(f"queued {accepted} hits; ingest (one process): {stored} stored in {ingest_seconds:.1f} s = "

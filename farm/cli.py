@@ -38,8 +38,9 @@ def up() -> int:
         python = sys.executable
         bin_dir = Path(python).parent
         manager = Manager()
-        manager.add_process("web", f"{bin_dir}/gunicorn farm.wsgi --bind {host}:{port} --workers 2 "
-                                   f"--access-logfile - --graceful-timeout 5", env=env, cwd=str(BASE_DIR))
+        manager.add_process("web", f"{bin_dir}/granian --interface wsgi farm.wsgi:application --host {host} "
+                                   f"--port {port} --workers 2 --blocking-threads 4 --access-log "
+                                   f"--workers-kill-timeout 5", env=env, cwd=str(BASE_DIR))
         manager.add_process("worker", f"{python} -m celery -A farm worker --loglevel INFO --concurrency 2 "
                                       f"-Q celery,{env.get('FARM_INGEST_QUEUE', 'ingest')}",
                             env=env, cwd=str(BASE_DIR))

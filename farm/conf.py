@@ -12,6 +12,8 @@ DEFAULTS = {
     "FARM_DELETION_GRACE_DAYS": 30,
     # Seconds a host -> instance lookup stays cached (it is also evicted on every change).
     "FARM_HOST_CACHE_SECONDS": 300,
+    # How long each web process trusts its own copy of a host → site answer (instances.hosts).
+    "FARM_HOST_LOCAL_CACHE_SECONDS": 2,
     # Seconds a portal -> site single sign-on link stays valid.
     "FARM_SSO_MAX_AGE": 60,
     # farm.cron: wake-up messages per queued runs, and their cap per tick

@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn farm.wsgi)."""
+"""WSGI entry point (granian --interface wsgi farm.wsgi:application)."""
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -1,10 +1,17 @@
-"""Host name → instance resolution, cached across requests (in Redis, shared by all processes).
+"""Host name → instance resolution, cached across requests: in Redis (shared by all processes)
+and, in front of it, for FARM_HOST_LOCAL_CACHE_SECONDS in each process.
+
+The local layer exists for the tracking endpoint, the request the farm serves most: without it
+every hit paid two Redis round trips (generation, entry) before anything else. It is emptied at
+once in the process that changes a site (the receivers in instances.signals evict both layers),
+so another process sees a status or settings change within those few seconds.
 
 Filled by private helpers, emptied by one public `clear_cache()`, evicted per instance by the
-save/delete receivers in instances.signals. Unknown hosts are never cached, so a domain added
-later answers at once. A cache hit costs no database query.
+save/delete receivers. Unknown hosts are never cached, so a domain added later answers at once.
+A cache hit costs no database query.
 """
 import logging
+import time
 
 from django.core.cache import cache
 
@@ -12,6 +19,8 @@ from farm.conf import farm_setting
 from instances.models import Domain, Instance
 
 _GENERATION_KEY = "hosts:generation"
+_LOCAL_MAX_ENTRIES = 10_000
+_local: dict[str, tuple[float, Instance]] = {}  # "host:<name>" / "idsite:<n>" → (expires, instance)
 logger = logging.getLogger(__name__)
 
 
@@ -48,13 +57,23 @@ def is_portal_host(host: str) -> bool:
     return host == farm_setting("FARM_DOMAIN") or host in farm_setting("FARM_PORTAL_ALIASES")
 
 
-def _cached(key: str, lookup) -> Instance | None:
-    """The cached instance at `key`, else lookup() stored there; a miss (None) is never cached."""
+def _cached(local_key: str, shared_key, lookup) -> Instance | None:
+    """The instance cached here or in Redis (at shared_key()), else lookup() stored in both; a
+    miss (None) is never cached."""
+    now = time.monotonic()
+    found = _local.get(local_key)
+    if found is not None and found[0] > now:
+        return found[1]
+    key = shared_key()
     instance = _cache("get", key)
     if instance is None:
         instance = lookup()
         if instance is not None:
             _cache("set", key, instance, timeout=farm_setting("FARM_HOST_CACHE_SECONDS"))
+    if instance is not None:
+        if len(_local) >= _LOCAL_MAX_ENTRIES:
+            _local.clear()
+        _local[local_key] = (now + farm_setting("FARM_HOST_LOCAL_CACHE_SECONDS"), instance)
     return instance
 
 
@@ -64,16 +83,20 @@ def _idsite_key(idsite: int, generation: int) -> str:
 
 def instance_for_host(host: str) -> Instance | None:
     """The instance answering at `host` (normalised), or None when no domain matches."""
-    return _cached(_key(host, _generation()), lambda: Instance.objects.filter(domains__domain=host).first())
+    return _cached(f"host:{host}", lambda: _key(host, _generation()),
+                   lambda: Instance.objects.filter(domains__domain=host).first())
 
 
 def instance_for_idsite(idsite: int) -> Instance | None:
     """The instance a tracking client names by idsite, cached like hosts."""
-    return _cached(_idsite_key(idsite, _generation()), lambda: Instance.objects.filter(pk=idsite).first())
+    return _cached(f"idsite:{idsite}", lambda: _idsite_key(idsite, _generation()),
+                   lambda: Instance.objects.filter(pk=idsite).first())
 
 
 def evict_hosts(hosts) -> None:
     """Forget the cached answers for these host names."""
+    for host in hosts:
+        _local.pop(f"host:{host}", None)
     generation = _generation()
     _cache("delete_many", [_key(host, generation) for host in hosts])
 
@@ -81,11 +104,13 @@ def evict_hosts(hosts) -> None:
 def evict_instance(instance_id: int) -> None:
     """Forget every cached host of one instance, and its idsite (after its status or schema changed)."""
     evict_hosts(Domain.objects.filter(tenant_id=instance_id).values_list("domain", flat=True))
+    _local.pop(f"idsite:{instance_id}", None)
     _cache("delete", _idsite_key(instance_id, _generation()))
 
 
 def clear_cache() -> None:
     """Forget every cached host at once (old entries expire on their own)."""
+    _local.clear()
     try:
         cache.incr(_GENERATION_KEY)
     except ValueError:  # no generation yet: start one

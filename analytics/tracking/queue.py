@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections import defaultdict
 
 import redis
@@ -55,25 +56,40 @@ def hits_enqueue(entries: list[dict]) -> list[str]:
     """Queue hits for the ingest workers (or, if Redis fails, write them through to PostgreSQL).
 
     Returns the ids of hits that could not be kept either way (empty when all are safe)."""
+    stream = _stream()
     try:
-        pipe = client().pipeline(transaction=False)
-        for entry in entries:
-            pipe.xadd(_stream(), {"h": json.dumps(entry, separators=(",", ":"))})
-        pipe.set(_stream() + ":wake", 1, nx=True, ex=1)
-        *_ids, woke = pipe.execute()
+        if len(entries) == 1:  # the common case: one round trip, no pipeline to build
+            client().xadd(stream, {"h": json.dumps(entries[0], separators=(",", ":"))})
+        else:
+            pipe = client().pipeline(transaction=False)
+            for entry in entries:
+                pipe.xadd(stream, {"h": json.dumps(entry, separators=(",", ":"))})
+            pipe.execute()
     except redis.RedisError as exc:
         logger.warning("Redis unavailable (%s); writing %d hit(s) through to PostgreSQL", exc, len(entries))
         return hits_store_now(entries)
-    if woke:
-        # The first hit of each one-second window schedules one drain for the window's end, which
-        # covers every hit queued during that window: at most one message a second, ≤ 1 s latency.
-        from analytics.tasks import ingest_drain_task
-
-        try:
-            ingest_drain_task.apply_async(countdown=1)
-        except Exception:  # the hits are queued; the periodic drain will take them
-            logger.warning("could not send the ingest wake-up; hits wait for the periodic drain")
+    _wake_ingest()
     return []
+
+
+_next_wake = 0.0
+
+
+def _wake_ingest() -> None:
+    """Schedule a drain for the end of this second, at most once a second per web process: every
+    hit queued meanwhile is covered by it (≤ 1 s latency), and traffic costs a handful of messages
+    a second, not one per hit."""
+    global _next_wake
+    now = time.monotonic()
+    if now < _next_wake:
+        return
+    _next_wake = now + 1
+    from analytics.tasks import ingest_drain_task
+
+    try:
+        ingest_drain_task.apply_async(countdown=1)
+    except Exception:  # the hits are queued; the periodic drain will take them
+        logger.warning("could not send the ingest wake-up; hits wait for the periodic drain")
 
 
 def _store(tenant_id: int, entries: list[dict]) -> int:

@@ -92,3 +92,20 @@ def test_a_member_without_a_role_is_refused_on_the_site(client):
     client.force_login(make_user("stranger"))
     response = get(client, "private.localhost")
     assert response.status_code == 403
+
+
+def test_a_change_made_by_another_process_is_seen_once_the_local_cache_expires(client, settings):
+    import time
+
+    from django.core.cache import cache
+
+    settings.FARM_HOST_LOCAL_CACHE_SECONDS = 0.3
+    instance = make_instance("elsewhere", state="publie")
+    assert get(client, "elsewhere.localhost").status_code == 302  # to sign in: served, now cached here
+    # Another process deactivates it: the row changes and that process empties the shared cache,
+    # but this process's receivers never ran.
+    Instance.objects.filter(pk=instance.pk).update(status="desactive")
+    cache.incr(hosts._GENERATION_KEY)
+    assert get(client, "elsewhere.localhost").status_code == 302  # still the local answer…
+    time.sleep(0.35)
+    assert get(client, "elsewhere.localhost").status_code == 403  # …for a fraction of a second only
