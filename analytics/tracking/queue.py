@@ -184,6 +184,50 @@ def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
     return stored
 
 
+def dead_letters(*, limit: int = 100) -> list[dict]:
+    """The hits set aside, oldest first: {id, site, hit, error, at} (hit None when unreadable)."""
+    letters = []
+    for message_id, fields in client().xrange(_dead(), count=limit):
+        try:
+            hit = json.loads(fields.get(b"h", b""))
+        except ValueError:
+            hit = None
+        letters.append({"id": message_id.decode(), "site": hit.get("t") if isinstance(hit, dict) else None,
+                        "hit": hit if isinstance(hit, dict) else None,
+                        "error": fields.get(b"error", b"").decode(errors="replace"),
+                        "at": int(message_id.split(b"-")[0]) / 1000})
+    return letters
+
+
+def dead_letters_replay(ids: list[str]) -> tuple[int, list[str]]:
+    """Queue these set-aside hits again (after the cause was fixed: a site reactivated, a bug
+    deployed); returns (replayed, ids that cannot be: unknown or unreadable). Replaying a hit that
+    was in fact stored adds nothing: ingest skips known hit ids."""
+    r, replayed, refused = client(), 0, []
+    for message_id in ids:
+        found = r.xrange(_dead(), min=message_id, max=message_id)
+        raw = found[0][1].get(b"h") if found else None
+        try:
+            hit = json.loads(raw) if raw else None
+        except ValueError:
+            hit = None
+        if not isinstance(hit, dict) or "t" not in hit:
+            refused.append(message_id)
+            continue
+        pipe = r.pipeline(transaction=True)
+        pipe.xadd(_stream(), {"h": json.dumps(hit, separators=(",", ":"))})
+        pipe.xdel(_dead(), message_id)
+        pipe.execute()
+        replayed += 1
+    if replayed:
+        _wake_ingest()
+    return replayed, refused
+
+
+def dead_letters_discard(ids: list[str]) -> int:
+    return client().xdel(_dead(), *ids) if ids else 0
+
+
 def queue_depth() -> dict:
     r = client()
     return {"queued": r.xlen(_stream()), "dead": r.xlen(_dead())}
