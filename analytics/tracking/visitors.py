@@ -2,6 +2,8 @@
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -28,15 +30,17 @@ def mask_ip(raw: str | None, *, ipv4_bytes: int = 2, ipv6_prefix: int = 48) -> s
     return str(ipaddress.ip_network(f"{address}/{ipv6_prefix}", strict=False).network_address)
 
 
-def _daily_salt(day: str) -> bytes:
-    return hmac.new(settings.SECRET_KEY.encode(), f"farm-visitor-salt:{day}".encode(), hashlib.sha256).digest()
+@lru_cache(maxsize=8)
+def _daily_salt(secret: str, day: str) -> bytes:
+    return hmac.new(secret.encode(), f"farm-visitor-salt:{day}".encode(), hashlib.sha256).digest()
 
 
-def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: str) -> str:
+def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: Callable[[], str]) -> str:
     """Matomo's precedence: a hashed user id, then cid, then the tracker's _id, else a config hash.
 
     The config hash mixes a salt that changes daily, so a visitor without cookies cannot be
-    followed across days.
+    followed across days. `day` gives that day (ISO date); it is only called for a config hash,
+    as most hits carry an id and working out a local date is not free.
     """
     if params.get("uid"):
         return hashlib.sha1(params["uid"].encode()).hexdigest()[:16]
@@ -44,7 +48,7 @@ def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: str) ->
         if params.get(name):
             return params[name].lower()
     config = f"{ua}|{ip}|{lang}|{params['idsite']}|{params.get('res', '')}".encode()
-    return hmac.new(_daily_salt(day), config, hashlib.sha1).hexdigest()[:16]
+    return hmac.new(_daily_salt(settings.SECRET_KEY, day()), config, hashlib.sha1).hexdigest()[:16]
 
 
 def campaign(params: dict) -> tuple[str, str]:
