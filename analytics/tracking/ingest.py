@@ -9,6 +9,7 @@ replayed batch (worker died before acknowledging) adds nothing. Rows are plain t
 COPY (analytics.tracking.store): the ORM's per-value work was most of ingest's time.
 """
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -210,13 +211,22 @@ def _own_hosts(instance) -> set[str]:
     return {(urlsplit(u).hostname or "").removeprefix("www.") for u in urls if u} - {""}
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _canonical_id(hit_id: str) -> str:
+    """The hit id as PostgreSQL prints a uuid, so ids compare as text; raises on a non-uuid.
+    (The queue's own ids are canonical already: checking that is cheaper than re-parsing.)"""
+    return hit_id if _CANONICAL_UUID.fullmatch(hit_id) else str(uuid.UUID(hit_id))
+
+
 def _new_hits(entries: list[dict]) -> list[_Hit]:
     """The entries not stored yet (nor repeated in the batch), not from bots, in time order.
 
     Raises on an entry that is not a valid hit (bad id, parameters, time): the queue then retries
     the batch hit by hit and sets that one aside, so a hand-crafted entry never blocks the others.
     """
-    ids = [str(uuid.UUID(entry["id"])) for entry in entries]
+    ids = [_canonical_id(entry["id"]) for entry in entries]
     seen = store.hits_known(ids)
     hits = []
     for hit_id, entry in zip(ids, entries, strict=True):

@@ -55,7 +55,10 @@ def campaign(params: dict) -> tuple[str, str]:
     """The campaign name and keyword from _rcn/_rck or the page URL's mtm_/utm_/pk_ parameters."""
     if params.get("_rcn"):
         return params["_rcn"][:255], params.get("_rck", "")[:255]
-    query = parse_qs(urlsplit(params.get("url", "")).query)
+    url = params.get("url", "")
+    if "?" not in url:
+        return "", ""  # most page URLs: no query string to parse
+    query = parse_qs(urlsplit(url).query)
     name = next((query[k][0] for k in CAMPAIGN_NAMES if query.get(k)), "")
     keyword = next((query[k][0] for k in CAMPAIGN_KEYWORDS if query.get(k)), "")
     return name[:255], keyword[:255]
