@@ -18,7 +18,7 @@ from operator import attrgetter
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from analytics.models import Action, Conversion, MediaPlay
 from analytics.tracking import enrich, store, visitors
@@ -78,14 +78,14 @@ def _local_time(params: dict) -> dt_time | None:
 class _Session:
     """The batch's view of each visitor's current visit (loaded once, saved once)."""
 
-    def __init__(self, tz: ZoneInfo, own_hosts: set[str]):
-        self.tz, self.own_hosts = tz, own_hosts
+    def __init__(self, cursor, tz: ZoneInfo, own_hosts: set[str]):
+        self.cursor, self.tz, self.own_hosts = cursor, tz, own_hosts
         self.current: dict[str, VisitRow] = {}
         self.new: list[VisitRow] = []  # opened by this batch: inserted together at the end
         self.touched: dict[int, VisitRow] = {}  # existing visits changed by this batch
 
     def load(self, visitor_ids: set[str]):
-        self.current = store.visits_latest(visitor_ids)
+        self.current = store.visits_latest(self.cursor, visitor_ids)
 
     def _needs_new_visit(self, visit: VisitRow | None, params: dict, at: datetime, campaign_name: str) -> bool:
         if visit is None or params.get("new_visit"):
@@ -142,7 +142,7 @@ class _Session:
             self.touched[visit.id] = visit
 
     def save(self):
-        store.visits_save(self.new, list(self.touched.values()))
+        store.visits_save(self.cursor, self.new, list(self.touched.values()))
 
 
 def _dimensions(params: dict) -> str:
@@ -206,6 +206,32 @@ def _media(params: dict, visit: VisitRow, at: datetime) -> None:
     play.save()
 
 
+def _sessionize(session: _Session, hits: list[_Hit]) -> tuple[list[ActionRow], list[ConversionRow], list]:
+    """Give each hit its visit (Matomo's rules) and the row it becomes: actions, conversions, and
+    media events (upserted once the visits exist)."""
+    visitor_ids = [session.visitor_of(hit) for hit in hits]
+    session.load(set(visitor_ids))
+    actions, conversions, media = [], [], []
+    for hit, vid in zip(hits, visitor_ids, strict=True):
+        kind = _kind(hit.params)
+        # Heartbeats and cart updates only extend a visit; they never start one (as in Matomo).
+        visit = session.visit_for(vid, hit, may_start=kind not in ("ping", "cart"))
+        if visit is None:
+            continue
+        if kind in ("ping", "cart"):
+            session.touch(visit, hit.at, counts=False)
+        elif kind == "media":
+            media.append((hit.params, visit, hit.at))
+            session.touch(visit, hit.at, counts=False)
+        elif kind == "conversion":
+            conversions.append(_conversion(hit, visit))
+            session.touch(visit, hit.at, counts=False)
+        else:
+            actions.append(_action(hit, visit, kind))
+            session.touch(visit, hit.at, action_url=hit.params.get("url") if kind == Action.Kind.PAGEVIEW else None)
+    return actions, conversions, media
+
+
 def _own_hosts(instance) -> set[str]:
     urls = [instance.main_url, *(instance.alias_urls or [])]
     return {(urlsplit(u).hostname or "").removeprefix("www.") for u in urls if u} - {""}
@@ -220,14 +246,14 @@ def _canonical_id(hit_id: str) -> str:
     return hit_id if _CANONICAL_UUID.fullmatch(hit_id) else str(uuid.UUID(hit_id))
 
 
-def _new_hits(entries: list[dict]) -> list[_Hit]:
+def _new_hits(cursor, entries: list[dict]) -> list[_Hit]:
     """The entries not stored yet (nor repeated in the batch), not from bots, in time order.
 
     Raises on an entry that is not a valid hit (bad id, parameters, time): the queue then retries
     the batch hit by hit and sets that one aside, so a hand-crafted entry never blocks the others.
     """
     ids = [_canonical_id(entry["id"]) for entry in entries]
-    seen = store.hits_known(ids)
+    seen = store.hits_known(cursor, ids)
     hits = []
     for hit_id, entry in zip(ids, entries, strict=True):
         if hit_id in seen:
@@ -249,32 +275,14 @@ def ingest_site_hits(instance, entries: list[dict]) -> int:
 
     Holds the site's ingest lock for the whole transaction (store.site_lock): one writer per site.
     """
-    store.site_lock(instance.pk)
-    hits = _new_hits(entries)
-    session = _Session(ZoneInfo(instance.timezone), _own_hosts(instance))
-    visitor_ids = [session.visitor_of(hit) for hit in hits]
-    session.load(set(visitor_ids))
-    actions, conversions, media = [], [], []
-    for hit, vid in zip(hits, visitor_ids, strict=True):
-        kind = _kind(hit.params)
-        # Heartbeats and cart updates only extend a visit; they never start one (as in Matomo).
-        visit = session.visit_for(vid, hit, may_start=kind not in ("ping", "cart"))
-        if visit is None:
-            continue
-        if kind in ("ping", "cart"):
-            session.touch(visit, hit.at, counts=False)
-        elif kind == "media":
-            media.append((hit.params, visit, hit.at))
-            session.touch(visit, hit.at, counts=False)
-        elif kind == "conversion":
-            conversions.append(_conversion(hit, visit))
-            session.touch(visit, hit.at, counts=False)
-        else:
-            actions.append(_action(hit, visit, kind))
-            session.touch(visit, hit.at, action_url=hit.params.get("url") if kind == Action.Kind.PAGEVIEW else None)
-    session.save()
-    store.rows_insert(Action, actions)
-    store.rows_insert(Conversion, _first_orders(conversions))
+    with connection.cursor() as cursor:
+        store.site_lock(cursor, instance.pk)
+        hits = _new_hits(cursor, entries)
+        session = _Session(cursor, ZoneInfo(instance.timezone), _own_hosts(instance))
+        actions, conversions, media = _sessionize(session, hits)
+        session.save()
+        store.rows_insert(cursor, Action, actions)
+        store.rows_insert(cursor, Conversion, _first_orders(conversions))
     for params, visit, at in media:  # after the visits exist; upserts in time order
         _media(params, visit, at)
     return len(hits)

@@ -4,8 +4,9 @@ Why not the ORM: `bulk_create` sends every value of every row through the field 
 psycopg's Python-side quoting; for ingest's 20–30 column rows that cost several times what
 PostgreSQL needs to store them (docs/benchmarks.md, tracking). Here a row is a slotted dataclass
 whose field names are the model's field names, so the column list comes from the model and a
-renamed or retyped field fails loudly instead of drifting. Every function runs on Django's
-connection, so it joins the caller's transaction and the tenant's search_path.
+renamed or retyped field fails loudly instead of drifting. Every function takes the batch's cursor
+(Django's, so it joins the caller's transaction and tenant): django-tenants sets the search_path
+again for every cursor opened, a round trip each.
 """
 from dataclasses import dataclass, fields
 from datetime import datetime, time
@@ -114,21 +115,19 @@ def _text_array(values) -> str:
     return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
-def site_lock(site_id: int) -> None:
+def site_lock(cursor, site_id: int) -> None:
     """Become the site's only writer until the transaction ends: two workers, or a worker and the
     write-through path, would otherwise both extend or both open the same visits, and the check
     for already stored hit ids (`hits_known`) would no longer be enough to make replays harmless."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK, site_id])
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK, site_id])
 
 
-def hits_known(hit_ids: list[str]) -> set[str]:
+def hits_known(cursor, hit_ids: list[str]) -> set[str]:
     """The ids among `hit_ids` (canonical UUID text) already stored as an action or a conversion."""
     sql = " UNION ALL ".join(f"SELECT hit_id::text FROM {_qn(model._meta.db_table)} WHERE hit_id = ANY(%s::uuid[])"
                              for model in (Action, Conversion))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_text_array(hit_ids)] * 2)
-        return {row[0] for row in cursor.fetchall()}
+    cursor.execute(sql, [_text_array(hit_ids)] * 2)
+    return {row[0] for row in cursor.fetchall()}
 
 
 def orders_known(order_ids: set[str]) -> set[str]:
@@ -136,25 +135,23 @@ def orders_known(order_ids: set[str]) -> set[str]:
     return set(Conversion.objects.filter(order_id__in=order_ids).values_list("order_id", flat=True))
 
 
-def visits_latest(visitor_ids: set[str]) -> dict[str, VisitRow]:
+def visits_latest(cursor, visitor_ids: set[str]) -> dict[str, VisitRow]:
     """Each visitor's most recent visit, the one a new hit may extend (index visit_visitor_last_idx)."""
     columns = ", ".join(_qn(Visit._meta.get_field(name).column) for name in _LOADED_FIELDS)
     sql = (f"SELECT DISTINCT ON (visitor_id) {columns} FROM {_qn(Visit._meta.db_table)} "
            "WHERE visitor_id = ANY(%s::text[]) ORDER BY visitor_id, last_action_at DESC")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_text_array(visitor_ids)])
-        return {row[1]: VisitRow(**dict(zip(_LOADED_FIELDS, row, strict=True))) for row in cursor.fetchall()}
+    cursor.execute(sql, [_text_array(visitor_ids)])
+    return {row[1]: VisitRow(**dict(zip(_LOADED_FIELDS, row, strict=True))) for row in cursor.fetchall()}
 
 
-def _ids_allocate(model, count: int) -> list[int]:
+def _ids_allocate(cursor, model, count: int) -> list[int]:
     """`count` fresh primary keys from the table's own sequence, so rows can be referenced before
     COPY writes them (COPY returns no ids)."""
     # NB: MATERIALIZED looks the sequence up once; inlined, it is looked up again for every row (5x slower).
     sql = ("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
            "SELECT nextval(seq) FROM s, generate_series(1, %s)")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_qn(model._meta.db_table), model._meta.pk.column, count])
-        return [row[0] for row in cursor.fetchall()]
+    cursor.execute(sql, [_qn(model._meta.db_table), model._meta.pk.column, count])
+    return [row[0] for row in cursor.fetchall()]
 
 
 @lru_cache(maxsize=None)
@@ -167,7 +164,7 @@ def _copy_plan(model, row_class) -> tuple[str, attrgetter]:
     return f"COPY {_qn(model._meta.db_table)} ({columns}) FROM STDIN", getter
 
 
-def rows_insert(model, rows: list) -> None:
+def rows_insert(cursor, model, rows: list) -> None:
     """Write rows of one row class into `model`'s table with one COPY.
 
     COPY cannot skip conflicting rows: callers leave out what is already stored (under
@@ -176,23 +173,23 @@ def rows_insert(model, rows: list) -> None:
     if not rows:
         return
     sql, values = _copy_plan(model, type(rows[0]))
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+    with cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row(values(row))
 
 
-def visits_save(new: list[VisitRow], changed: list[VisitRow]) -> None:
+def visits_save(cursor, new: list[VisitRow], changed: list[VisitRow]) -> None:
     """Insert the batch's new visits (each gets its id first, so its actions can point at it) and
     write what the batch changed in existing ones, a statement for each."""
     if new:
-        for visit, visit_id in zip(new, _ids_allocate(Visit, len(new)), strict=True):
+        for visit, visit_id in zip(new, _ids_allocate(cursor, Visit, len(new)), strict=True):
             visit.id = visit_id
-        rows_insert(Visit, new)
+        rows_insert(cursor, Visit, new)
     if changed:
-        _rows_update(Visit, changed, UPDATE_FIELDS)
+        _rows_update(cursor, Visit, changed, UPDATE_FIELDS)
 
 
-def _rows_update(model, rows: list, names: tuple[str, ...]) -> None:
+def _rows_update(cursor, model, rows: list, names: tuple[str, ...]) -> None:
     """One UPDATE … FROM unnest(arrays) for all rows: a column per array, whatever the row count."""
     model_fields = [model._meta.pk, *(model._meta.get_field(name) for name in names)]
     columns = [_qn(field.column) for field in model_fields]
@@ -201,5 +198,4 @@ def _rows_update(model, rows: list, names: tuple[str, ...]) -> None:
     sql = (f"UPDATE {_qn(model._meta.db_table)} AS t SET {assignments} FROM unnest({arrays}) "
            f"AS u({', '.join(columns)}) WHERE t.{columns[0]} = u.{columns[0]}")
     values = attrgetter(*(field.attname for field in model_fields))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [list(column) for column in zip(*map(values, rows), strict=True)])
+    cursor.execute(sql, [list(column) for column in zip(*map(values, rows), strict=True)])
