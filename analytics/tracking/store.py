@@ -3,13 +3,18 @@
 Why not the ORM: `bulk_create` sends every value of every row through the field machinery and
 psycopg's Python-side quoting; for ingest's 20–30 column rows that cost several times what
 PostgreSQL needs to store them (docs/benchmarks.md, tracking). Here a row is a slotted dataclass
-whose field names are the model's field names, so the column list comes from the model and a
-renamed or retyped field fails loudly instead of drifting. Every function takes the batch's cursor
+whose field names are the model's field names, so the column list and types come from the model
+and a renamed or retyped field fails loudly instead of drifting. COPY runs in binary format: text
+format spent most of its time printing datetimes. So values must have the column's Python type
+(UUID for uuid, ipaddress for inet, dict or list for jsonb). Every function takes the batch's cursor
 (Django's, so it joins the caller's transaction and tenant): django-tenants sets the search_path
 again for every cursor opened, a round trip each.
 """
-from dataclasses import dataclass, fields
+import re
+import uuid
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time
+from ipaddress import IPv4Address, IPv6Address
 from functools import lru_cache
 from operator import attrgetter
 
@@ -48,7 +53,7 @@ class VisitRow:
     resolution: str = ""
     language: str = ""
     user_agent: str = ""
-    ip: str | None = None
+    ip: IPv4Address | IPv6Address | None = None
     country: str = ""
     device_type: str = ""
     device_brand: str = ""
@@ -57,12 +62,12 @@ class VisitRow:
     os_version: str = ""
     browser_name: str = ""
     browser_version: str = ""
-    dimensions: str = "{}"  # JSON text: COPY hands it to PostgreSQL as is
+    dimensions: dict = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
 class ActionRow:
-    hit_id: str
+    hit_id: uuid.UUID
     visit: VisitRow  # its id is read when the row is written, after the visit got one
     kind: str
     at: datetime
@@ -81,18 +86,18 @@ class ActionRow:
     content_target: str = ""
     content_interaction: str = ""
     generation_ms: int | None = None
-    dimensions: str = "{}"
+    dimensions: dict = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
 class ConversionRow:
-    hit_id: str
+    hit_id: uuid.UUID
     visit: VisitRow
     at: datetime
     goal_id: int
     revenue: float = 0.0
     order_id: str = ""
-    items: str = "[]"
+    items: list = field(default_factory=list)
     subtotal: float | None = None
     tax: float | None = None
     shipping: float | None = None
@@ -155,13 +160,14 @@ def _ids_allocate(cursor, model, count: int) -> list[int]:
 
 
 @lru_cache(maxsize=None)
-def _copy_plan(model, row_class) -> tuple[str, attrgetter]:
-    """The COPY statement for `row_class`'s fields and the getter that turns a row into its values
-    (a foreign key field reads the related row's id)."""
+def _copy_plan(model, row_class) -> tuple[str, list[str], attrgetter]:
+    """The COPY statement for `row_class`'s fields, their PostgreSQL types (binary COPY must be told
+    them) and the getter that turns a row into its values (a foreign key reads the related row's id)."""
     model_fields = [model._meta.get_field(f.name) for f in fields(row_class)]
     columns = ", ".join(_qn(field.column) for field in model_fields)
+    types = [re.sub(r"\(.*\)$", "", field.cast_db_type(connection)) for field in model_fields]  # varchar(16) → varchar
     getter = attrgetter(*(f"{field.name}.id" if field.is_relation else field.name for field in model_fields))
-    return f"COPY {_qn(model._meta.db_table)} ({columns}) FROM STDIN", getter
+    return f"COPY {_qn(model._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)", types, getter
 
 
 def rows_insert(cursor, model, rows: list) -> None:
@@ -172,8 +178,9 @@ def rows_insert(cursor, model, rows: list) -> None:
     """
     if not rows:
         return
-    sql, values = _copy_plan(model, type(rows[0]))
+    sql, types, values = _copy_plan(model, type(rows[0]))
     with cursor.copy(sql) as copy:
+        copy.set_types(types)
         for row in rows:
             copy.write_row(values(row))
 

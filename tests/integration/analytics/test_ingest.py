@@ -291,9 +291,10 @@ def test_an_order_is_recorded_once_and_a_repeated_hit_once(site):
     me = {"_id": "bbbbbbbbbbbbbbb1"}
     first = hit(site, T0, idgoal=0, ec_id="B-7", revenue=30, **me)
     again = hit(site, T0 + timedelta(seconds=5), idgoal=0, ec_id="B-7", revenue=30, **me)  # the shop sent it twice
-    page = hit(site, T0 + timedelta(seconds=6), **me)
+    page = hit(site, T0 + timedelta(seconds=6), dimension1="gold", **me)
     assert store(site, [first, again, page, dict(page)]) == 3  # the repeated entry counts once
     assert store(site, [hit(site, T0 + timedelta(seconds=9), idgoal=0, ec_id="B-7", **me)]) == 1
     with in_tenant(site):
         assert list(Conversion.objects.values_list("order_id", "revenue")) == [("B-7", 30.0)]
-        assert Action.objects.count() == 1 and Visit.objects.get().actions == 1
+        assert list(Action.objects.values_list("dimensions", flat=True)) == [{"1": "gold"}]
+        assert Visit.objects.get().actions == 1
