@@ -5,8 +5,8 @@ carry bots=1; visits get device, OS, browser (refined by client hints) and count
 (analytics.tracking.enrich). Hits are processed in time order; sessionization follows Matomo: a new
 visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at midnight in the site's timezone, on
 new_visit=1, or when the campaign changes. A hit whose id was already stored is skipped, so a
-replayed batch (worker died before acknowledging) adds nothing. Rows are plain tuples written with
-COPY (analytics.tracking.store): the ORM's per-value work was most of ingest's time.
+replayed batch (worker died before acknowledging) adds nothing. Rows are plain dataclasses written
+with binary COPY (analytics.tracking.store): the ORM's per-value work was most of ingest's time.
 """
 import re
 import uuid
@@ -126,7 +126,7 @@ class _Session:
             local_time=_local_time(params), resolution=params.get("res", ""),
             language=params.get("lang", hit.entry.get("lang", ""))[:255], user_agent=hit.user_agent,
             ip=_address(hit.entry.get("ip")), country=enrich.country(hit.entry.get("ip")),
-            **{name: hit.device[name] for name in enrich.DEVICE_FIELDS}, dimensions=_dimensions(params),
+            **{field: hit.device[field] for field in enrich.DEVICE_FIELDS}, dimensions=_dimensions(params),
         )
         self.current[vid] = new
         self.new.append(new)

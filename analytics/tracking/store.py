@@ -30,7 +30,7 @@ class VisitRow:
     """A visit during a batch: loaded (id known) or opened by it (id given when it is saved).
 
     Loaded visits carry only what sessionization reads (see `visits_latest`); the rest keeps its
-    default and is never written back, as only UPDATE_FIELDS are.
+    default and is never written back, as only _UPDATE_FIELDS are.
     """
 
     id: int | None = None
@@ -105,7 +105,7 @@ class ConversionRow:
     url: str = ""
 
 
-UPDATE_FIELDS = ("last_action_at", "actions", "entry_url", "exit_url")  # all a later hit changes in a visit
+_UPDATE_FIELDS = ("last_action_at", "actions", "entry_url", "exit_url")  # all a later hit changes in a visit
 _LOADED_FIELDS = ("id", "visitor_id", "first_action_at", "last_action_at", "actions", "entry_url", "exit_url",
                   "campaign_name", "visit_count")
 
@@ -193,7 +193,7 @@ def visits_save(cursor, new: list[VisitRow], changed: list[VisitRow]) -> None:
             visit.id = visit_id
         rows_insert(cursor, Visit, new)
     if changed:
-        _rows_update(cursor, Visit, changed, UPDATE_FIELDS)
+        _rows_update(cursor, Visit, changed, _UPDATE_FIELDS)
 
 
 def _rows_update(cursor, model, rows: list, names: tuple[str, ...]) -> None:

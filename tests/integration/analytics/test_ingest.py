@@ -298,3 +298,14 @@ def test_an_order_is_recorded_once_and_a_repeated_hit_once(site):
         assert list(Conversion.objects.values_list("order_id", "revenue")) == [("B-7", 30.0)]
         assert list(Action.objects.values_list("dimensions", flat=True)) == [{"1": "gold"}]
         assert Visit.objects.get().actions == 1
+
+
+def test_a_later_batch_extends_the_visit_an_earlier_one_opened(site):
+    me = {"_id": "ccccccccccccccc1"}
+    store(site, [hit(site, T0, url="https://s.example/a", **me)])
+    store(site, [hit(site, T0 + timedelta(minutes=5), url="https://s.example/b", **me),
+                 hit(site, T0 + timedelta(minutes=6), ping=1, **me)])
+    with in_tenant(site):
+        visit = Visit.objects.get()
+    assert (visit.actions, visit.entry_url, visit.exit_url, visit.last_action_at) == (
+        2, "https://s.example/a", "https://s.example/b", T0 + timedelta(minutes=6))
