@@ -1,27 +1,70 @@
-"""Enrichment at ingest: device, OS and browser (device-detector, Matomo's rules), country (offline
-registry data, from the already masked IP), and bot detection.
+"""Enrichment at ingest: device, OS and browser (device-detector, Matomo's rules, refined by the
+browser's client hints), country (offline registry data, from the already masked IP), and bot
+detection.
 
 Both libraries load large rule sets, so each is loaded once per worker process and every answer is
-cached per user agent or per masked IP. (Client hints, `uadata`, are stored with the hit but not yet
-used to refine the device.)
+cached per (user agent, client hints) or per masked IP.
 """
 from functools import lru_cache
 
+from analytics.models import Visit
+
 DEVICE_FIELDS = ("device_type", "device_brand", "device_model", "os_name", "os_version", "browser_name",
                  "browser_version")
+_MAX_LENGTH = {name: Visit._meta.get_field(name).max_length for name in DEVICE_FIELDS}
+# uadata (navigator.userAgentData.getHighEntropyValues(), as Matomo's tracker sends it) → the
+# Sec-CH-UA-* request headers device-detector reads, for the keys whose values are strings.
+_TEXT_HINTS = {"platform": "Sec-CH-UA-Platform", "platformVersion": "Sec-CH-UA-Platform-Version",
+               "model": "Sec-CH-UA-Model", "uaFullVersion": "Sec-CH-UA-Full-Version",
+               "architecture": "Sec-CH-UA-Arch", "bitness": "Sec-CH-UA-Bitness"}
+_LIST_HINTS = {"fullVersionList": "Sec-CH-UA-Full-Version-List", "brands": "Sec-CH-UA",
+               "formFactors": "Sec-CH-UA-Form-Factors"}
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace('"', "").replace("\\", "") + '"'
+
+
+def _hint_list(items) -> str:
+    """A structured-header list ("Chromium";v="120.0.6099.144", …) from brands or form factors;
+    "" when the value is not the list of strings or {brand, version} objects browsers give."""
+    if not isinstance(items, list):
+        return ""
+    if all(isinstance(item, str) for item in items):
+        return ", ".join(_quoted(item) for item in items)
+    if all(isinstance(item, dict) and isinstance(item.get("brand"), str) and isinstance(item.get("version"), str)
+           for item in items):
+        return ", ".join(f"{_quoted(item['brand'])};v={_quoted(item['version'])}" for item in items)
+    return ""
+
+
+def client_hints(uadata) -> tuple[tuple[str, str], ...]:
+    """A hit's uadata as sorted (header, value) pairs: the form device-detector reads, and a
+    canonical, hashable cache key. Malformed parts are left out: hints refine what the user agent
+    says (reduced user agents hide the model and OS version), they never make a hit fail."""
+    if not isinstance(uadata, dict):
+        return ()
+    headers = {header: _quoted(uadata[key]) for key, header in _TEXT_HINTS.items()
+               if isinstance(uadata.get(key), str) and uadata[key]}
+    headers.update((header, listed) for key, header in _LIST_HINTS.items() if (listed := _hint_list(uadata.get(key))))
+    if isinstance(uadata.get("mobile"), bool):
+        headers["Sec-CH-UA-Mobile"] = "?1" if uadata["mobile"] else "?0"
+    return tuple(sorted(headers.items()))
 
 
 @lru_cache(maxsize=20_000)
-def device(user_agent: str) -> dict:
-    """{bot: bool, device_type, device_brand, …} for a user agent; empty strings when unknown."""
+def device(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
+    """{bot: bool, device_type, device_brand, …} for a user agent and its client hints (see
+    `client_hints`); empty strings when unknown, values cut to the visit's columns."""
     from device_detector import DeviceDetector
 
-    parsed = DeviceDetector(user_agent or "").parse()
+    # NB: check_cache=False: ours is the cache; the library's own would key hints lossily.
+    parsed = DeviceDetector(user_agent or "", headers=dict(hints) or None, check_cache=False).parse()
     if parsed.is_bot():
         return {"bot": True, **dict.fromkeys(DEVICE_FIELDS, "")}
     values = (parsed.device_type(), parsed.device_brand(), parsed.device_model(), parsed.os_name(),
               parsed.os_version(), parsed.client_name(), parsed.client_version())
-    return {"bot": False, **{name: (str(value or "") if value not in ("UNK", "Unknown") else "")[:64]
+    return {"bot": False, **{name: (str(value or "") if value not in ("UNK", "Unknown") else "")[:_MAX_LENGTH[name]]
                              for name, value in zip(DEVICE_FIELDS, values, strict=True)}}
 
 

@@ -1,25 +1,43 @@
 """Ingest: turn one site's raw hits into visits, actions, conversions and media plays.
 
 Runs inside the site's schema, one transaction per batch. Hits from bots are dropped unless they
-carry bots=1; visits get device, OS, browser and country (analytics.tracking.enrich). Hits are processed in time order;
-sessionization follows Matomo: a new visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at
-midnight in the site's timezone, on new_visit=1, or when the campaign changes. A hit whose id was
-already stored is skipped, so a replayed batch (worker died before acknowledging) adds nothing.
+carry bots=1; visits get device, OS, browser (refined by client hints) and country
+(analytics.tracking.enrich). Hits are processed in time order; sessionization follows Matomo: a new
+visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at midnight in the site's timezone, on
+new_visit=1, or when the campaign changes. A hit whose id was already stored is skipped, so a
+replayed batch (worker died before acknowledging) adds nothing. Rows are plain dataclasses written
+with binary COPY (analytics.tracking.store): the ORM's per-value work was most of ingest's time.
 """
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from datetime import time as dt_time
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from operator import attrgetter
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
-from analytics.models import Action, Conversion, MediaPlay, Visit
-from analytics.tracking import enrich, visitors
+from analytics.models import Action, Conversion, MediaPlay
+from analytics.tracking import enrich, store, visitors
 from analytics.tracking.params import parse_request
+from analytics.tracking.store import ActionRow, ConversionRow, VisitRow
 from farm.conf import farm_setting
 
-_INGEST_LOCK = 4243  # first key of pg_advisory_xact_lock(int, int): "ingest into this site"
+
+@dataclass(slots=True)
+class _Hit:
+    """A queued hit, validated again (the queue is not trusted) and ready to sessionize."""
+
+    id: str  # canonical UUID text
+    at: datetime
+    entry: dict
+    params: dict
+    user_agent: str
+    device: dict  # enrich.device() of the user agent and client hints
 
 
 def _timeout() -> timedelta:
@@ -27,6 +45,7 @@ def _timeout() -> timedelta:
 
 
 def hit_time(entry: dict, params: dict) -> datetime:
+    """When the hit happened: the tracker's cdt (validated, privileged) or when it was accepted."""
     return params.get("cdt") or datetime.fromtimestamp(entry["at"], tz=timezone.utc)
 
 
@@ -60,18 +79,16 @@ def _local_time(params: dict) -> dt_time | None:
 class _Session:
     """The batch's view of each visitor's current visit (loaded once, saved once)."""
 
-    def __init__(self, tz: ZoneInfo, own_hosts: set[str]):
-        self.tz, self.own_hosts = tz, own_hosts
-        self.current: dict[str, Visit] = {}
-        self.new: list[Visit] = []  # created in this batch: inserted together at the end
-        self.touched: dict[int, Visit] = {}  # existing visits changed by this batch
+    def __init__(self, cursor, tz: ZoneInfo, own_hosts: set[str]):
+        self.cursor, self.tz, self.own_hosts = cursor, tz, own_hosts
+        self.current: dict[str, VisitRow] = {}
+        self.new: list[VisitRow] = []  # opened by this batch: inserted together at the end
+        self.touched: dict[int, VisitRow] = {}  # existing visits changed by this batch
 
-    def load(self, visitor_ids):
-        latest = (Visit.objects.filter(visitor_id__in=visitor_ids).order_by("visitor_id", "-last_action_at")
-                  .distinct("visitor_id"))
-        self.current = {v.visitor_id: v for v in latest}
+    def load(self, visitor_ids: set[str]):
+        self.current = store.visits_latest(self.cursor, visitor_ids)
 
-    def _needs_new_visit(self, visit: Visit | None, params: dict, at: datetime, campaign_name: str) -> bool:
+    def _needs_new_visit(self, visit: VisitRow | None, params: dict, at: datetime, campaign_name: str) -> bool:
         if visit is None or params.get("new_visit"):
             return True
         if at - visit.last_action_at > _timeout():
@@ -80,14 +97,16 @@ class _Session:
             return True
         return bool(campaign_name) and campaign_name.lower() != visit.campaign_name.lower()
 
-    def visitor_of(self, entry: dict, params: dict, at: datetime) -> str:
+    def visitor_of(self, hit: _Hit) -> str:
         # The cookieless salt turns over at midnight in the site's timezone, like visits do.
-        return visitors.visitor_id(params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
-                                   day=at.astimezone(self.tz).date().isoformat())
+        entry = hit.entry
+        return visitors.visitor_id(hit.params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
+                                   day=lambda: hit.at.astimezone(self.tz).date().isoformat())
 
-    def visit_for(self, vid: str, entry: dict, params: dict, at: datetime, *, may_start: bool = True) -> Visit | None:
+    def visit_for(self, vid: str, hit: _Hit, *, may_start: bool = True) -> VisitRow | None:
         """Visitor `vid`'s visit for this hit; a new one when Matomo's rules say so (and may_start allows)."""
         visit = self.current.get(vid)
+        params, at = hit.params, hit.at
         name, keyword = visitors.campaign(params)
         if not self._needs_new_visit(visit, params, at, name):
             return visit
@@ -95,72 +114,89 @@ class _Session:
             return None
         ref_type, ref_name, ref_keyword = ("campaign", name, keyword) if name else \
             visitors.referrer(params.get("urlref", ""), self.own_hosts)
-        user_agent = params.get("ua", entry.get("ua", ""))
-        about = enrich.device(user_agent)
         previous_visit_at = visit.last_action_at if visit else (
             min(at, datetime.fromtimestamp(params["_viewts"], tz=timezone.utc)) if params.get("_viewts") else None)
-        new = Visit(
+        new = VisitRow(
             visitor_id=vid, user_id=params.get("uid", ""), first_action_at=at, last_action_at=at, actions=0,
             referrer_url=params.get("urlref", ""), referrer_type=ref_type, referrer_name=ref_name,
             campaign_name=name, campaign_keyword=keyword or (ref_keyword if ref_type == "search" else ""),
             returning=visit is not None or params.get("_idvc", 1) > 1,
             visit_count=max(params.get("_idvc", 1), (visit.visit_count + 1) if visit else 1),
             days_since_last_visit=max(0, (at - previous_visit_at).days) if previous_visit_at else None,
-            local_time=_local_time(params), resolution=params.get("res", ""), language=params.get("lang", entry.get("lang", ""))[:255],
-            user_agent=user_agent, ip=entry.get("ip"), country=enrich.country(entry.get("ip")),
-            **{name: about[name] for name in enrich.DEVICE_FIELDS},
-            dimensions={str(k): v for k, v in params.get("dimensions", {}).items()},
+            local_time=_local_time(params), resolution=params.get("res", ""),
+            language=params.get("lang", hit.entry.get("lang", ""))[:255], user_agent=hit.user_agent,
+            ip=_address(hit.entry.get("ip")), country=enrich.country(hit.entry.get("ip")),
+            **{field: hit.device[field] for field in enrich.DEVICE_FIELDS}, dimensions=_dimensions(params),
         )
         self.current[vid] = new
         self.new.append(new)
         return new
 
-    def touch(self, visit: Visit, at: datetime, *, action_url: str | None = None, counts: bool = True):
+    def touch(self, visit: VisitRow, at: datetime, *, action_url: str | None = None, counts: bool = True):
         visit.last_action_at = max(visit.last_action_at, at)
         if counts:
             visit.actions += 1
         if action_url:
             visit.entry_url = visit.entry_url or action_url
             visit.exit_url = action_url
-        if visit.pk is not None:
-            self.touched[visit.pk] = visit
+        if visit.id is not None:
+            self.touched[visit.id] = visit
 
     def save(self):
-        """Insert the new visits (their ids land on the objects, so actions can point at them) and
-        update the existing ones, a statement per 1,000 rows."""
-        Visit.objects.bulk_create(self.new, batch_size=1000)
-        if self.touched:
-            Visit.objects.bulk_update(list(self.touched.values()),
-                                      ["last_action_at", "actions", "entry_url", "exit_url"], batch_size=1000)
+        store.visits_save(self.cursor, self.new, list(self.touched.values()))
 
 
-def _action(entry, params, visit, at, kind) -> Action:
-    return Action(
-        hit_id=uuid.UUID(entry["id"]), visit=visit, kind=kind, at=at,
+def _dimensions(params: dict) -> dict:
+    return {str(k): v for k, v in params["dimensions"].items()} if "dimensions" in params else {}
+
+
+@lru_cache(maxsize=100_000)
+def _address(ip: str | None) -> IPv4Address | IPv6Address | None:
+    """The (already masked) IP as binary COPY wants it; raises on a hand-made entry's bad address."""
+    return ip_address(ip) if ip else None
+
+
+def _action(hit: _Hit, visit: VisitRow, kind: str) -> ActionRow:
+    params = hit.params
+    return ActionRow(
+        hit_id=uuid.UUID(hit.id), visit=visit, kind=kind, at=hit.at,
         url=params.get("link") or params.get("download") or params.get("url", ""),
         title=params.get("action_name", "")[:1024], pv_id=params.get("pv_id", ""),
         event_category=params.get("e_c", ""), event_action=params.get("e_a", ""), event_name=params.get("e_n", ""),
         event_value=params.get("e_v"), search_keyword=params.get("search", ""),
         search_category=params.get("search_cat", ""), search_count=params.get("search_count"),
         content_name=params.get("c_n", ""), content_piece=params.get("c_p", ""), content_target=params.get("c_t", ""),
-        content_interaction=params.get("c_i", ""), generation_ms=params.get("pf_srv"),
-        dimensions={str(k): v for k, v in params.get("dimensions", {}).items()},
+        content_interaction=params.get("c_i", ""), generation_ms=params.get("pf_srv"), dimensions=_dimensions(params),
     )
 
 
-def _conversion(entry, params, visit, at) -> Conversion:
-    return Conversion(
-        hit_id=uuid.UUID(entry["id"]), visit=visit, at=at, goal_id=params["idgoal"],
+def _conversion(hit: _Hit, visit: VisitRow) -> ConversionRow:
+    params = hit.params
+    return ConversionRow(
+        hit_id=uuid.UUID(hit.id), visit=visit, at=hit.at, goal_id=params["idgoal"],
         revenue=params.get("revenue", params.get("ec_st", 0.0)), order_id=params.get("ec_id", ""),
         items=params.get("ec_items", []), subtotal=params.get("ec_st"), tax=params.get("ec_tx"),
         shipping=params.get("ec_sh"), discount=params.get("ec_dt"), url=params.get("url", ""),
     )
 
 
-def _media(params, visit, at) -> None:
+def _first_orders(conversions: list[ConversionRow]) -> list[ConversionRow]:
+    """Leave out orders already recorded, or repeated in the batch: an order counts once (Matomo)."""
+    seen = store.orders_known({c.order_id for c in conversions if c.order_id}) if conversions else set()
+    kept = []
+    for conversion in conversions:
+        if conversion.order_id:
+            if conversion.order_id in seen:
+                continue
+            seen.add(conversion.order_id)
+        kept.append(conversion)
+    return kept
+
+
+def _media(params: dict, visit: VisitRow, at: datetime) -> None:
     """Upsert the play session: watched time, progress and length only grow; time to play is set once."""
     play, created = MediaPlay.objects.select_for_update().get_or_create(
-        visit=visit, pv_id=params.get("pv_id", ""), media_id=params["ma_id"],
+        visit_id=visit.id, pv_id=params.get("pv_id", ""), media_id=params["ma_id"],
         defaults={"media_type": params.get("ma_mt", "video"), "first_at": at, "last_at": at})
     play.resource = params.get("ma_re", play.resource)
     play.title = params.get("ma_ti", play.title)
@@ -177,57 +213,83 @@ def _media(params, visit, at) -> None:
     play.save()
 
 
+def _sessionize(session: _Session, hits: list[_Hit]) -> tuple[list[ActionRow], list[ConversionRow], list]:
+    """Give each hit its visit (Matomo's rules) and the row it becomes: actions, conversions, and
+    media events (upserted once the visits exist)."""
+    visitor_ids = [session.visitor_of(hit) for hit in hits]
+    session.load(set(visitor_ids))
+    actions, conversions, media = [], [], []
+    for hit, vid in zip(hits, visitor_ids, strict=True):
+        kind = _kind(hit.params)
+        # Heartbeats and cart updates only extend a visit; they never start one (as in Matomo).
+        visit = session.visit_for(vid, hit, may_start=kind not in ("ping", "cart"))
+        if visit is None:
+            continue
+        if kind in ("ping", "cart"):
+            session.touch(visit, hit.at, counts=False)
+        elif kind == "media":
+            media.append((hit.params, visit, hit.at))
+            session.touch(visit, hit.at, counts=False)
+        elif kind == "conversion":
+            conversions.append(_conversion(hit, visit))
+            session.touch(visit, hit.at, counts=False)
+        else:
+            actions.append(_action(hit, visit, kind))
+            session.touch(visit, hit.at, action_url=hit.params.get("url") if kind == Action.Kind.PAGEVIEW else None)
+    return actions, conversions, media
+
+
 def _own_hosts(instance) -> set[str]:
     urls = [instance.main_url, *(instance.alias_urls or [])]
     return {(urlsplit(u).hostname or "").removeprefix("www.") for u in urls if u} - {""}
+
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _canonical_id(hit_id: str) -> str:
+    """The hit id as PostgreSQL prints a uuid, so ids compare as text; raises on a non-uuid.
+    (The queue's own ids are canonical already: checking that is cheaper than re-parsing.)"""
+    return hit_id if _CANONICAL_UUID.fullmatch(hit_id) else str(uuid.UUID(hit_id))
+
+
+def _new_hits(cursor, entries: list[dict]) -> list[_Hit]:
+    """The entries not stored yet (nor repeated in the batch), not from bots, in time order.
+
+    Raises on an entry that is not a valid hit (bad id, parameters, time): the queue then retries
+    the batch hit by hit and sets that one aside, so a hand-crafted entry never blocks the others.
+    """
+    ids = [_canonical_id(entry["id"]) for entry in entries]
+    seen = store.hits_known(cursor, ids)
+    hits = []
+    for hit_id, entry in zip(ids, entries, strict=True):
+        if hit_id in seen:
+            continue
+        seen.add(hit_id)
+        params = parse_request(entry["p"])
+        user_agent = params.get("ua") or entry.get("ua", "")
+        device = enrich.device(user_agent, enrich.client_hints(params.get("uadata")))
+        if device["bot"] and not params.get("bots"):
+            continue  # bots are not visitors, unless the tracker asks (bots=1)
+        hits.append(_Hit(hit_id, hit_time(entry, params), entry, params, user_agent, device))
+    hits.sort(key=attrgetter("at"))
+    return hits
 
 
 @transaction.atomic
 def ingest_site_hits(instance, entries: list[dict]) -> int:
     """Store one site's hits (call inside its schema); returns how many were new.
 
-    One writer per site at a time (a transaction-level advisory lock): two workers, or a worker
-    and the write-through path, would otherwise both extend or both open the same visits.
+    Holds the site's ingest lock for the whole transaction (store.site_lock): one writer per site.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK, instance.pk])
-    known = {str(h) for h in Action.objects.filter(hit_id__in=[e["id"] for e in entries]).values_list("hit_id",
-                                                                                                        flat=True)}
-    known |= {str(h) for h in Conversion.objects.filter(hit_id__in=[e["id"] for e in entries]).values_list(
-        "hit_id", flat=True)}
-    hits = []
-    for entry in entries:
-        if entry["id"] in known:
-            continue
-        params = parse_request(entry["p"])
-        if not params.get("bots") and enrich.device(params.get("ua") or entry.get("ua", ""))["bot"]:
-            continue  # bots are not visitors, unless the tracker asks (bots=1)
-        hits.append((hit_time(entry, params), entry, params))
-    hits.sort(key=lambda h: h[0])
-    session = _Session(ZoneInfo(instance.timezone), _own_hosts(instance))
-    visitor_ids = [session.visitor_of(entry, params, at) for at, entry, params in hits]
-    session.load(set(visitor_ids))
-    actions, conversions, media = [], [], []
-    for (at, entry, params), vid in zip(hits, visitor_ids, strict=True):
-        kind = _kind(params)
-        # Heartbeats and cart updates only extend a visit; they never start one (as in Matomo).
-        visit = session.visit_for(vid, entry, params, at, may_start=kind not in ("ping", "cart"))
-        if visit is None:
-            continue
-        if kind in ("ping", "cart"):
-            session.touch(visit, at, counts=False)
-        elif kind == "media":
-            media.append((params, visit, at))
-            session.touch(visit, at, counts=False)
-        elif kind == "conversion":
-            conversions.append(_conversion(entry, params, visit, at))
-            session.touch(visit, at, counts=False)
-        else:
-            actions.append(_action(entry, params, visit, at, kind))
-            session.touch(visit, at, action_url=params.get("url") if kind == Action.Kind.PAGEVIEW else None)
-    session.save()
-    Action.objects.bulk_create(actions, batch_size=1000, ignore_conflicts=True)
-    Conversion.objects.bulk_create(conversions, batch_size=1000, ignore_conflicts=True)
+        store.site_lock(cursor, instance.pk)
+        hits = _new_hits(cursor, entries)
+        session = _Session(cursor, ZoneInfo(instance.timezone), _own_hosts(instance))
+        actions, conversions, media = _sessionize(session, hits)
+        session.save()
+        store.rows_insert(cursor, Action, actions)
+        store.rows_insert(cursor, Conversion, _first_orders(conversions))
     for params, visit, at in media:  # after the visits exist; upserts in time order
         _media(params, visit, at)
     return len(hits)

@@ -184,6 +184,26 @@ SPEC = {
 }
 
 
+def _checked_value(name, value) -> str:
+    """A raw value as text, refused when no tracker could have sent it (runs for every value of
+    every hit, at the door and again at ingest: the common case, plain ASCII text, is tested first)."""
+    if type(value) is not str:  # rare: JSON numbers in a bulk request
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise InvalidParameter(name, "must be a string or a number")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise InvalidParameter(name, f"longer than {MAX_VALUE_LENGTH} characters")
+    if "\x00" in value:
+        raise InvalidParameter(name, "contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidParameter(name, "is not valid Unicode") from None
+    return value
+
+
 def parse_request(raw: dict) -> dict:
     """Validate one tracking request's parameters; returns {name: typed value} for the known ones."""
     if len(raw) > MAX_PARAMETERS:
@@ -192,21 +212,10 @@ def parse_request(raw: dict) -> dict:
     for name, value in raw.items():
         if not isinstance(name, str):
             raise InvalidParameter(str(name)[:40], "parameter names must be strings")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise InvalidParameter(name, "must be a string or a number")
-        if len(value) > MAX_VALUE_LENGTH:
-            raise InvalidParameter(name, f"longer than {MAX_VALUE_LENGTH} characters")
-        if "\x00" in value:
-            raise InvalidParameter(name, "contains a NUL character")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidParameter(name, "is not valid Unicode") from None
-        if name in SPEC:
+        value = _checked_value(name, value)
+        if (spec := SPEC.get(name)) is not None:
             if value != "" or name == "idsite":
-                clean[name] = SPEC[name].parse(name, value)
+                clean[name] = spec.parse(name, value)
         elif match := DIMENSION.match(name):
             dimensions[int(match[1])] = Text(255).parse(name, value)
     if "idsite" not in clean:

@@ -2,6 +2,8 @@
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Callable
+from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -30,15 +32,17 @@ def mask_ip(raw: str | None, *, mask_bytes: int = 2) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
-def _daily_salt(day: str) -> bytes:
-    return hmac.new(settings.SECRET_KEY.encode(), f"farm-visitor-salt:{day}".encode(), hashlib.sha256).digest()
+@lru_cache(maxsize=8)
+def _daily_salt(secret: str, day: str) -> bytes:
+    return hmac.new(secret.encode(), f"farm-visitor-salt:{day}".encode(), hashlib.sha256).digest()
 
 
-def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: str) -> str:
+def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: Callable[[], str]) -> str:
     """Matomo's precedence: a hashed user id, then cid, then the tracker's _id, else a config hash.
 
     The config hash mixes a salt that changes daily, so a visitor without cookies cannot be
-    followed across days.
+    followed across days. `day` gives that day (ISO date); it is only called for a config hash,
+    as most hits carry an id and working out a local date is not free.
     """
     if params.get("uid"):
         return hashlib.sha1(params["uid"].encode()).hexdigest()[:16]
@@ -46,14 +50,17 @@ def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: str) ->
         if params.get(name):
             return params[name].lower()
     config = f"{ua}|{ip}|{lang}|{params['idsite']}|{params.get('res', '')}".encode()
-    return hmac.new(_daily_salt(day), config, hashlib.sha1).hexdigest()[:16]
+    return hmac.new(_daily_salt(settings.SECRET_KEY, day()), config, hashlib.sha1).hexdigest()[:16]
 
 
 def campaign(params: dict) -> tuple[str, str]:
     """The campaign name and keyword from _rcn/_rck or the page URL's mtm_/utm_/pk_ parameters."""
     if params.get("_rcn"):
         return params["_rcn"][:255], params.get("_rck", "")[:255]
-    query = parse_qs(urlsplit(params.get("url", "")).query)
+    url = params.get("url", "")
+    if "?" not in url:
+        return "", ""  # most page URLs: no query string to parse
+    query = parse_qs(urlsplit(url).query)
     name = next((query[k][0] for k in CAMPAIGN_NAMES if query.get(k)), "")
     keyword = next((query[k][0] for k in CAMPAIGN_KEYWORDS if query.get(k)), "")
     return name[:255], keyword[:255]

@@ -262,3 +262,50 @@ def test_the_visitors_local_time_is_kept_from_the_first_action(site):
     store(site, [hit(site, T0, h=9, m=5, s=7, **me), hit(site, T0 + timedelta(minutes=1), h=9, m=6, s=7, **me)])
     with in_tenant(site):
         assert Visit.objects.get().local_time.isoformat() == "09:05:07"
+
+
+REDUCED_ANDROID = ("Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+                   "Mobile Safari/537.36")  # Chrome's reduced user agent: no model, frozen OS and browser versions
+PIXEL_HINTS = {"mobile": True, "model": "Pixel 7", "platform": "Android", "platformVersion": "14.0.0",
+               "fullVersionList": [{"brand": "Not_A Brand", "version": "8.0.0.0"},
+                                   {"brand": "Chromium", "version": "120.0.6099.144"},
+                                   {"brand": "Google Chrome", "version": "120.0.6099.144"}],
+               "formFactors": ["Mobile"]}
+
+
+def test_client_hints_give_the_model_and_versions_a_reduced_user_agent_hides(site):
+    store(site, [hit(site, T0, ua=REDUCED_ANDROID, uadata=json.dumps(PIXEL_HINTS), _id="8888888888888888"),
+                 hit(site, T0, ua=REDUCED_ANDROID, _id="9999999999999999"),
+                 hit(site, T0, ua=REDUCED_ANDROID, uadata=json.dumps({"model": ["not", "text"], "mobile": "yes"}),
+                     _id="aaaaaaaaaaaaaaa1")])
+    with in_tenant(site):
+        hinted, plain, malformed = (Visit.objects.get(visitor_id=vid) for vid in
+                                    ("8888888888888888", "9999999999999999", "aaaaaaaaaaaaaaa1"))
+    assert (hinted.device_brand, hinted.device_model, hinted.os_version, hinted.browser_version) == (
+        "Google", "Pixel 7", "14.0.0", "120.0.6099.144")
+    assert (plain.device_model, plain.os_version, plain.browser_version) == ("", "10", "120.0.0.0")
+    assert (malformed.device_model, malformed.os_version) == ("", "10")  # bad hints are ignored, the hit kept
+
+
+def test_an_order_is_recorded_once_and_a_repeated_hit_once(site):
+    me = {"_id": "bbbbbbbbbbbbbbb1"}
+    first = hit(site, T0, idgoal=0, ec_id="B-7", revenue=30, **me)
+    again = hit(site, T0 + timedelta(seconds=5), idgoal=0, ec_id="B-7", revenue=30, **me)  # the shop sent it twice
+    page = hit(site, T0 + timedelta(seconds=6), dimension1="gold", **me)
+    assert store(site, [first, again, page, dict(page)]) == 3  # the repeated entry counts once
+    assert store(site, [hit(site, T0 + timedelta(seconds=9), idgoal=0, ec_id="B-7", **me)]) == 1
+    with in_tenant(site):
+        assert list(Conversion.objects.values_list("order_id", "revenue")) == [("B-7", 30.0)]
+        assert list(Action.objects.values_list("dimensions", flat=True)) == [{"1": "gold"}]
+        assert Visit.objects.get().actions == 1
+
+
+def test_a_later_batch_extends_the_visit_an_earlier_one_opened(site):
+    me = {"_id": "ccccccccccccccc1"}
+    store(site, [hit(site, T0, url="https://s.example/a", **me)])
+    store(site, [hit(site, T0 + timedelta(minutes=5), url="https://s.example/b", **me),
+                 hit(site, T0 + timedelta(minutes=6), ping=1, **me)])
+    with in_tenant(site):
+        visit = Visit.objects.get()
+    assert (visit.actions, visit.entry_url, visit.exit_url, visit.last_action_at) == (
+        2, "https://s.example/a", "https://s.example/b", T0 + timedelta(minutes=6))

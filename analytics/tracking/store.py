@@ -1,0 +1,208 @@
+"""The log tables' fast write path: plain rows, written with COPY, read and updated set-wise.
+
+Why not the ORM: `bulk_create` sends every value of every row through the field machinery and
+psycopg's Python-side quoting; for ingest's 20–30 column rows that cost several times what
+PostgreSQL needs to store them (docs/benchmarks.md, tracking). Here a row is a slotted dataclass
+whose field names are the model's field names, so the column list and types come from the model
+and a renamed or retyped field fails loudly instead of drifting. COPY runs in binary format: text
+format spent most of its time printing datetimes. So values must have the column's Python type
+(UUID for uuid, ipaddress for inet, dict or list for jsonb). Every function takes the batch's cursor
+(Django's, so it joins the caller's transaction and tenant): django-tenants sets the search_path
+again for every cursor opened, a round trip each.
+"""
+import re
+import uuid
+from dataclasses import dataclass, field, fields
+from datetime import datetime, time
+from ipaddress import IPv4Address, IPv6Address
+from functools import lru_cache
+from operator import attrgetter
+
+from django.db import connection
+
+from analytics.models import Action, Conversion, Visit
+
+_INGEST_LOCK = 4243  # first key of pg_advisory_xact_lock(int, int): "ingest into this site"
+
+
+@dataclass(slots=True, eq=False)
+class VisitRow:
+    """A visit during a batch: loaded (id known) or opened by it (id given when it is saved).
+
+    Loaded visits carry only what sessionization reads (see `visits_latest`); the rest keeps its
+    default and is never written back, as only _UPDATE_FIELDS are.
+    """
+
+    id: int | None = None
+    visitor_id: str = ""
+    user_id: str = ""
+    first_action_at: datetime | None = None
+    last_action_at: datetime | None = None
+    actions: int = 0
+    entry_url: str = ""
+    exit_url: str = ""
+    referrer_url: str = ""
+    referrer_type: str = "direct"
+    referrer_name: str = ""
+    campaign_name: str = ""
+    campaign_keyword: str = ""
+    returning: bool = False
+    visit_count: int = 1
+    days_since_last_visit: int | None = None
+    local_time: time | None = None
+    resolution: str = ""
+    language: str = ""
+    user_agent: str = ""
+    ip: IPv4Address | IPv6Address | None = None
+    country: str = ""
+    device_type: str = ""
+    device_brand: str = ""
+    device_model: str = ""
+    os_name: str = ""
+    os_version: str = ""
+    browser_name: str = ""
+    browser_version: str = ""
+    dimensions: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class ActionRow:
+    hit_id: uuid.UUID
+    visit: VisitRow  # its id is read when the row is written, after the visit got one
+    kind: str
+    at: datetime
+    url: str = ""
+    title: str = ""
+    pv_id: str = ""
+    event_category: str = ""
+    event_action: str = ""
+    event_name: str = ""
+    event_value: float | None = None
+    search_keyword: str = ""
+    search_category: str = ""
+    search_count: int | None = None
+    content_name: str = ""
+    content_piece: str = ""
+    content_target: str = ""
+    content_interaction: str = ""
+    generation_ms: int | None = None
+    dimensions: dict = field(default_factory=dict)
+
+
+@dataclass(slots=True, eq=False)
+class ConversionRow:
+    hit_id: uuid.UUID
+    visit: VisitRow
+    at: datetime
+    goal_id: int
+    revenue: float = 0.0
+    order_id: str = ""
+    items: list = field(default_factory=list)
+    subtotal: float | None = None
+    tax: float | None = None
+    shipping: float | None = None
+    discount: float | None = None
+    url: str = ""
+
+
+_UPDATE_FIELDS = ("last_action_at", "actions", "entry_url", "exit_url")  # all a later hit changes in a visit
+_LOADED_FIELDS = ("id", "visitor_id", "first_action_at", "last_action_at", "actions", "entry_url", "exit_url",
+                  "campaign_name", "visit_count")
+
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _text_array(values) -> str:
+    """A PostgreSQL array literal of text values, to send a thousand ids as one parameter: psycopg
+    adapts a Python list element by element in Python, which cost more than the query itself."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+def site_lock(cursor, site_id: int) -> None:
+    """Become the site's only writer until the transaction ends: two workers, or a worker and the
+    write-through path, would otherwise both extend or both open the same visits, and the check
+    for already stored hit ids (`hits_known`) would no longer be enough to make replays harmless."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK, site_id])
+
+
+def hits_known(cursor, hit_ids: list[str]) -> set[str]:
+    """The ids among `hit_ids` (canonical UUID text) already stored as an action or a conversion."""
+    sql = " UNION ALL ".join(f"SELECT hit_id::text FROM {_qn(model._meta.db_table)} WHERE hit_id = ANY(%s::uuid[])"
+                             for model in (Action, Conversion))
+    cursor.execute(sql, [_text_array(hit_ids)] * 2)
+    return {row[0] for row in cursor.fetchall()}
+
+
+def orders_known(order_ids: set[str]) -> set[str]:
+    """The ecommerce order ids among `order_ids` already recorded (an order counts once, as in Matomo)."""
+    return set(Conversion.objects.filter(order_id__in=order_ids).values_list("order_id", flat=True))
+
+
+def visits_latest(cursor, visitor_ids: set[str]) -> dict[str, VisitRow]:
+    """Each visitor's most recent visit, the one a new hit may extend (index visit_visitor_last_idx)."""
+    columns = ", ".join(_qn(Visit._meta.get_field(name).column) for name in _LOADED_FIELDS)
+    sql = (f"SELECT DISTINCT ON (visitor_id) {columns} FROM {_qn(Visit._meta.db_table)} "
+           "WHERE visitor_id = ANY(%s::text[]) ORDER BY visitor_id, last_action_at DESC")
+    cursor.execute(sql, [_text_array(visitor_ids)])
+    return {row[1]: VisitRow(**dict(zip(_LOADED_FIELDS, row, strict=True))) for row in cursor.fetchall()}
+
+
+def _ids_allocate(cursor, model, count: int) -> list[int]:
+    """`count` fresh primary keys from the table's own sequence, so rows can be referenced before
+    COPY writes them (COPY returns no ids)."""
+    # NB: MATERIALIZED looks the sequence up once; inlined, it is looked up again for every row (5x slower).
+    sql = ("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
+           "SELECT nextval(seq) FROM s, generate_series(1, %s)")
+    cursor.execute(sql, [_qn(model._meta.db_table), model._meta.pk.column, count])
+    return [row[0] for row in cursor.fetchall()]
+
+
+@lru_cache(maxsize=None)
+def _copy_plan(model, row_class) -> tuple[str, list[str], attrgetter]:
+    """The COPY statement for `row_class`'s fields, their PostgreSQL types (binary COPY must be told
+    them) and the getter that turns a row into its values (a foreign key reads the related row's id)."""
+    model_fields = [model._meta.get_field(f.name) for f in fields(row_class)]
+    columns = ", ".join(_qn(field.column) for field in model_fields)
+    types = [re.sub(r"\(.*\)$", "", field.cast_db_type(connection)) for field in model_fields]  # varchar(16) → varchar
+    getter = attrgetter(*(f"{field.name}.id" if field.is_relation else field.name for field in model_fields))
+    return f"COPY {_qn(model._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)", types, getter
+
+
+def rows_insert(cursor, model, rows: list) -> None:
+    """Write rows of one row class into `model`'s table with one COPY.
+
+    COPY cannot skip conflicting rows: callers leave out what is already stored (under
+    `site_lock`, nobody else can add it meanwhile), and a conflict left is a bug that must fail.
+    """
+    if not rows:
+        return
+    sql, types, values = _copy_plan(model, type(rows[0]))
+    with cursor.copy(sql) as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(values(row))
+
+
+def visits_save(cursor, new: list[VisitRow], changed: list[VisitRow]) -> None:
+    """Insert the batch's new visits (each gets its id first, so its actions can point at it) and
+    write what the batch changed in existing ones, a statement for each."""
+    if new:
+        for visit, visit_id in zip(new, _ids_allocate(cursor, Visit, len(new)), strict=True):
+            visit.id = visit_id
+        rows_insert(cursor, Visit, new)
+    if changed:
+        _rows_update(cursor, Visit, changed, _UPDATE_FIELDS)
+
+
+def _rows_update(cursor, model, rows: list, names: tuple[str, ...]) -> None:
+    """One UPDATE … FROM unnest(arrays) for all rows: a column per array, whatever the row count."""
+    model_fields = [model._meta.pk, *(model._meta.get_field(name) for name in names)]
+    columns = [_qn(field.column) for field in model_fields]
+    arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in model_fields)
+    assignments = ", ".join(f"{column} = u.{column}" for column in columns[1:])
+    sql = (f"UPDATE {_qn(model._meta.db_table)} AS t SET {assignments} FROM unnest({arrays}) "
+           f"AS u({', '.join(columns)}) WHERE t.{columns[0]} = u.{columns[0]}")
+    values = attrgetter(*(field.attname for field in model_fields))
+    cursor.execute(sql, [list(column) for column in zip(*map(values, rows), strict=True)])
