@@ -22,7 +22,7 @@ from django.utils import timezone as dj_timezone
 
 from analytics.models import Archive, ArchiveState, ArchiveVisitors
 from analytics.reports.catalog import BY_NAME
-from analytics.reports.definitions import compute_day
+from analytics.reports.definitions import compute_day, day_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
 from analytics.tracking.ingest import _INGEST_LOCK  # NB: the same key, so no batch is half-seen (see _watermarks)
@@ -77,7 +77,7 @@ def archive_period(period: Period, *, today: date) -> dict[str, list[dict]]:
     """
     kind = "month" if period.kind == "year" else "day"
     parts = sorted({Period.of(kind, day) for day in period.days() if day <= today})
-    reports = merge_reports([archived(part, today=today) for part in parts])
+    reports = merge_reports(parts_reports(parts, today=today))
     summary = reports["VisitsSummary.get"][0]
     if period.kind == "year":
         sets = None
@@ -96,19 +96,55 @@ def archived(period: Period, *, today: date, names: list[str] | None = None) -> 
     Like Matomo's browser-triggered archiving, a missing archive, or one computed before its
     period was over, is (re)computed now; the hourly run makes this the exception.
     """
+    return parts_reports([period], today=today, names=names)[0]
+
+
+def parts_reports(parts: list[Period], *, today: date, names: list[str] | None = None) -> list[dict]:
+    """The reports of several periods of one kind, read in one query; missing or stale ones rebuilt.
+
+    A past day that has neither an archive nor any log row is empty: it is not computed (nor
+    stored), which keeps a year's first build cheap. Should rows arrive for it later, the
+    watermarks of the next run find that day.
+    """
     wanted = set(names) if names is not None else set(BY_NAME)
-    if period.start > today:
-        return {name: rows for name, rows in merge_reports([]).items() if name in wanted}  # nothing yet
-    found = {a.report: a for a in Archive.objects.filter(period=period.kind, start=period.start,
-                                                         report__in=wanted).only("report", "rows", "complete")}
-    stale = any(period.ended(today) and not a.complete for a in found.values())
-    if found.keys() >= wanted and not stale:
-        return {name: a.rows for name, a in found.items()}
-    return {name: rows for name, rows in _rebuild(period, today=today).items() if name in wanted}
+    found: dict[tuple, dict] = {}
+    for archive in Archive.objects.filter(period__in={p.kind for p in parts}, start__in=[p.start for p in parts],
+                                          report__in=wanted).only("period", "start", "report", "rows", "complete"):
+        found.setdefault((archive.period, archive.start), {})[archive.report] = archive
+    fresh = {}
+    for part in parts:
+        stored = found.get((part.kind, part.start), {})
+        if stored.keys() >= wanted and not any(part.ended(today) and not a.complete for a in stored.values()):
+            fresh[part] = {name: a.rows for name, a in stored.items()}
+    with_data = _days_with_data([p for p in parts if p not in fresh and (p.kind, p.start) not in found])
+    out = []
+    for part in parts:
+        if part in fresh:
+            reports = fresh[part]
+        elif part.start > today or (part.kind == "day" and (part.kind, part.start) not in found
+                                    and part.start not in with_data):
+            reports = merge_reports([])
+        else:
+            reports = _rebuild(part, today=today)
+        out.append({name: rows for name, rows in reports.items() if name in wanted})
+    return out
 
 
 def _rebuild(period: Period, *, today: date) -> dict[str, list[dict]]:
     return archive_day(period.start, today=today) if period.kind == "day" else archive_period(period, today=today)
+
+
+def _days_with_data(parts: list[Period]) -> set[date]:
+    """The local days, among day parts, on which any visit, action or conversion happened."""
+    days = [p.start for p in parts if p.kind == "day"]
+    if not days:
+        return set()
+    (start, _end), (_start, end) = day_bounds(min(days), site_timezone()), day_bounds(max(days), site_timezone())
+    sql = " UNION ".join(f"SELECT DISTINCT ({column} AT TIME ZONE %s)::date FROM {table} "
+                         f"WHERE {column} >= %s AND {column} < %s" for table, column, _f in _LOG_TABLES[:3])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [site_timezone(), start, end] * 3)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def unique_sets(parts: list[Period], *, today: date) -> tuple[np.ndarray, np.ndarray]:
@@ -116,9 +152,12 @@ def unique_sets(parts: list[Period], *, today: date) -> tuple[np.ndarray, np.nda
     parts = [part for part in parts if part.start <= today]
     stored = {(s.period, s.start): s for s in ArchiveVisitors.objects.filter(
         period__in={p.kind for p in parts}, start__in={p.start for p in parts})}
+    with_data = _days_with_data([part for part in parts if (part.kind, part.start) not in stored])
     visitors, users = [], []
     for part in parts:
         row = stored.get((part.kind, part.start))
+        if row is None and part.kind == "day" and part.start not in with_data:
+            continue  # an empty day
         if row is None:
             _rebuild(part, today=today)
             row = ArchiveVisitors.objects.get(period=part.kind, start=part.start)

@@ -235,10 +235,10 @@ def _goal_reports(params: dict, reports: dict) -> None:
     nb_visits = reports["VisitsSummary.get"][0]["nb_visits"]
     goals, overall = [], dict.fromkeys(GOAL_COLUMNS, 0)
     for goal_id, is_total, *values in _fetch(GOALS_SQL, params):
-        row = {**dict(zip(GOAL_COLUMNS, values)), "nb_visits": nb_visits}
+        row = dict(zip(GOAL_COLUMNS, values))
         if is_total:
             overall = row
-        else:
+        else:  # no nb_visits here: a goal absent on some days would sum too few; read adds the period's
             goals.append({"label": str(goal_id), **row})
     reports["Goals.get"] = [{**overall, "nb_visits": nb_visits}]
     reports["Goals.getGoals"] = goals

@@ -20,13 +20,14 @@ from datetime import date, datetime
 
 from analytics.models import ArchiveState
 from analytics.reports import catalog
-from analytics.reports.archive import archived, site_today, unique_sets
+from analytics.reports.archive import archived, parts_reports, site_today, unique_sets
 from analytics.reports.merge import merge_reports
 from analytics.reports.periods import Period, PeriodError
 from analytics.reports.periods import periods_for as _periods_for
 
 _SOURCES = {"Actions.get": ["Actions.getPageUrls", "Actions.getDownloads", "Actions.getOutlinks",
-                            "Actions.getSiteSearchKeywords"]}
+                            "Actions.getSiteSearchKeywords"],
+            "Goals.getGoals": ["Goals.get"]}
 
 
 def periods_for(period: str, value: str | date | tuple[date, date], *, today: date | None = None) -> list[Period]:
@@ -49,6 +50,9 @@ def reports(names: list[str], period: Period, *, today: date | None = None) -> d
     today = today or site_today()
     raw = _range(names, period, today) if period.kind == "range" else archived(
         period, today=today, names=_with_sources(names))
+    if "Goals.getGoals" in raw:  # each goal's conversion rate is over all the period's visits
+        visits = (raw["Goals.get"] or [{}])[0].get("nb_visits", 0)
+        raw["Goals.getGoals"] = [{**row, "nb_visits": visits} for row in raw["Goals.getGoals"]]
     return {spec.name: _present(spec, raw.get(spec.name, [])) for spec in specs}
 
 
@@ -61,7 +65,7 @@ def _range(names: list[str], period: Period, today: date) -> dict[str, list[dict
     if period.start > today:
         raise PeriodError(f"the range {period.label} starts after today ({today})")
     parts = [part for part in period.parts() if part.start <= today]
-    merged = merge_reports([archived(part, today=today, names=_with_sources(names)) for part in parts])
+    merged = merge_reports(parts_reports(parts, today=today, names=_with_sources(names)))
     if "VisitsSummary.get" in names:
         visitors, users = unique_sets(parts, today=today)
         merged["VisitsSummary.get"][0].update(nb_uniq_visitors=len(visitors), nb_users=len(users))
