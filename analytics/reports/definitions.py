@@ -149,15 +149,20 @@ ACTION_DIMENSIONS = [
     ("Events.getAction", "event", "a.event_action"),
     ("Events.getName", "event", _or("a.event_name", "Event name not defined")),
 ]
+# Two levels instead of count(DISTINCT visit_id): first per (report, label, visit), hashed, then per label.
 ACTIONS_SQL = f"""
-SELECT d.report, d.label, count(*), count(DISTINCT a.visit_id), sum(a.event_value), min(a.event_value),
-       max(a.event_value), count(a.event_value)
-FROM analytics_action a CROSS JOIN LATERAL (VALUES {", ".join(
-    f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)" for report, kind, label in ACTION_DIMENSIONS)}
-) AS d(report, label)
-WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
-  AND d.label IS NOT NULL
-GROUP BY 1, 2
+WITH per_visit AS (
+    SELECT d.report, d.label, a.visit_id, count(*) AS hits, sum(a.event_value) AS total, min(a.event_value) AS low,
+           max(a.event_value) AS high, count(a.event_value) AS with_value
+    FROM analytics_action a CROSS JOIN LATERAL (VALUES {", ".join(
+        f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)" for report, kind, label in ACTION_DIMENSIONS)}
+    ) AS d(report, label)
+    WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
+      AND d.label IS NOT NULL
+    GROUP BY 1, 2, 3
+)
+SELECT report, label, sum(hits)::bigint, count(*), sum(total), min(low), max(high), sum(with_value)::bigint
+FROM per_visit GROUP BY 1, 2
 """
 
 
@@ -246,9 +251,6 @@ def _page_reports(params: dict, reports: dict) -> None:
             ("Actions.getPageUrls", path, path_visits)
         row = {"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in (hits, visits, *values))))}
         reports.setdefault(report, []).append(row)
-    pages = reports.get("Actions.getPageUrls", [])
-    reports["Actions.getEntryPageUrls"] = [row for row in pages if row["entry_nb_visits"]]
-    reports["Actions.getExitPageUrls"] = [row for row in pages if row["exit_nb_visits"]]
 
 
 def _action_reports(params: dict, reports: dict) -> None:
