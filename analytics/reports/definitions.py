@@ -1,10 +1,10 @@
-"""Every day report computed from the raw logs of one site-local day, in five SQL passes.
+"""Every day report computed from the raw logs of one site-local day, in a handful of SQL passes.
 
 Call inside the site's schema. A visit belongs to the day of its first action (ingest never lets a
 visit cross local midnight); actions and conversions to the day of their own time. Each pass
-unpivots its rows into (report, parent, label) pairs with a LATERAL VALUES list and aggregates
-them all in one GROUP BY, so adding a dimension adds no scan. Rows hold only additive metrics;
-ratios are derived on read (analytics.reports.catalog).
+reads its rows once and aggregates every dimension of that table together (GROUPING SETS, or a
+LATERAL VALUES unpivot), so adding a dimension adds no scan. Rows hold only additive metrics;
+ratios are derived on read (analytics.reports.catalog). Measured: see docs/benchmarks.md.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
