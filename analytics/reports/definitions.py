@@ -4,7 +4,7 @@ Call inside the site's schema. A visit belongs to the day of its first action (i
 visit cross local midnight); actions and conversions to the day of their own time. Each pass
 reads its rows once and aggregates every dimension of that table together (GROUPING SETS, or a
 LATERAL VALUES unpivot), so adding a dimension adds no scan. Rows hold only additive metrics;
-ratios are derived on read (analytics.reports.catalog). Measured: see docs/benchmarks.md.
+ratios are derived on read (analytics.reports.catalog).
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
