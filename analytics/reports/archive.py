@@ -25,7 +25,7 @@ from analytics.reports.catalog import STORED
 from analytics.reports.definitions import compute_day, day_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
-from analytics.tracking.ingest import _INGEST_LOCK  # NB: the same key, so no batch is half-seen (see _watermarks)
+from analytics.tracking.store import site_lock  # the ingest writers' lock: no batch is half-seen (see _watermarks)
 
 _ARCHIVE_LOCK = 4244  # pg_advisory_lock(4244, instance id): one archiving run per site at a time
 _LONGER = ("week", "month", "year")
@@ -173,7 +173,7 @@ def _watermarks() -> dict[str, int]:
     committed; reading under the ingest lock means every id up to these marks is committed.
     """
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK, connection.tenant.pk])
+        site_lock(cursor, connection.tenant.pk)
         cursor.execute("SELECT " + ", ".join(f"(SELECT COALESCE(max(id), 0) FROM {t})" for t, _c, _f in _LOG_TABLES))
         return dict(zip((f for _t, _c, f in _LOG_TABLES), cursor.fetchone()))
 
