@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 class Visit(models.Model):
     """One visit (session) of one visitor, as Matomo's log_visit keeps it."""
 
-    visitor_id = models.CharField(_("visitor id"), max_length=16, db_index=True)
+    visitor_id = models.CharField(_("visitor id"), max_length=16)  # indexed with last_action_at below
     user_id = models.CharField(_("user id"), max_length=200, blank=True)
     first_action_at = models.DateTimeField(_("first action"), db_index=True)
     last_action_at = models.DateTimeField(_("last action"))
@@ -59,7 +59,8 @@ class Action(models.Model):
         CONTENT = "content"
 
     hit_id = models.UUIDField(unique=True)
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="log_actions")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="log_actions",
+                              db_index=False)  # action_visit_at_idx (visit, at) serves lookups by visit
     kind = models.CharField(max_length=10, choices=Kind.choices)
     at = models.DateTimeField(db_index=True)
     url = models.TextField(blank=True)
