@@ -127,3 +127,60 @@ class MediaPlay(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["visit", "pv_id", "media_id"], name="media_one_row_per_play")]
+
+
+class Archive(models.Model):
+    """One report of one period, as computed rows (Matomo's archive_blob, one JSON document per report).
+
+    Day archives come from the raw logs; week and month archives only from day archives, and year
+    archives from month archives (analytics.reports.archive). `complete` says whether the period had
+    ended, in the site's timezone, when the rows were computed: an incomplete archive is redone once
+    its period is over, a complete one stays as it is until late data invalidates its day.
+    """
+
+    class Period(models.TextChoices):
+        DAY = "day"
+        WEEK = "week"
+        MONTH = "month"
+        YEAR = "year"
+
+    period = models.CharField(max_length=5, choices=Period.choices)
+    start = models.DateField()
+    report = models.CharField(max_length=100)
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+    complete = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "start", "report"], name="archive_one_per_report")]
+
+
+class ArchiveVisitors(models.Model):
+    """The exact set of visitors (and of users) of one day, week or month, for unique counts.
+
+    Unique visitors cannot be summed across days, so each period keeps its sorted, distinct 64-bit
+    visitor ids (the 16-hex visitor id read as an integer; user ids hashed to 64 bits) packed in a
+    bytea: about 8 bytes a visitor. Longer periods and ranges union these sets.
+    """
+
+    period = models.CharField(max_length=5, choices=Archive.Period.choices)
+    start = models.DateField()
+    visitors = models.BinaryField()
+    users = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "start"], name="archive_visitors_one_per_period")]
+
+
+class ArchiveState(models.Model):
+    """Where the last archiving run stopped (a single row): the highest log ids it had seen.
+
+    Rows above these ids are new or late data; the days they fall on are the days to archive again.
+    """
+
+    max_visit_id = models.BigIntegerField(default=0)
+    max_action_id = models.BigIntegerField(default=0)
+    max_conversion_id = models.BigIntegerField(default=0)
+    max_media_id = models.BigIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_seconds = models.FloatField(null=True, blank=True)

@@ -1,0 +1,257 @@
+"""Archives: storing day reports, building weeks, months and years from them, and invalidating by late data.
+
+Call everything inside the site's schema (farm.tenancy.in_tenant); days are site-local, in the
+Instance's timezone. Only day archives read the raw logs (analytics.reports.definitions); a week or
+a month merges its day archives, a year its month archives, so no longer period ever scans logs.
+
+Invalidation needs nothing from ingest: the archiving run remembers the highest ids of the log
+tables it has seen (ArchiveState). Rows above them are new or late; the distinct local days they
+fall on, today, and days archived before they were over are archived again, then the weeks, months
+and years containing them. Any other closed day's archive is left untouched. Known gap: a heartbeat
+(ping) or a media progress update that only lengthens an existing visit or play on a closed day
+writes no new row, so that day is not invalidated.
+"""
+import time as monotonic
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone as dj_timezone
+
+from analytics.models import Archive, ArchiveState, ArchiveVisitors
+from analytics.reports.catalog import BY_NAME
+from analytics.reports.definitions import compute_day, day_bounds
+from analytics.reports.merge import derive, merge_reports, pack, union, unpack
+from analytics.reports.periods import Period
+from analytics.tracking.ingest import _INGEST_LOCK  # NB: the same key, so no batch is half-seen (see _watermarks)
+
+_ARCHIVE_LOCK = 4244  # pg_advisory_lock(4244, instance id): one archiving run per site at a time
+_LONGER = ("week", "month", "year")
+_LOG_TABLES = (  # (table, time column for the local day, ArchiveState field)
+    ("analytics_visit", "first_action_at", "max_visit_id"),
+    ("analytics_action", "at", "max_action_id"),
+    ("analytics_conversion", "at", "max_conversion_id"),
+    ("analytics_mediaplay", "first_at", "max_media_id"),
+)
+
+
+def site_timezone() -> str:
+    return connection.tenant.timezone
+
+
+def site_today(now: datetime | None = None) -> date:
+    """Today in the site's timezone."""
+    return (now or dj_timezone.now()).astimezone(ZoneInfo(site_timezone())).date()
+
+
+@transaction.atomic
+def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | None, *, today: date) -> None:
+    now, complete = dj_timezone.now(), period.ended(today)
+    Archive.objects.bulk_create(
+        [Archive(period=period.kind, start=period.start, report=name, rows=rows, computed_at=now, complete=complete)
+         for name, rows in reports.items()],
+        update_conflicts=True, unique_fields=["period", "start", "report"],
+        update_fields=["rows", "computed_at", "complete"])
+    if sets is not None:
+        ArchiveVisitors.objects.update_or_create(period=period.kind, start=period.start,
+                                                 defaults={"visitors": pack(sets[0]), "users": pack(sets[1])})
+
+
+def archive_day(day: date, *, today: date) -> dict[str, list[dict]]:
+    """Compute one day's reports from the raw logs and store them (replacing any older archive)."""
+    result = compute_day(day, site_timezone())
+    reports = derive(result.reports)
+    _store(Period.of("day", day), reports, (result.visitors, result.users), today=today)
+    return reports
+
+
+def archive_period(period: Period, *, today: date) -> dict[str, list[dict]]:
+    """Build a week or month from its day archives, or a year from its month archives, and store it.
+
+    Parts after today hold no data and are skipped; missing parts are archived first. Unique
+    visitors and users of a week or month are the exact union of its days' sets. A year has no
+    nb_uniq_visitors / nb_users, as in Matomo by default: a year's visitor set would cost more than
+    it is worth, and a sum of monthly uniques would be wrong.
+    """
+    kind = "month" if period.kind == "year" else "day"
+    parts = sorted({Period.of(kind, day) for day in period.days() if day <= today})
+    reports = merge_reports(parts_reports(parts, today=today))
+    summary = reports["VisitsSummary.get"][0]
+    if period.kind == "year":
+        sets = None
+        summary.pop("nb_uniq_visitors", None)
+        summary.pop("nb_users", None)
+    else:
+        sets = unique_sets(parts, today=today)
+        summary["nb_uniq_visitors"], summary["nb_users"] = len(sets[0]), len(sets[1])
+    _store(period, reports, sets, today=today)
+    return reports
+
+
+def archived(period: Period, *, today: date, names: list[str] | None = None) -> dict[str, list[dict]]:
+    """The stored reports of a day, week, month or year (only `names` if given), archiving on demand.
+
+    Like Matomo's browser-triggered archiving, a missing archive, or one computed before its
+    period was over, is (re)computed now; the hourly run makes this the exception.
+    """
+    return parts_reports([period], today=today, names=names)[0]
+
+
+def parts_reports(parts: list[Period], *, today: date, names: list[str] | None = None) -> list[dict]:
+    """The reports of several periods of one kind, read in one query; missing or stale ones rebuilt.
+
+    A past day that has neither an archive nor any log row is empty: it is not computed (nor
+    stored), which keeps a year's first build cheap. Should rows arrive for it later, the
+    watermarks of the next run find that day.
+    """
+    wanted = set(names) if names is not None else set(BY_NAME)
+    found: dict[tuple, dict] = {}
+    for archive in Archive.objects.filter(period__in={p.kind for p in parts}, start__in=[p.start for p in parts],
+                                          report__in=wanted).only("period", "start", "report", "rows", "complete"):
+        found.setdefault((archive.period, archive.start), {})[archive.report] = archive
+    fresh = {}
+    for part in parts:
+        stored = found.get((part.kind, part.start), {})
+        if stored.keys() >= wanted and not any(part.ended(today) and not a.complete for a in stored.values()):
+            fresh[part] = {name: a.rows for name, a in stored.items()}
+    with_data = _days_with_data([p for p in parts if p not in fresh and (p.kind, p.start) not in found])
+    out = []
+    for part in parts:
+        if part in fresh:
+            reports = fresh[part]
+        elif part.start > today or (part.kind == "day" and (part.kind, part.start) not in found
+                                    and part.start not in with_data):
+            reports = merge_reports([])
+        else:
+            reports = _rebuild(part, today=today)
+        out.append({name: rows for name, rows in reports.items() if name in wanted})
+    return out
+
+
+def _rebuild(period: Period, *, today: date) -> dict[str, list[dict]]:
+    return archive_day(period.start, today=today) if period.kind == "day" else archive_period(period, today=today)
+
+
+def _days_with_data(parts: list[Period]) -> set[date]:
+    """The local days, among day parts, on which any visit, action or conversion happened."""
+    days = [p.start for p in parts if p.kind == "day"]
+    if not days:
+        return set()
+    (start, _end), (_start, end) = day_bounds(min(days), site_timezone()), day_bounds(max(days), site_timezone())
+    sql = " UNION ".join(f"SELECT DISTINCT ({column} AT TIME ZONE %s)::date FROM {table} "
+                         f"WHERE {column} >= %s AND {column} < %s" for table, column, _f in _LOG_TABLES[:3])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [site_timezone(), start, end] * 3)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def unique_sets(parts: list[Period], *, today: date) -> tuple[np.ndarray, np.ndarray]:
+    """The union of the visitor and user sets of day, week or month parts (archiving missing parts)."""
+    parts = [part for part in parts if part.start <= today]
+    stored = {(s.period, s.start): s for s in ArchiveVisitors.objects.filter(
+        period__in={p.kind for p in parts}, start__in={p.start for p in parts})}
+    with_data = _days_with_data([part for part in parts if (part.kind, part.start) not in stored])
+    visitors, users = [], []
+    for part in parts:
+        row = stored.get((part.kind, part.start))
+        if row is None and part.kind == "day" and part.start not in with_data:
+            continue  # an empty day
+        if row is None:
+            _rebuild(part, today=today)
+            row = ArchiveVisitors.objects.get(period=part.kind, start=part.start)
+        visitors.append(unpack(row.visitors))
+        users.append(unpack(row.users))
+    return union(visitors), union(users)
+
+
+def _watermarks() -> dict[str, int]:
+    """The current highest id of each log table, read while no ingest batch is in flight.
+
+    NB: ids come from sequences, so a batch still being written may hold ids below ones already
+    committed; reading under the ingest lock means every id up to these marks is committed.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_INGEST_LOCK, connection.tenant.pk])
+        cursor.execute("SELECT " + ", ".join(f"(SELECT COALESCE(max(id), 0) FROM {t})" for t, _c, _f in _LOG_TABLES))
+        return dict(zip((f for _t, _c, f in _LOG_TABLES), cursor.fetchone()))
+
+
+def changed_days(state: ArchiveState, marks: dict[str, int]) -> set[date]:
+    """The site-local days of log rows stored since the last run (ids above its watermarks)."""
+    parts, params = [], []
+    for table, column, mark in _LOG_TABLES:
+        parts.append(f"SELECT DISTINCT ({column} AT TIME ZONE %s)::date FROM {table} WHERE id > %s AND id <= %s")
+        params += [site_timezone(), getattr(state, mark), marks[mark]]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ".join(parts), params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def containing(days: set[date]) -> list[Period]:
+    """The weeks, then months, then years that contain `days` (years last: they read months)."""
+    return [period for kind in _LONGER for period in sorted({Period.of(kind, day) for day in days})]
+
+
+@dataclass
+class RunSummary:
+    days: list[date] = field(default_factory=list)
+    periods: list[Period] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _RunLock:
+    """A session advisory lock: one archiving run per site at a time (the cron and the command)."""
+
+    def __enter__(self):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ARCHIVE_LOCK, connection.tenant.pk])
+
+    def __exit__(self, *exc):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ARCHIVE_LOCK, connection.tenant.pk])
+
+
+def archive_run(*, now: datetime | None = None) -> RunSummary:
+    """The hourly archiving of one site: today, late-data days, days archived before they ended.
+
+    Then the weeks, months and years containing them. The watermarks advance only once all of it
+    is stored, so a run that fails is simply done again by the next one.
+    """
+    started, today = monotonic.monotonic(), site_today(now)
+    with _RunLock():
+        state, _created = ArchiveState.objects.get_or_create(pk=1)
+        marks = _watermarks()
+        unfinished = Archive.objects.filter(period="day", complete=False, start__lt=today)
+        days = changed_days(state, marks) | {today} | set(unfinished.values_list("start", flat=True).distinct())
+        summary = RunSummary(days=sorted(days), periods=containing(days))
+        for day in summary.days:
+            archive_day(day, today=today)
+        for period in summary.periods:
+            archive_period(period, today=today)
+        summary.seconds = monotonic.monotonic() - started
+        ArchiveState.objects.filter(pk=state.pk).update(**marks, last_run_at=dj_timezone.now(),
+                                                        last_run_seconds=summary.seconds)
+    return summary
+
+
+def archive_range(start: date, end: date, *, now: datetime | None = None, progress=None) -> RunSummary:
+    """Archive every day from `start` to `end` again, then their weeks, months and years.
+
+    `progress(done, total)` is called after each step (the command draws its bar with it).
+    """
+    started, today = monotonic.monotonic(), site_today(now)
+    days = set(Period.span(start, end).days())
+    summary = RunSummary(days=sorted(days), periods=containing(days))
+    total = len(summary.days) + len(summary.periods)
+    with _RunLock():
+        for done, item in enumerate([*summary.days, *summary.periods], 1):
+            if isinstance(item, Period):
+                archive_period(item, today=today)
+            else:
+                archive_day(item, today=today)
+            if progress:
+                progress(done, total)
+    summary.seconds = monotonic.monotonic() - started
+    return summary

@@ -1,0 +1,206 @@
+"""The reports: Matomo's names, categories, dimensions and metrics, and the ratios derived from them.
+
+Archives store only additive metrics (counts, sums, max_*, min_*); ratios such as bounce_rate are
+recomputed from those whenever rows are read, so a week's rate is right by construction. This
+catalog is also what API.getReportMetadata describes.
+"""
+import re
+from dataclasses import dataclass, field
+
+from analytics.reports.errors import ReportError
+
+VISIT_METRICS = {
+    "nb_visits": "Visits", "nb_actions": "Actions", "max_actions": "Maximum actions in one visit",
+    "sum_visit_length": "Total time spent by visitors (in seconds)", "bounce_count": "Bounces",
+    "nb_visits_converted": "Visits converted",
+}
+HIT_METRICS = {"nb_hits": "Hits", "nb_visits": "Unique hits (visits)"}
+EVENT_METRICS = {
+    "nb_events": "Events", "nb_visits": "Visits", "sum_event_value": "Total event value",
+    "min_event_value": "Minimum event value", "max_event_value": "Maximum event value",
+    "nb_events_with_value": "Events with a value",
+}
+PAGE_METRICS = {
+    "nb_hits": "Pageviews", "nb_visits": "Unique pageviews", "sum_time_spent": "Total time on page (in seconds)",
+    "entry_nb_visits": "Entrances", "entry_nb_actions": "Actions in visits starting here",
+    "entry_sum_visit_length": "Total length of visits starting here (in seconds)",
+    "entry_bounce_count": "Bounces", "exit_nb_visits": "Exits",
+}
+GOAL_METRICS = {
+    "nb_conversions": "Conversions", "nb_visits_converted": "Visits converted", "revenue": "Revenue",
+    "items": "Products (quantity)", "revenue_subtotal": "Subtotal", "revenue_tax": "Tax",
+    "revenue_shipping": "Shipping", "revenue_discount": "Discount", "nb_visits": "Visits",
+}
+ITEM_METRICS = {"revenue": "Product revenue", "quantity": "Quantity", "orders": "Unique purchases",
+                "nb_visits": "Visits"}
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A processed metric: round(numerator / denominator * scale, digits), 0 when the denominator is 0."""
+
+    name: str
+    numerator: str
+    denominator: str
+    title: str
+    scale: int = 1
+    digits: int = 0
+
+    def value(self, row: dict) -> float | int:
+        denominator = row.get(self.denominator) or 0
+        if not denominator or row.get(self.numerator) is None:
+            return 0 if self.digits == 0 else 0.0
+        value = round(row[self.numerator] / denominator * self.scale, self.digits)
+        return int(value) if self.digits == 0 else value
+
+
+VISIT_RATIOS = (
+    Ratio("nb_actions_per_visit", "nb_actions", "nb_visits", "Actions per visit", digits=1),
+    Ratio("avg_time_on_site", "sum_visit_length", "nb_visits", "Avg. visit duration (in seconds)"),
+    Ratio("bounce_rate", "bounce_count", "nb_visits", "Bounce rate (%)", scale=100, digits=1),
+)
+PAGE_RATIOS = (
+    Ratio("avg_time_on_page", "sum_time_spent", "nb_hits", "Avg. time on page (in seconds)"),
+    Ratio("bounce_rate", "entry_bounce_count", "entry_nb_visits", "Bounce rate (%)", scale=100, digits=1),
+    Ratio("exit_rate", "exit_nb_visits", "nb_visits", "Exit rate (%)", scale=100, digits=1),
+)
+EVENT_RATIOS = (Ratio("avg_event_value", "sum_event_value", "nb_events_with_value", "Avg. event value", digits=2),)
+GOAL_RATIOS = (
+    Ratio("conversion_rate", "nb_visits_converted", "nb_visits", "Conversion rate (%)", scale=100, digits=1),
+    Ratio("avg_order_revenue", "revenue", "nb_conversions", "Avg. order revenue", digits=2),
+)
+ITEM_RATIOS = (Ratio("avg_price", "revenue", "quantity", "Avg. price", digits=2),
+               Ratio("avg_quantity", "quantity", "orders", "Avg. quantity", digits=1))
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """What a report is: its Matomo method name, where it sits, its row key and its metrics.
+
+    `dimension` is None for single-row reports (VisitsSummary.get): those read as a dict.
+    `order` is how rows are listed: "metric" (first metric, largest first) or "label" (the
+    dimension's natural order: hours, days of the week, duration buckets).
+    """
+
+    name: str
+    category: str
+    dimension: str | None
+    metrics: dict
+    ratios: tuple = ()
+    order: str = "metric"
+    parent: str | None = None  # rows also carry this key (e.g. the campaign of a campaign keyword)
+    defaults: dict = field(default_factory=dict)  # single-row reports: the row of an empty period
+
+    @property
+    def single_row(self) -> bool:
+        return self.dimension is None
+
+    def with_ratios(self, row: dict) -> dict:
+        """The row in a stable column order (key, metrics, then ratios) with its ratios computed."""
+        columns = [c for c in ("label", "parent", *self.metrics) if c in row]
+        ordered_row = {c: row[c] for c in columns} | {c: v for c, v in row.items() if c not in columns}
+        return ordered_row | {ratio.name: ratio.value(row) for ratio in self.ratios}
+
+    def metadata(self) -> dict:
+        """The report as API.getReportMetadata describes it."""
+        module, _dot, action = self.name.partition(".")
+        return {"category": self.category, "name": self.name, "module": module, "action": action,
+                "dimension": self.dimension, "metrics": dict(self.metrics),
+                "processedMetrics": {r.name: r.title for r in self.ratios}}
+
+
+def _visits(name, category, dimension, **options) -> ReportSpec:
+    return ReportSpec(name, category, dimension, VISIT_METRICS, VISIT_RATIOS, **options)
+
+
+def _zeros(metrics: dict) -> dict:
+    return dict.fromkeys(metrics, 0)
+
+
+SUMMARY_METRICS = {**VISIT_METRICS, "nb_uniq_visitors": "Unique visitors", "nb_users": "Users"}
+ACTIONS_METRICS = {
+    "nb_pageviews": "Pageviews", "nb_uniq_pageviews": "Unique pageviews", "nb_downloads": "Downloads",
+    "nb_uniq_downloads": "Unique downloads", "nb_outlinks": "Outlinks", "nb_uniq_outlinks": "Unique outlinks",
+    "nb_searches": "Searches", "nb_keywords": "Unique keywords",
+}
+FREQUENCY_METRICS = {f"{name}_{who}": f"{title} ({who})" for who in ("new", "returning")
+                     for name, title in VISIT_METRICS.items()}
+FREQUENCY_RATIOS = tuple(Ratio(f"{r.name}_{who}", f"{r.numerator}_{who}", f"{r.denominator}_{who}",
+                               f"{r.title} ({who})", r.scale, r.digits)
+                         for who in ("new", "returning") for r in VISIT_RATIOS)
+
+REPORTS = [
+    ReportSpec("VisitsSummary.get", "Visits", None, SUMMARY_METRICS, VISIT_RATIOS, defaults=_zeros(SUMMARY_METRICS)),
+    ReportSpec("VisitFrequency.get", "Visits", None, FREQUENCY_METRICS, FREQUENCY_RATIOS,
+               defaults=_zeros(FREQUENCY_METRICS)),
+    ReportSpec("Actions.get", "Actions", None, ACTIONS_METRICS, defaults=_zeros(ACTIONS_METRICS)),
+    ReportSpec("Actions.getPageUrls", "Actions", "Page URL", PAGE_METRICS, PAGE_RATIOS),
+    ReportSpec("Actions.getPageTitles", "Actions", "Page title", PAGE_METRICS, PAGE_RATIOS),
+    ReportSpec("Actions.getEntryPageUrls", "Actions", "Entry page URL", PAGE_METRICS, PAGE_RATIOS),
+    ReportSpec("Actions.getExitPageUrls", "Actions", "Exit page URL", PAGE_METRICS, PAGE_RATIOS),
+    ReportSpec("Actions.getDownloads", "Actions", "Download URL", HIT_METRICS),
+    ReportSpec("Actions.getOutlinks", "Actions", "Outlink URL", HIT_METRICS),
+    ReportSpec("Actions.getSiteSearchKeywords", "Actions", "Keyword (site search)", HIT_METRICS),
+    ReportSpec("Actions.getSiteSearchNoResultKeywords", "Actions", "Keyword with no result", HIT_METRICS),
+    _visits("Referrers.getReferrerType", "Referrers", "Channel type"),
+    _visits("Referrers.getWebsites", "Referrers", "Website"),
+    _visits("Referrers.getSearchEngines", "Referrers", "Search engine"),
+    _visits("Referrers.getKeywords", "Referrers", "Keyword"),
+    _visits("Referrers.getKeywordsFromSearchEngineId", "Referrers", "Keyword", parent="search_engine"),
+    _visits("Referrers.getCampaigns", "Referrers", "Campaign name"),
+    _visits("Referrers.getKeywordsFromCampaignId", "Referrers", "Campaign keyword", parent="campaign"),
+    _visits("Referrers.getSocials", "Referrers", "Social network"),
+    _visits("DevicesDetection.getType", "Devices", "Device type"),
+    _visits("DevicesDetection.getBrand", "Devices", "Device brand"),
+    _visits("DevicesDetection.getModel", "Devices", "Device model"),
+    _visits("DevicesDetection.getOsFamilies", "Devices", "Operating system family"),
+    _visits("DevicesDetection.getOsVersions", "Devices", "Operating system version"),
+    _visits("DevicesDetection.getBrowsers", "Devices", "Browser"),
+    _visits("DevicesDetection.getBrowserVersions", "Devices", "Browser version"),
+    _visits("Resolution.getResolution", "Devices", "Screen resolution"),
+    _visits("UserCountry.getCountry", "Locations", "Country (ISO code; xx when unknown)"),
+    _visits("UserLanguage.getLanguage", "Locations", "Browser language (code; xx when unknown)"),
+    _visits("VisitTime.getVisitInformationPerServerTime", "Visit times", "Site hour", order="label"),
+    _visits("VisitTime.getVisitInformationPerLocalTime", "Visit times", "Visitor's local hour", order="label"),
+    _visits("VisitTime.getByDayOfWeek", "Visit times", "Day of the week", order="label"),
+    _visits("VisitorInterest.getNumberOfVisitsPerVisitDuration", "Engagement", "Visit duration (seconds)",
+            order="label"),
+    _visits("VisitorInterest.getNumberOfVisitsPerPage", "Engagement", "Actions per visit", order="label"),
+    ReportSpec("Events.getCategory", "Events", "Event category", EVENT_METRICS, EVENT_RATIOS),
+    ReportSpec("Events.getAction", "Events", "Event action", EVENT_METRICS, EVENT_RATIOS),
+    ReportSpec("Events.getName", "Events", "Event name", EVENT_METRICS, EVENT_RATIOS),
+    ReportSpec("Goals.get", "Goals", None, GOAL_METRICS, GOAL_RATIOS, defaults=_zeros(GOAL_METRICS)),
+    ReportSpec("Goals.getGoals", "Goals", "Goal id (0: ecommerce orders)", GOAL_METRICS, GOAL_RATIOS),
+    ReportSpec("Goals.getItemsSku", "Goals", "Product SKU", ITEM_METRICS, ITEM_RATIOS),
+    ReportSpec("Goals.getItemsName", "Goals", "Product name", ITEM_METRICS, ITEM_RATIOS),
+]
+BY_NAME = {spec.name: spec for spec in REPORTS}
+DAYS_OF_WEEK = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DURATION_BUCKETS = ((10, "0-10"), (30, "11-30"), (60, "31-60"), (120, "61-120"), (240, "121-240"),
+                    (420, "241-420"), (600, "421-600"), (900, "601-900"), (1800, "901-1800"), (None, "1801+"))
+PAGE_BUCKETS = ((0, "0"), (1, "1"), (2, "2"), (3, "3"), (4, "4"), (5, "5"), (7, "6-7"), (10, "8-10"),
+                (14, "11-14"), (20, "15-20"), (30, "21-30"), (50, "31-50"), (None, "51+"))
+
+
+class UnknownReport(ReportError):
+    """No report has this name; the message lists where to look."""
+
+
+def spec(name: str) -> ReportSpec:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise UnknownReport(f"no report is named “{name}”; see API.getReportMetadata for the list") from None
+
+
+def ordered(spec_: ReportSpec, rows: list[dict]) -> list[dict]:
+    """Rows in the report's listing order (ties broken by label, so the order is stable)."""
+    if spec_.order == "label":  # hours and buckets by their leading number, days of the week Monday first
+        def natural(row):
+            label = row["label"]
+            number = re.match(r"\d+", label)
+            return (int(number.group()) if number else DAYS_OF_WEEK.index(label) if label in DAYS_OF_WEEK else 99,
+                    label)
+        return sorted(rows, key=natural)
+    first = next(iter(spec_.metrics))
+    return sorted(rows, key=lambda row: (-(row.get(first) or 0), row.get("parent") or "", row["label"]))

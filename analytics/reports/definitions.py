@@ -1,0 +1,271 @@
+"""Every day report computed from the raw logs of one site-local day, in five SQL passes.
+
+Call inside the site's schema. A visit belongs to the day of its first action (ingest never lets a
+visit cross local midnight); actions and conversions to the day of their own time. Each pass
+unpivots its rows into (report, parent, label) pairs with a LATERAL VALUES list and aggregates
+them all in one GROUP BY, so adding a dimension adds no scan. Rows hold only additive metrics;
+ratios are derived on read (analytics.reports.catalog).
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.db import connection
+
+from analytics.reports.catalog import DAYS_OF_WEEK, DURATION_BUCKETS, PAGE_BUCKETS
+
+UNKNOWN = "Unknown"
+
+
+def _or(expr: str, fallback: str = UNKNOWN) -> str:
+    return f"COALESCE(NULLIF({expr}, ''), '{fallback}')"
+
+
+def _when(referrer_type: str, expr: str) -> str:
+    return f"CASE WHEN v.referrer_type = '{referrer_type}' THEN {expr} END"
+
+
+def _buckets(expr: str, buckets) -> str:
+    arms = " ".join(f"WHEN {expr} <= {upper} THEN '{label}'" for upper, label in buckets if upper is not None)
+    return f"CASE {arms} ELSE '{buckets[-1][1]}' END"
+
+
+_SEARCH_KEYWORD = _or("v.campaign_keyword", "Keyword not defined")
+REFERRER_TYPES = {"direct": "Direct Entry", "search": "Search Engines", "website": "Websites",
+                  "campaign": "Campaigns", "social": "Social Networks"}
+_DAY_NAMES = "ARRAY[" + ", ".join(f"'{d}'" for d in DAYS_OF_WEEK) + "]"
+
+# (report, parent expression, label expression) over one visit `v`; a NULL label leaves the visit out.
+VISIT_DIMENSIONS = [
+    ("VisitsSummary.get", "NULL", "''"),
+    ("VisitFrequency.get", "NULL", "CASE WHEN v.returning THEN 'returning' ELSE 'new' END"),
+    ("Referrers.getReferrerType", "NULL",
+     "CASE v.referrer_type " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in REFERRER_TYPES.items())
+     + " ELSE v.referrer_type END"),
+    ("Referrers.getWebsites", "NULL", _when("website", "v.referrer_name")),
+    ("Referrers.getSearchEngines", "NULL", _when("search", "v.referrer_name")),
+    ("Referrers.getKeywords", "NULL", _when("search", _SEARCH_KEYWORD)),
+    ("Referrers.getKeywordsFromSearchEngineId", "v.referrer_name", _when("search", _SEARCH_KEYWORD)),
+    ("Referrers.getCampaigns", "NULL", _when("campaign", "v.campaign_name")),
+    ("Referrers.getKeywordsFromCampaignId", "v.campaign_name",
+     _when("campaign", _or("v.campaign_keyword", "Keyword not defined"))),
+    ("Referrers.getSocials", "NULL", _when("social", "v.referrer_name")),
+    ("DevicesDetection.getType", "NULL", _or("v.device_type")),
+    ("DevicesDetection.getBrand", "NULL", _or("v.device_brand")),
+    ("DevicesDetection.getModel", "NULL", f"{_or('v.device_brand')} || ' - ' || {_or('v.device_model')}"),
+    ("DevicesDetection.getOsFamilies", "NULL", _or("v.os_name")),
+    ("DevicesDetection.getOsVersions", "NULL", _or("trim(v.os_name || ' ' || v.os_version)")),
+    ("DevicesDetection.getBrowsers", "NULL", _or("v.browser_name")),
+    ("DevicesDetection.getBrowserVersions", "NULL", _or("trim(v.browser_name || ' ' || v.browser_version)")),
+    ("Resolution.getResolution", "NULL", _or("v.resolution")),
+    ("UserCountry.getCountry", "NULL", _or("lower(v.country)", "xx")),
+    ("UserLanguage.getLanguage", "NULL",
+     _or("lower(trim(split_part(split_part(split_part(v.language, ',', 1), ';', 1), '-', 1)))", "xx")),
+    ("VisitTime.getVisitInformationPerServerTime", "NULL",
+     "extract(hour FROM v.first_action_at AT TIME ZONE %(tz)s)::int::text"),
+    ("VisitTime.getVisitInformationPerLocalTime", "NULL", "extract(hour FROM v.local_time)::int::text"),
+    ("VisitTime.getByDayOfWeek", "NULL",
+     f"({_DAY_NAMES})[extract(isodow FROM v.first_action_at AT TIME ZONE %(tz)s)::int]"),
+    ("VisitorInterest.getNumberOfVisitsPerVisitDuration", "NULL", _buckets("v.length", DURATION_BUCKETS)),
+    ("VisitorInterest.getNumberOfVisitsPerPage", "NULL", _buckets("v.actions", PAGE_BUCKETS)),
+]
+
+
+def _values(dimensions) -> str:
+    return ",\n".join(f"('{report}', ({parent})::text, ({label})::text)" for report, parent, label in dimensions)
+
+
+_DAY_VISITS = """
+    SELECT v.*, GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
+    FROM analytics_visit v WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s
+"""
+VISITS_SQL = f"""
+WITH v AS ({_DAY_VISITS}),
+converted AS (SELECT DISTINCT c.visit_id FROM analytics_conversion c WHERE c.visit_id IN (SELECT id FROM v))
+SELECT d.report, d.parent, d.label, count(*), sum(v.actions), max(v.actions), sum(v.length),
+       count(*) FILTER (WHERE v.actions <= 1), count(k.visit_id)
+FROM v LEFT JOIN converted k ON k.visit_id = v.id
+CROSS JOIN LATERAL (VALUES {_values(VISIT_DIMENSIONS)}) AS d(report, parent, label)
+WHERE d.label IS NOT NULL
+GROUP BY 1, 2, 3
+"""
+VISIT_COLUMNS = ("nb_visits", "nb_actions", "max_actions", "sum_visit_length", "bounce_count", "nb_visits_converted")
+
+# Time on a page runs to the visit's next page view, or for the last one to the visit's last hit
+# (heartbeats included): Matomo gives the time of events, downloads... to the page they happened on.
+_PATH = "COALESCE(NULLIF(substring(p.url FROM '^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)'), ''), '/')"
+PAGES_SQL = f"""
+WITH p AS (
+    SELECT a.visit_id, a.url, a.title, a.at,
+           lead(a.at) OVER w AS next_at, row_number() OVER w AS n, count(*) OVER (PARTITION BY a.visit_id) AS pages
+    FROM analytics_action a
+    WHERE a.kind = 'pageview' AND a.at >= %(start)s AND a.at < %(end)s
+    WINDOW w AS (PARTITION BY a.visit_id ORDER BY a.at, a.id)
+), pv AS (
+    SELECT p.*, {_PATH} AS path, v.actions,
+           GREATEST(0, floor(extract(epoch FROM COALESCE(p.next_at, v.last_action_at) - p.at)))::bigint AS spent,
+           GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
+    FROM p JOIN analytics_visit v ON v.id = p.visit_id
+)
+SELECT d.report, d.label, count(*), count(DISTINCT pv.visit_id), sum(pv.spent),
+       count(*) FILTER (WHERE pv.n = 1), COALESCE(sum(pv.actions) FILTER (WHERE pv.n = 1), 0),
+       COALESCE(sum(pv.length) FILTER (WHERE pv.n = 1), 0), count(*) FILTER (WHERE pv.n = 1 AND pv.actions <= 1),
+       count(*) FILTER (WHERE pv.n = pv.pages)
+FROM pv CROSS JOIN LATERAL (VALUES ('Actions.getPageUrls', pv.path),
+                                   ('Actions.getPageTitles', {_or('pv.title', 'Page Name not defined')})) d(report, label)
+GROUP BY 1, 2
+"""
+PAGE_COLUMNS = ("nb_hits", "nb_visits", "sum_time_spent", "entry_nb_visits", "entry_nb_actions",
+                "entry_sum_visit_length", "entry_bounce_count", "exit_nb_visits")
+
+ACTION_DIMENSIONS = [
+    ("Actions.getDownloads", "download", "a.url"),
+    ("Actions.getOutlinks", "outlink", "a.url"),
+    ("Actions.getSiteSearchKeywords", "search", "a.search_keyword"),
+    ("Actions.getSiteSearchNoResultKeywords", "search", "CASE WHEN a.search_count = 0 THEN a.search_keyword END"),
+    ("Events.getCategory", "event", "a.event_category"),
+    ("Events.getAction", "event", "a.event_action"),
+    ("Events.getName", "event", _or("a.event_name", "Event name not defined")),
+]
+ACTIONS_SQL = f"""
+SELECT d.report, d.label, count(*), count(DISTINCT a.visit_id), sum(a.event_value), min(a.event_value),
+       max(a.event_value), count(a.event_value)
+FROM analytics_action a CROSS JOIN LATERAL (VALUES {", ".join(
+    f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)" for report, kind, label in ACTION_DIMENSIONS)}
+) AS d(report, label)
+WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
+  AND d.label IS NOT NULL
+GROUP BY 1, 2
+"""
+
+
+def _number(field: str, default: float) -> str:
+    """An ecommerce item field as a number: JSON numbers and numeric strings count, anything else is `default`."""
+    text = f"(i.item->>{field})"
+    return (f"COALESCE(CASE WHEN jsonb_typeof(i.item->{field}) IN ('number', 'string') "
+            f"AND {text} ~ '^\\s*-?[0-9]+(\\.[0-9]+)?\\s*$' THEN {text}::float END, {default})")
+
+
+_QUANTITY, _PRICE = _number("4", 1), _number("3", 0)
+GOALS_SQL = f"""
+SELECT c.goal_id, GROUPING(c.goal_id), count(*), count(DISTINCT c.visit_id), COALESCE(sum(c.revenue), 0),
+       COALESCE(sum((SELECT sum({_QUANTITY}) FROM jsonb_array_elements(c.items) AS i(item))), 0),
+       COALESCE(sum(c.subtotal), 0), COALESCE(sum(c.tax), 0), COALESCE(sum(c.shipping), 0),
+       COALESCE(sum(c.discount), 0)
+FROM analytics_conversion c WHERE c.at >= %(start)s AND c.at < %(end)s
+GROUP BY GROUPING SETS ((c.goal_id), ())
+"""
+GOAL_COLUMNS = ("nb_conversions", "nb_visits_converted", "revenue", "items", "revenue_subtotal", "revenue_tax",
+                "revenue_shipping", "revenue_discount")
+ITEMS_SQL = f"""
+SELECT d.report, d.label, sum({_PRICE} * {_QUANTITY}), sum({_QUANTITY}), count(DISTINCT c.id),
+       count(DISTINCT c.visit_id)
+FROM analytics_conversion c CROSS JOIN LATERAL jsonb_array_elements(c.items) AS i(item)
+CROSS JOIN LATERAL (VALUES ('Goals.getItemsSku', i.item->>0), ('Goals.getItemsName', i.item->>1)) AS d(report, label)
+WHERE c.goal_id = 0 AND c.at >= %(start)s AND c.at < %(end)s AND d.label IS NOT NULL
+GROUP BY 1, 2
+"""
+ITEM_COLUMNS = ("revenue", "quantity", "orders", "nb_visits")
+
+# The 16-hex visitor id is a 64-bit number; user ids (free text) are hashed to one.
+_AS_INT64 = "('x' || CASE WHEN {col} ~ '^[0-9a-f]{{16}}$' THEN {col} ELSE left(md5({col}), 16) END)::bit(64)::bigint"
+VISITORS_SQL = f"""
+SELECT DISTINCT {_AS_INT64.format(col="v.visitor_id")} FROM analytics_visit v
+WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s
+"""
+USERS_SQL = f"""
+SELECT DISTINCT {_AS_INT64.format(col="v.user_id")} FROM analytics_visit v
+WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s AND v.user_id <> ''
+"""
+
+
+@dataclass
+class DayResult:
+    """A day's reports (name -> rows, additive metrics only) and its exact visitor and user sets."""
+
+    reports: dict[str, list[dict]]
+    visitors: np.ndarray
+    users: np.ndarray
+
+
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants where the site-local day starts and the next one starts (DST-safe)."""
+    zone = ZoneInfo(timezone)
+    return (datetime.combine(day, time(), zone), datetime.combine(day + timedelta(days=1), time(), zone))
+
+
+def _fetch(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _ids(sql: str, params: dict) -> np.ndarray:
+    return np.sort(np.fromiter((row[0] for row in _fetch(sql, params)), dtype=np.int64))
+
+
+def _visit_reports(params: dict, reports: dict) -> None:
+    for report, parent, label, *values in _fetch(VISITS_SQL, params):
+        row = {"label": label, **dict(zip(VISIT_COLUMNS, (int(v) for v in values)))}
+        if parent is not None:
+            row["parent"] = parent
+        reports.setdefault(report, []).append(row)
+
+
+def _page_reports(params: dict, reports: dict) -> None:
+    for report, label, *values in _fetch(PAGES_SQL, params):
+        reports.setdefault(report, []).append({"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in values)))})
+    pages = reports.get("Actions.getPageUrls", [])
+    reports["Actions.getEntryPageUrls"] = [row for row in pages if row["entry_nb_visits"]]
+    reports["Actions.getExitPageUrls"] = [row for row in pages if row["exit_nb_visits"]]
+
+
+def _action_reports(params: dict, reports: dict) -> None:
+    for report, label, hits, visits, total, low, high, with_value in _fetch(ACTIONS_SQL, params):
+        if report.startswith("Events."):
+            row = {"label": label, "nb_events": hits, "nb_visits": visits, "sum_event_value": total or 0,
+                   "min_event_value": low, "max_event_value": high, "nb_events_with_value": with_value}
+        else:
+            row = {"label": label, "nb_hits": hits, "nb_visits": visits}
+        reports.setdefault(report, []).append(row)
+
+
+def _goal_reports(params: dict, reports: dict) -> None:
+    nb_visits = reports["VisitsSummary.get"][0]["nb_visits"]
+    goals, overall = [], dict.fromkeys(GOAL_COLUMNS, 0)
+    for goal_id, is_total, *values in _fetch(GOALS_SQL, params):
+        row = dict(zip(GOAL_COLUMNS, values))
+        if is_total:
+            overall = row
+        else:  # no nb_visits here: a goal absent on some days would sum too few; read adds the period's
+            goals.append({"label": str(goal_id), **row})
+    reports["Goals.get"] = [{**overall, "nb_visits": nb_visits}]
+    reports["Goals.getGoals"] = goals
+    for report, label, *values in _fetch(ITEMS_SQL, params):
+        reports.setdefault(report, []).append({"label": label, **dict(zip(ITEM_COLUMNS, values))})
+
+
+def _frequency(rows: list[dict]) -> dict:
+    """VisitFrequency.get's one row from the new/returning split: nb_visits_new, nb_visits_returning, ..."""
+    row = {f"{name}_{who}": 0 for who in ("new", "returning") for name in VISIT_COLUMNS}
+    for split in rows:
+        row.update({f"{name}_{split['label']}": split[name] for name in VISIT_COLUMNS})
+    return row
+
+
+def compute_day(day: date, timezone: str) -> DayResult:
+    """All day reports of `day` (site-local) from the raw logs; call inside the site's schema."""
+    start, end = day_bounds(day, timezone)
+    params = {"start": start, "end": end, "tz": timezone}
+    reports: dict[str, list[dict]] = {}
+    _visit_reports(params, reports)
+    visitors, users = _ids(VISITORS_SQL, params), _ids(USERS_SQL, params)
+    summary = (reports.pop("VisitsSummary.get", None) or [dict.fromkeys(VISIT_COLUMNS, 0)])[0]
+    summary.pop("label", None)
+    reports["VisitsSummary.get"] = [{**summary, "nb_uniq_visitors": len(visitors), "nb_users": len(users)}]
+    reports["VisitFrequency.get"] = [_frequency(reports.pop("VisitFrequency.get", []))]
+    _page_reports(params, reports)
+    _action_reports(params, reports)
+    _goal_reports(params, reports)
+    return DayResult(reports, visitors, users)
