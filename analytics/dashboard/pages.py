@@ -108,6 +108,10 @@ class Card:
     change: float | None = None
     spark: dict | None = None  # a chart config
 
+    @property
+    def spark_id(self) -> str:
+        return f"spark-{self.metric}"
+
 
 @dataclass
 class Block:
@@ -121,6 +125,10 @@ class Block:
 
     def __post_init__(self):
         self.dom_id = "report-" + self.name.replace(".", "-")
+
+    @property
+    def chart_id(self) -> str:
+        return f"chart-{self.dom_id}"
 
 
 def site_is_empty() -> bool:
@@ -149,6 +157,16 @@ def display_label(name: str, label: str) -> str:
     if name.startswith("VisitTime.getVisitInformation"):
         return f"{label} h"
     return label
+
+
+PERIOD_KINDS = (("day", _("Day")), ("week", _("Week")), ("month", _("Month")), ("year", _("Year")),
+                ("range", _("Date range")))
+
+
+def picker(choice: PeriodChoice, keep: dict) -> dict:
+    """What the period picker shows: the kinds, the period in words, the ← → links (keeping `keep`)."""
+    return {"period_kinds": PERIOD_KINDS, "period_text": period_label(choice.period),
+            "previous_query": choice.shifted(-1).query(**keep), "next_query": choice.shifted(1).query(**keep)}
 
 
 def period_label(period: Period) -> str:

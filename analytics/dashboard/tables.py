@@ -71,6 +71,10 @@ class Table:
         return self.columns[0]
 
     @property
+    def limits(self) -> tuple:
+        return LIMITS
+
+    @property
     def more(self) -> bool:
         return len(self.rows) < self.total
 
