@@ -29,8 +29,7 @@ COLUMN_KINDS = {"bounce_rate": "percent", "exit_rate": "percent", "conversion_ra
                 "revenue": "money", "avg_price": "money", "sum_event_value": "decimal", "avg_event_value": "decimal",
                 "nb_actions_per_visit": "decimal"}
 
-_VISIT_COLUMNS = ("nb_visits", "nb_actions", "nb_actions_per_visit", "avg_time_on_site", "bounce_rate",
-                  "nb_visits_converted")
+_VISIT_COLUMNS = ("nb_visits", "nb_actions", "nb_actions_per_visit", "avg_time_on_site", "bounce_rate")
 _FAMILY_COLUMNS = (  # (the catalog's metric family, the columns shown)
     (catalog.VISIT_METRICS, _VISIT_COLUMNS),
     (catalog.PAGE_METRICS, ("nb_hits", "nb_visits", "avg_time_on_page", "bounce_rate", "exit_rate")),

@@ -4,7 +4,7 @@ Every view needs the view role (instances.site_access); the period picker's choi
 Report blocks answer htmx requests (sort, limit, search) with just the block.
 """
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from analytics.dashboard import pages
@@ -25,6 +25,8 @@ def _page(request, template: str, section: str, **extra):
         choice, error = period_choice(request.GET, today=site_today()), None
     except PeriodError as exc:
         choice, error = period_choice({}, today=site_today()), str(exc)
+    if "end" in request.GET and not error:  # the picker's form: back to the short URL worth sharing
+        return redirect(f"{request.path}?{choice.query(metric=request.GET.get('metric'))}")
     context = site_context(request, section=section, choice=choice, period_error=error, freshness=pages.freshness(),
                            empty=pages.site_is_empty(), **pages.picker(choice, {"metric": request.GET.get("metric")}))
     if not context["empty"] and "build" in extra:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from farm.tenancy import in_tenant
 
@@ -112,3 +112,13 @@ def wait_until(predicate, timeout=30.0):
     while not predicate():
         assert time.monotonic() < deadline, "not stored in time"
         time.sleep(0.3)
+
+
+def sign_in_to_site(page, portal, site, username):
+    """Log in on the portal, then open the site's host: the SSO hop lands on its dashboard."""
+    page.goto(f"{portal}/accounts/login/?next=/sites/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "a-long-Passw0rd")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.goto(f"http://{site.slug}.localhost:{portal.rsplit(':', 1)[1]}/")
+    expect(page.locator("#dashboard-title")).to_have_text(site.name)
