@@ -168,3 +168,9 @@ def test_a_viewer_opens_every_page_but_not_the_settings(client, site):
         assert get(client, path).status_code == 200, path
     assert 'id="settings-link"' not in get(client, "/").content.decode()
     assert get(client, "/settings/").status_code == 403
+
+
+def test_the_dashboard_speaks_french(client, site):
+    client.force_login(site.owner)
+    html = get(client, f"/reports/devices/?{ON_DAY}", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Type d&#x27;appareil" in html and "Journal des visites" in html and "Comparer avec la période" in html
