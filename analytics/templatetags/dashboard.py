@@ -65,3 +65,10 @@ def get(row: dict, key: str):
 @register.filter
 def action_kind(kind: str) -> str:
     return ACTION_KINDS.get(kind, kind)
+
+
+@register.filter
+def device_parts(visit: dict) -> list[str]:
+    """The known parts of a visit's device (type, system, browser, screen), unknown ones left out."""
+    keys = ("deviceType", "operatingSystem", "browser", "resolution")
+    return [visit[key] for key in keys if visit.get(key)]
