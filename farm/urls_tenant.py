@@ -1,5 +1,5 @@
 """URLs answered on each live instance's own domains (inside its schema)."""
-from django.urls import path
+from django.urls import include, path
 
 from analytics.tracking.optout import opt_out
 from analytics.tracking.views import track, tracker_script
@@ -11,7 +11,9 @@ urlpatterns = [
     path("matomo.js", tracker_script, name="tracker-script"),
     path("piwik.js", tracker_script),
     path("optout/", opt_out, name="opt-out"),
-    path("", site_views.dashboard, name="site-dashboard"),
+    path("", include("analytics.dashboard.urls")),
+    path("tracking-code/", site_views.tracking_code, name="site-tracking-code"),
+    path("tasks/", site_views.tasks, name="site-tasks"),
     path("settings/", site_views.site_settings, name="site-settings"),
     path("sso/accept/", site_views.sso_accept, name="sso-accept"),
     path("logout/", site_views.logout_view, name="site-logout"),

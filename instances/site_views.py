@@ -1,6 +1,6 @@
-"""Views on each site's own host (inside its schema): the dashboard and the SSO landing."""
-from urllib.parse import urlencode
-
+"""Views on each site's own host (inside its schema) that are about the site, not its statistics:
+the tracking code, the scheduled tasks, the settings, and the SSO landing. The reports are
+analytics.dashboard's."""
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.db import transaction
@@ -9,7 +9,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from analytics.models import Visit
 from farm.cron import execution as cron_execution
 from farm.cron import selectors as cron_selectors
 from farm.cron.dispatch import wake_workers
@@ -18,64 +17,48 @@ from instances.errors import InvalidRequest
 from instances.forms import SiteSettingsForm
 from instances.hosts import normalise_host
 from instances.models import Instance, Role
-from instances.selectors import instance_allows, instance_role, portal_url
+from instances.selectors import portal_url
 from instances.services import instance_settings_update
+from instances.site_access import site_context, site_role_required
 from instances.sso import sso_ticket_redeem
 
 
-def _to_portal_sign_in(request):
-    here = request.build_absolute_uri()
-    return redirect(portal_url(request, "/sso/start/?" + urlencode({"next": here})))
+@require_GET
+@site_role_required(Role.VIEW)
+def tracking_code(request):
+    """The snippet to paste on the tracked website."""
+    return render(request, "site/tracking_code.html", site_context(request, section="tracking-code"))
 
 
 @require_GET
-def dashboard(request):
+@site_role_required(Role.VIEW)
+def tasks(request):
+    """The site's scheduled tasks (admins may run one now) and their recent runs."""
     instance = request.instance
-    if not request.user.is_authenticated:
-        return _to_portal_sign_in(request)
-    if not instance_allows(user=request.user, instance=instance, role=Role.VIEW):
-        return render(request, "site/forbidden.html", {"instance": instance}, status=403)
-    role = instance_role(user=request.user, instance=instance)
-    context = {
-        "instance": instance,
-        "role": role,
-        "visits": Visit.objects.count(),
-        "portal": portal_url(request, "/sites/"),
-        "can_run": instance_allows(user=request.user, instance=instance, role=Role.ADMIN),
-        "tasks": cron_selectors.timetable(instance_id=instance.pk),
-        "runs": cron_selectors.run_history(instance_id=instance.pk, limit=20),
-        "tracker_base": f"//{request.get_host()}/",
-    }
-    return render(request, "site/dashboard.html", context)
+    return render(request, "site/tasks.html", site_context(
+        request, section="tasks", tasks=cron_selectors.timetable(instance_id=instance.pk),
+        runs=cron_selectors.run_history(instance_id=instance.pk, limit=20)))
 
 
 @require_http_methods(["GET", "POST"])
+@site_role_required(Role.ADMIN)
 def site_settings(request):
     """Timezone and privacy settings, for the site's admins only."""
     instance = request.instance
-    if not request.user.is_authenticated:
-        return _to_portal_sign_in(request)
-    if not instance_allows(user=request.user, instance=instance, role=Role.ADMIN):
-        return render(request, "site/forbidden.html", {"instance": instance}, status=403)
     form = SiteSettingsForm(request.POST or None, instance=Instance.objects.get(pk=instance.pk))
     if request.method == "POST" and form.is_valid():
         instance_settings_update(instance=instance, form=form)
         messages.success(request, _("Settings saved."))
         return redirect("/settings/")
-    return render(request, "site/settings.html", {
-        "instance": instance, "form": form, "portal": portal_url(request, "/sites/"),
-        "role": instance_role(user=request.user, instance=instance),
-        "opt_out_url": f"{request.scheme}://{request.get_host()}/optout/"})
+    return render(request, "site/settings.html", site_context(
+        request, section="settings", form=form, opt_out_url=f"{request.scheme}://{request.get_host()}/optout/"))
 
 
 @require_POST
+@site_role_required(Role.ADMIN)
 def task_run_now(request, task_id: int):
     """Let a site admin run one of the site's scheduled tasks now (a forced run)."""
     instance = request.instance
-    if not request.user.is_authenticated:
-        return _to_portal_sign_in(request)
-    if not instance_allows(user=request.user, instance=instance, role=Role.ADMIN):
-        return render(request, "site/forbidden.html", {"instance": instance}, status=403)
     task = ScheduledTask.objects.filter(pk=task_id, instance_id=instance.pk, enabled=True).first()
     if task is None:
         return render(request, "site/message.html", {"instance": instance, "title": _("Not found"),
@@ -86,7 +69,7 @@ def task_run_now(request, task_id: int):
         messages.success(request, _("“%(task)s” will run in a moment.") % {"task": task.name.rsplit(".", 1)[-1]})
     else:
         messages.warning(request, _("Not started: the previous run is still running."))
-    return redirect("/#tasks")
+    return redirect("/tasks/")
 
 
 @require_GET

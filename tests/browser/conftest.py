@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from farm.tenancy import in_tenant
+from instances.models import Membership, Role
+from tests.factories import make_user
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -112,3 +114,23 @@ def wait_until(predicate, timeout=30.0):
     while not predicate():
         assert time.monotonic() < deadline, "not stored in time"
         time.sleep(0.3)
+
+
+def sign_in_to_site(page, portal, site, username):
+    """Log in on the portal, then open the site's host: the SSO hop lands on its dashboard."""
+    page.goto(f"{portal}/accounts/login/?next=/sites/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "a-long-Passw0rd")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    page.goto(f"http://{site.slug}.localhost:{portal.rsplit(':', 1)[1]}/")
+    expect(page.locator("#dashboard-title")).to_have_text(site.name)
+
+
+def viewer_refused_the_settings(new_page, portal, site, username):
+    """A new member with the view role signs in: no settings link, and /settings/ answers 403. Returns the page."""
+    Membership.objects.create(instance=site, user=make_user(username), role=Role.VIEW)
+    page = new_page()
+    sign_in_to_site(page, portal, site, username)
+    assert page.locator("#settings-link").count() == 0
+    assert page.goto(f"http://{site.slug}.localhost:{portal.rsplit(':', 1)[1]}/settings/").status == 403
+    return page

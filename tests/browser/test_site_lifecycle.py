@@ -76,7 +76,8 @@ def test_signup_request_validate_open_then_deactivate(new_page, portal, live_ser
     expect(user.locator("#dashboard-title")).to_have_text("Bees of the valley")
     user.screenshot(path=artifacts / "site-dashboard.png", full_page=True)
 
-    # 3b. As the site's admin, the user runs a scheduled task now; the worker runs it.
+    # 3b. As the site's admin, the user runs a scheduled task now (on the tasks page); the worker runs it.
+    user.click("#tasks-link")
     task_row = user.locator("tr[data-task='instances.sizes.instance_measure_size']")
     task_row.get_by_role("button", name="Run now").click()
     expect(user.locator("[role=status]")).to_contain_text("will run in a moment")

@@ -126,14 +126,14 @@ def test_site_admins_see_the_timetable_and_run_now_but_viewers_cannot_run(client
     Membership.objects.create(instance=site, user=viewer, role=Role.VIEW)
 
     client.force_login(site.owner)
-    page = client.get("/", HTTP_HOST="dash.localhost").content.decode()
+    page = client.get("/tasks/", HTTP_HOST="dash.localhost").content.decode()
     assert 'id="tasks"' in page and RECORD in page and "Run now" in page
     response = client.post(f"/tasks/{task.pk}/run/", HTTP_HOST="dash.localhost")
     assert response.status_code == 302
     assert TaskRun.objects.filter(task=task, forced=True).count() == 1
 
     client.force_login(viewer)
-    assert "Run now" not in client.get("/", HTTP_HOST="dash.localhost").content.decode()
+    assert "Run now" not in client.get("/tasks/", HTTP_HOST="dash.localhost").content.decode()
     assert client.post(f"/tasks/{task.pk}/run/", HTTP_HOST="dash.localhost").status_code == 403
 
 

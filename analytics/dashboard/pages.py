@@ -1,0 +1,242 @@
+"""What each dashboard page shows, assembled from the report service (the Reporting API's own path).
+
+Call inside the site's schema (the middleware routes requests there). The views parse the query
+and render; everything here returns plain data for the templates: cards, tables, chart configs.
+"""
+from dataclasses import dataclass, field
+
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
+
+from analytics.dashboard import tables
+from analytics.dashboard.choice import PeriodChoice
+from analytics.models import Visit
+from analytics.reports import catalog, service
+from analytics.reports.periods import Period
+
+REPORT_TITLES = {
+    "Actions.getPageUrls": _("Page URLs"), "Actions.getPageTitles": _("Page titles"),
+    "Actions.getEntryPageUrls": _("Entry pages"), "Actions.getExitPageUrls": _("Exit pages"),
+    "Actions.getDownloads": _("Downloads"), "Actions.getOutlinks": _("Outlinks"),
+    "Actions.getSiteSearchKeywords": _("Site search keywords"),
+    "Actions.getSiteSearchNoResultKeywords": _("Searches without results"),
+    "Referrers.getReferrerType": _("Channel type"), "Referrers.getWebsites": _("Websites"),
+    "Referrers.getSearchEngines": _("Search engines"), "Referrers.getKeywords": _("Search keywords"),
+    "Referrers.getCampaigns": _("Campaigns"), "Referrers.getKeywordsFromCampaignId": _("Campaign keywords"),
+    "Referrers.getSocials": _("Social networks"), "DevicesDetection.getType": _("Device type"),
+    "DevicesDetection.getBrand": _("Device brand"), "DevicesDetection.getModel": _("Device model"),
+    "DevicesDetection.getOsFamilies": _("Operating systems"), "DevicesDetection.getOsVersions": _("OS versions"),
+    "DevicesDetection.getBrowsers": _("Browsers"), "DevicesDetection.getBrowserVersions": _("Browser versions"),
+    "Resolution.getResolution": _("Screen resolution"), "UserCountry.getCountry": _("Country"),
+    "UserLanguage.getLanguage": _("Browser language"), "Events.getCategory": _("Event categories"),
+    "Events.getAction": _("Event actions"), "Events.getName": _("Event names"), "Goals.getGoals": _("Goals"),
+    "Goals.getItemsSku": _("Product SKUs"), "Goals.getItemsName": _("Product names"),
+    "VisitTime.getVisitInformationPerServerTime": _("Visits per hour (site time)"),
+    "VisitTime.getVisitInformationPerLocalTime": _("Visits per hour (visitor's time)"),
+    "VisitTime.getByDayOfWeek": _("Visits per day of the week"),
+    "VisitorInterest.getNumberOfVisitsPerVisitDuration": _("Visits by duration (seconds)"),
+    "VisitorInterest.getNumberOfVisitsPerPage": _("Visits by number of actions"),
+}
+
+
+@dataclass(frozen=True)
+class Category:
+    title: str
+    reports: tuple  # (report name, chart type or None): a chart where one reads better than a table
+    summary: str | None = None  # a single-row report shown as cards above the tables
+
+
+CATEGORIES = {
+    "visitors": Category(_("Visitors"), (("VisitTime.getByDayOfWeek", "bar"),), summary="VisitsSummary.get"),
+    "actions": Category(_("Actions"), tuple((name, None) for name in (
+        "Actions.getPageUrls", "Actions.getPageTitles", "Actions.getEntryPageUrls", "Actions.getExitPageUrls",
+        "Actions.getDownloads", "Actions.getOutlinks", "Actions.getSiteSearchKeywords",
+        "Actions.getSiteSearchNoResultKeywords")), summary="Actions.get"),
+    "referrers": Category(_("Referrers"), (
+        ("Referrers.getReferrerType", "pie"), ("Referrers.getWebsites", None), ("Referrers.getSearchEngines", None),
+        ("Referrers.getKeywords", None), ("Referrers.getCampaigns", None),
+        ("Referrers.getKeywordsFromCampaignId", None), ("Referrers.getSocials", "pie"))),
+    "devices": Category(_("Devices"), (
+        ("DevicesDetection.getType", "pie"), ("DevicesDetection.getBrand", None), ("DevicesDetection.getModel", None),
+        ("DevicesDetection.getOsFamilies", "pie"), ("DevicesDetection.getOsVersions", None),
+        ("DevicesDetection.getBrowsers", "pie"), ("DevicesDetection.getBrowserVersions", None),
+        ("Resolution.getResolution", None))),
+    "locations": Category(_("Locations"), (("UserCountry.getCountry", "bar"), ("UserLanguage.getLanguage", None))),
+    "events": Category(_("Events"), (("Events.getCategory", None), ("Events.getAction", None),
+                                     ("Events.getName", None))),
+    "goals": Category(_("Goals and ecommerce"), (("Goals.getGoals", None), ("Goals.getItemsSku", None),
+                                                 ("Goals.getItemsName", None)), summary="Goals.get"),
+    "times": Category(_("Visit times"), (("VisitTime.getVisitInformationPerServerTime", "bar"),
+                                         ("VisitTime.getVisitInformationPerLocalTime", "bar"),
+                                         ("VisitTime.getByDayOfWeek", "bar"))),
+    "engagement": Category(_("Engagement"), (("VisitorInterest.getNumberOfVisitsPerVisitDuration", "bar"),
+                                             ("VisitorInterest.getNumberOfVisitsPerPage", "bar")),
+                           summary="VisitFrequency.get"),
+}
+OVERVIEW_REPORTS = (("Referrers.getReferrerType", "pie"), ("Actions.getPageUrls", None),
+                    ("UserCountry.getCountry", "bar"), ("DevicesDetection.getType", "pie"))
+CHARTS = {name: chart for category in CATEGORIES.values() for name, chart in category.reports if chart}
+
+# The cards of each single-row report: (metric, how it reads). Sparklines only for VisitsSummary.get.
+CARDS = {
+    "VisitsSummary.get": ("nb_visits", "nb_uniq_visitors", "nb_actions", "nb_actions_per_visit", "avg_time_on_site",
+                          "bounce_rate", "max_actions", "nb_users"),
+    "Actions.get": ("nb_pageviews", "nb_uniq_pageviews", "nb_downloads", "nb_outlinks", "nb_searches",
+                    "nb_keywords"),
+    "Goals.get": ("nb_conversions", "nb_visits_converted", "conversion_rate", "revenue", "items"),
+    "VisitFrequency.get": ("nb_visits_new", "nb_visits_returning", "bounce_rate_new", "bounce_rate_returning",
+                           "avg_time_on_site_new", "avg_time_on_site_returning"),
+}
+CARD_TITLES = {
+    "nb_pageviews": _("Pageviews"), "nb_uniq_pageviews": _("Unique pageviews"), "nb_downloads": _("Downloads"),
+    "nb_outlinks": _("Outlinks"), "nb_searches": _("Site searches"), "nb_keywords": _("Unique keywords"),
+    "items": _("Products sold"), "nb_visits_new": _("Visits by new visitors"),
+    "nb_visits_returning": _("Visits by returning visitors"), "bounce_rate_new": _("Bounce rate (new)"),
+    "bounce_rate_returning": _("Bounce rate (returning)"), "avg_time_on_site_new": _("Avg. duration (new)"),
+    "avg_time_on_site_returning": _("Avg. duration (returning)"),
+}
+EVOLUTION_METRICS = CARDS["VisitsSummary.get"]
+
+
+@dataclass
+class Card:
+    metric: str
+    title: str
+    kind: str
+    value: float
+    previous: float | None = None
+    change: float | None = None
+    spark: dict | None = None  # a chart config
+
+    @property
+    def spark_id(self) -> str:
+        return f"spark-{self.metric}"
+
+
+@dataclass
+class Block:
+    """One report on a page: its title, table, and a chart config when one reads better."""
+
+    name: str
+    title: str
+    table: tables.Table
+    chart: dict | None = None
+    dom_id: str = field(init=False)
+
+    def __post_init__(self):
+        self.dom_id = "report-" + self.name.replace(".", "-")
+
+    @property
+    def chart_id(self) -> str:
+        return f"chart-{self.dom_id}"
+
+
+def site_is_empty() -> bool:
+    """No visit ever recorded: pages show how to install the tracker instead of empty charts."""
+    return not Visit.objects.exists()
+
+
+def freshness():
+    return service.freshness()
+
+
+def title(name: str) -> str:
+    return REPORT_TITLES.get(name, catalog.spec(name).dimension or name)
+
+
+def display_label(name: str, label: str) -> str:
+    """A row's label as a person reads it: country codes upper case, goal 0 as orders, "xx" unknown."""
+    if label == "xx" and name in ("UserCountry.getCountry", "UserLanguage.getLanguage"):
+        return gettext_now("Unknown")
+    if name == "UserCountry.getCountry":
+        return label.upper()
+    if name == "Goals.getGoals":
+        return gettext_now("Ecommerce orders") if label == "0" else gettext_now("Goal %(id)s") % {"id": label}
+    if name == "VisitTime.getByDayOfWeek":
+        return gettext_now(label)  # Django's own catalog translates the day names
+    if name.startswith("VisitTime.getVisitInformation"):
+        return f"{label} h"
+    return label
+
+
+PERIOD_KINDS = (("day", _("Day")), ("week", _("Week")), ("month", _("Month")), ("year", _("Year")),
+                ("range", _("Date range")))
+
+
+def picker(choice: PeriodChoice, keep: dict) -> dict:
+    """What the period picker shows: the kinds, the period in words, the ← → links (keeping `keep`)."""
+    return {"period_kinds": PERIOD_KINDS, "period_text": period_label(choice.period),
+            "previous_query": choice.shifted(-1).query(**keep), "next_query": choice.shifted(1).query(**keep)}
+
+
+def period_label(period: Period) -> str:
+    if period.kind == "day":
+        return period.start.isoformat()
+    if period.kind == "month":
+        return period.start.strftime("%Y-%m")
+    if period.kind == "year":
+        return str(period.start.year)
+    return f"{period.start} – {period.end}"
+
+
+def summary_cards(choice: PeriodChoice, name: str = "VisitsSummary.get", *, with_sparklines: bool = False,
+                  evolution: list[dict] | None = None) -> list[Card]:
+    """The cards of a single-row report for the chosen period, compared with the previous if asked."""
+    row = service.report(name, choice.period)
+    before = service.report(name, choice.previous) if choice.compare else None
+    spec = catalog.spec(name)
+    titles = {**spec.metrics, **{r.name: r.title for r in spec.ratios}}
+    cards = []
+    for metric in CARDS[name]:
+        card = Card(metric, CARD_TITLES.get(metric) or tables.COLUMN_TITLES.get(metric) or titles[metric],
+                    _kind(metric), row.get(metric) or 0)
+        if before is not None:
+            card.previous = before.get(metric) or 0
+            card.change = tables.change(card.value, card.previous)
+        if with_sparklines and evolution:
+            card.spark = chart_config("sparkline", [""] * len(evolution),
+                                      [point.get(metric) or 0 for point in evolution], str(card.title))
+        cards.append(card)
+    return cards
+
+
+def _kind(metric: str) -> str:
+    base = metric.removesuffix("_new").removesuffix("_returning")
+    return tables.COLUMN_KINDS.get(base, "count")
+
+
+def evolution(choice: PeriodChoice) -> tuple[list[Period], list[dict]]:
+    """The visits summary of each period of the evolution graph, oldest first."""
+    periods = choice.evolution()
+    return periods, [service.report("VisitsSummary.get", period) for period in periods]
+
+
+def evolution_chart(periods: list[Period], points: list[dict], metric: str) -> dict:
+    label = str(tables.COLUMN_TITLES.get(metric, metric))
+    return chart_config("line", [period_label(p) for p in periods], [p.get(metric) or 0 for p in points], label)
+
+
+def chart_config(kind: str, labels: list[str], values: list, label: str) -> dict:
+    """What static/analytics/dashboard.js turns into a Chart.js chart (kept tiny: it is inlined as JSON)."""
+    return {"type": kind, "labels": labels, "values": values, "label": label}
+
+
+def block(name: str, choice: PeriodChoice, *, chart: str | None = None, sort: str = "", order: str = "desc",
+          limit=None, search: str = "") -> Block:
+    """One report of the chosen period as a table (and chart), compared with the previous if asked."""
+    rows = service.report(name, choice.period)
+    previous_rows = service.report(name, choice.previous) if choice.compare else None
+    if limit is None:
+        limit = -1 if catalog.spec(name).order == "label" else tables.DEFAULT_LIMIT
+    table = tables.table(name, rows, sort=sort, order=order, limit=limit, search=search, previous_rows=previous_rows)
+    for row in table.rows:
+        row["display"] = display_label(name, row["label"])
+    config = None
+    if chart and table.rows:
+        config = chart_config(chart, [row["display"] for row in table.rows],
+                              [row.get(table.main.key) or 0 for row in table.rows], str(table.main.title))
+    return Block(name, title(name), table, config)
+
+
+def blocks(reports, choice: PeriodChoice, *, limit=None) -> list[Block]:
+    return [block(name, choice, chart=chart, limit=limit) for name, chart in reports]

@@ -1,0 +1,14 @@
+"""The dashboard's paths on each site's host (farm/urls_tenant.py includes them at the root)."""
+from django.urls import path, re_path
+
+from analytics.dashboard import views
+
+urlpatterns = [
+    path("", views.overview, name="site-dashboard"),
+    path("reports/<slug:slug>/", views.category, name="dashboard-category"),
+    re_path(r"^report/(?P<name>[A-Za-z]+\.[A-Za-z]+)/$", views.report, name="dashboard-report"),
+    path("realtime/", views.realtime, name="dashboard-realtime"),
+    path("realtime/panel/", views.realtime_panel, name="dashboard-realtime-panel"),
+    path("visitor-log/", views.visitor_log, name="dashboard-visitor-log"),
+    re_path(r"^visitors/(?P<visitor_id>[0-9a-f]{16})/$", views.visitor_profile, name="dashboard-visitor"),
+]

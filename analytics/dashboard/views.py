@@ -1,0 +1,120 @@
+"""The site dashboard's views (on the site's own host, inside its schema): parse the query, assemble, render.
+
+Every view needs the view role (instances.site_access); the period picker's choice is in the URL.
+Report blocks answer htmx requests (sort, limit, search) with just the block.
+"""
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from analytics.dashboard import pages
+from analytics.dashboard.choice import PeriodChoice, period_choice
+from analytics.reports import live
+from analytics.reports.archive import site_today
+from analytics.reports.periods import PeriodError
+from instances.models import Role
+from instances.site_access import site_context, site_role_required
+
+VISITOR_LOG_PAGE = 20
+REALTIME_WINDOWS = (30, 60, 24 * 60)
+
+
+def _page(request, template: str, section: str, **extra):
+    """Render a dashboard page with the navigation, the period picker and the data's freshness."""
+    try:
+        choice, error = period_choice(request.GET, today=site_today()), None
+    except PeriodError as exc:
+        choice, error = period_choice({}, today=site_today()), str(exc)
+    if "end" in request.GET and not error:  # the picker's form: back to the short URL worth sharing
+        return redirect(f"{request.path}?{choice.query(metric=request.GET.get('metric'))}")
+    context = site_context(request, section=section, choice=choice, period_error=error, freshness=pages.freshness(),
+                           empty=pages.site_is_empty(), **pages.picker(choice, {"metric": request.GET.get("metric")}))
+    if not context["empty"] and "build" in extra:
+        context.update(extra.pop("build")(choice))
+    context.update(extra)
+    return render(request, template, context, status=400 if error else 200)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def overview(request):
+    metric = request.GET.get("metric")
+    metric = metric if metric in pages.EVOLUTION_METRICS else "nb_visits"
+
+    def build(choice: PeriodChoice) -> dict:
+        periods, points = pages.evolution(choice)
+        return {"metric": metric, "evolution": pages.evolution_chart(periods, points, metric),
+                "cards": pages.summary_cards(choice, with_sparklines=True, evolution=points),
+                "blocks": pages.blocks(pages.OVERVIEW_REPORTS, choice, limit=5)}
+    return _page(request, "dashboard/overview.html", "overview", build=build)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def category(request, slug: str):
+    category_ = pages.CATEGORIES.get(slug)
+    if category_ is None:
+        raise Http404("no such report category")
+
+    def build(choice: PeriodChoice) -> dict:
+        built = {"blocks": pages.blocks(category_.reports, choice)}
+        if category_.summary:
+            built["cards"] = pages.summary_cards(choice, category_.summary)
+        return built
+    return _page(request, "dashboard/category.html", slug, category=category_, build=build)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def report(request, name: str):
+    """One report with its own sort, limit and search; htmx asks for the block alone."""
+    if name not in pages.REPORT_TITLES:
+        raise Http404("no such report")
+    params = request.GET
+
+    def build(choice: PeriodChoice) -> dict:
+        return {"rep": pages.block(name, choice, chart=pages.CHARTS.get(name), sort=params.get("sort", ""),
+                                     order=params.get("order", "desc"), limit=params.get("limit"),
+                                     search=params.get("search", ""))}
+    template = "dashboard/_report.html" if request.headers.get("HX-Request") else "dashboard/report.html"
+    return _page(request, template, "report", build=build)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def realtime(request):
+    return _page(request, "dashboard/realtime.html", "realtime", **_realtime())
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def realtime_panel(request):
+    """The part of the real-time page that htmx polls every few seconds."""
+    return render(request, "dashboard/_realtime_panel.html", _realtime())
+
+
+def _realtime() -> dict:
+    return {"counters": [(minutes, live.counters(minutes)) for minutes in REALTIME_WINDOWS],
+            "visits": live.last_visits(limit=10)}
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def visitor_log(request):
+    """Every visit, newest first, with its actions in order; one page at a time."""
+    try:
+        number = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        number = 1
+    visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE)
+    return _page(request, "dashboard/visitor_log.html", "visitor-log", visits=visits[:VISITOR_LOG_PAGE],
+                 page_number=number, has_next=len(visits) > VISITOR_LOG_PAGE)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def visitor_profile(request, visitor_id: str):
+    profile = live.visitor_profile(visitor_id)
+    if profile is None:
+        raise Http404("no such visitor")
+    return _page(request, "dashboard/visitor_profile.html", "visitor-log", profile=profile)

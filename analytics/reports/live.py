@@ -1,0 +1,166 @@
+"""Real-time reads straight from the raw log tables: the visitor log, a visitor's profile, live counters.
+
+Call inside the site's schema. Unlike the other reports these never touch the archives: they
+show visits as they arrive. Visits and their details use Matomo's Live API field names
+(idVisit, visitorId, actionDetails, ...) so the Reporting API can return them as they are and
+the dashboard's real-time page, visitor log and visitor profile read the very same dicts.
+
+    last_visits(limit=10, offset=0, min_timestamp=None, visitor_id=None) -> [visit, ...]  newest first
+    visitor_profile("0123456789abcdef")                                  -> {...} or None
+    counters(30)                                                         -> {"visits": 3, ...}
+"""
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count
+from django.utils import timezone as dj_timezone
+
+from analytics.models import Action, Conversion, MediaPlay, Visit
+from analytics.reports.archive import site_timezone
+from analytics.reports.definitions import REFERRER_TYPES
+
+ACTION_TYPES = {Action.Kind.PAGEVIEW: "action", Action.Kind.DOWNLOAD: "download", Action.Kind.OUTLINK: "outlink",
+                Action.Kind.SEARCH: "search", Action.Kind.EVENT: "event", Action.Kind.CONTENT: "content"}
+
+
+def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None = None,
+                visitor_id: str | None = None) -> list[dict]:
+    """The most recent visits (by last action, newest first), each with its actions in order.
+
+    `min_timestamp` (Unix seconds) keeps visits whose last action is at or after it; `visitor_id`
+    keeps one visitor's. `limit` < 0 means no limit. Costs four queries whatever the page size.
+    """
+    visits = Visit.objects.order_by("-last_action_at", "-id")
+    if min_timestamp is not None:
+        visits = visits.filter(last_action_at__gte=datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")))
+    if visitor_id is not None:
+        visits = visits.filter(visitor_id=visitor_id)
+    visits = list(visits[offset:] if limit < 0 else visits[offset:offset + limit])
+    return _with_details(visits)
+
+
+def visitor_profile(visitor_id: str) -> dict | None:
+    """All visits of one visitor (newest first) with Matomo's profile totals; None for an unknown visitor."""
+    visits = last_visits(limit=-1, visitor_id=visitor_id)
+    if not visits:
+        return None
+    details = [a for visit in visits for a in visit["actionDetails"]]
+    first, last = visits[-1], visits[0]
+    return {
+        "visitorId": visitor_id, "userId": last["userId"],
+        "totalVisits": len(visits), "totalVisitDuration": sum(v["visitDuration"] for v in visits),
+        "totalActions": sum(v["actions"] for v in visits),
+        "totalPageViews": _count(details, "action"), "totalSearches": _count(details, "search"),
+        "totalEvents": _count(details, "event"), "totalDownloads": _count(details, "download"),
+        "totalOutlinks": _count(details, "outlink"),
+        "totalGoalConversions": _count(details, "goal"), "totalEcommerceConversions": _count(details, "ecommerceOrder"),
+        "totalConversions": _count(details, "goal") + _count(details, "ecommerceOrder"),
+        "totalEcommerceRevenue": round(sum(a["revenue"] for a in details if a["type"] == "ecommerceOrder"), 2),
+        "firstVisit": _visit_summary(first), "lastVisit": _visit_summary(last),
+        "lastVisits": visits,
+    }
+
+
+def counters(last_minutes: int, *, now: datetime | None = None) -> dict:
+    """Visits, actions, distinct visitors and converted visits active in the last `last_minutes` minutes.
+
+    As Matomo's Live.getCounters: a visit counts when its last action falls in the window, an
+    action when it happened in the window.
+    """
+    since = (now or dj_timezone.now()) - timedelta(minutes=last_minutes)
+    visits = Visit.objects.filter(last_action_at__gte=since)
+    totals = visits.aggregate(visits=Count("id"), visitors=Count("visitor_id", distinct=True))
+    return {"visits": totals["visits"], "actions": Action.objects.filter(at__gte=since).count(),
+            "visitors": totals["visitors"],
+            "visitsConverted": visits.filter(conversions__isnull=False).distinct().count()}
+
+
+def _count(details: list[dict], kind: str) -> int:
+    return sum(1 for a in details if a["type"] == kind)
+
+
+def _visit_summary(visit: dict) -> dict:
+    return {"date": visit["serverDate"], "timestamp": visit["firstActionTimestamp"],
+            "referrerType": visit["referrerType"], "referrerName": visit["referrerName"]}
+
+
+def _with_details(visits: list[Visit]) -> list[dict]:
+    """Each visit as Matomo's Live API row, its actions, media plays and conversions merged by time."""
+    ids = [visit.pk for visit in visits]
+    details = defaultdict(list)
+    for action in Action.objects.filter(visit_id__in=ids).order_by("at", "id"):
+        details[action.visit_id].append((action.at, 0, _action(action)))
+    for play in MediaPlay.objects.filter(visit_id__in=ids).order_by("first_at", "id"):
+        details[play.visit_id].append((play.first_at, 1, _media(play)))
+    for conversion in Conversion.objects.filter(visit_id__in=ids).order_by("at", "id"):
+        details[conversion.visit_id].append((conversion.at, 2, _conversion(conversion)))
+    tz = ZoneInfo(site_timezone())
+    return [_visit(visit, [d for _at, _order, d in sorted(details[visit.pk], key=lambda t: t[:2])], tz)
+            for visit in visits]
+
+
+def _visit(visit: Visit, actions: list[dict], tz: ZoneInfo) -> dict:
+    local_first = visit.first_action_at.astimezone(tz)
+    converted = [a for a in actions if a["type"] in ("goal", "ecommerceOrder")]
+    return {
+        "idVisit": visit.pk, "visitorId": visit.visitor_id, "userId": visit.user_id or None,
+        "visitorType": "returning" if visit.returning else "new", "visitCount": visit.visit_count,
+        "daysSinceLastVisit": visit.days_since_last_visit,
+        "visitConverted": int(bool(converted)), "goalConversions": len(converted),
+        "serverDate": local_first.date().isoformat(), "visitServerHour": str(local_first.hour),
+        "serverTimestamp": int(visit.last_action_at.timestamp()),
+        "firstActionTimestamp": int(visit.first_action_at.timestamp()),
+        "lastActionTimestamp": int(visit.last_action_at.timestamp()),
+        "lastActionDateTime": visit.last_action_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+        "visitLocalTime": visit.local_time.strftime("%H:%M:%S") if visit.local_time else None,
+        "visitDuration": visit.duration_seconds, "actions": visit.actions,
+        "entryPageUrl": visit.entry_url, "exitPageUrl": visit.exit_url,
+        "referrerType": visit.referrer_type, "referrerTypeName": REFERRER_TYPES.get(visit.referrer_type, ""),
+        "referrerName": visit.referrer_name, "referrerKeyword": visit.campaign_keyword,
+        "referrerUrl": visit.referrer_url, "campaignName": visit.campaign_name,
+        "campaignKeyword": visit.campaign_keyword,
+        "deviceType": visit.device_type, "deviceBrand": visit.device_brand, "deviceModel": visit.device_model,
+        "operatingSystemName": visit.os_name, "operatingSystemVersion": visit.os_version,
+        "operatingSystem": f"{visit.os_name} {visit.os_version}".strip(),
+        "browserName": visit.browser_name, "browserVersion": visit.browser_version,
+        "browser": f"{visit.browser_name} {visit.browser_version}".strip(),
+        "resolution": visit.resolution, "languageCode": visit.language.split(",")[0].split(";")[0].lower(),
+        "countryCode": visit.country.lower(), "visitIp": visit.ip, "dimensions": visit.dimensions,
+        "actionDetails": actions,
+    }
+
+
+def _action(action: Action) -> dict:
+    row = {"type": ACTION_TYPES[action.kind], "url": action.url, "timestamp": int(action.at.timestamp()),
+           "idpageview": action.pv_id}
+    if action.kind == Action.Kind.PAGEVIEW:
+        row.update(pageTitle=action.title, generationTimeMilliseconds=action.generation_ms)
+    elif action.kind == Action.Kind.EVENT:
+        row.update(eventCategory=action.event_category, eventAction=action.event_action,
+                   eventName=action.event_name, eventValue=action.event_value)
+    elif action.kind == Action.Kind.SEARCH:
+        row.update(siteSearchKeyword=action.search_keyword, siteSearchCategory=action.search_category,
+                   siteSearchCount=action.search_count)
+    elif action.kind == Action.Kind.CONTENT:
+        row.update(contentName=action.content_name, contentPiece=action.content_piece,
+                   contentTarget=action.content_target, contentInteraction=action.content_interaction)
+    return row
+
+
+def _media(play: MediaPlay) -> dict:
+    return {"type": "media", "url": play.resource, "timestamp": int(play.first_at.timestamp()),
+            "idpageview": play.pv_id, "mediaId": play.media_id, "mediaType": play.media_type,
+            "mediaTitle": play.title, "mediaPlayer": play.player, "mediaLength": play.length_seconds,
+            "watchedTime": play.watched_seconds, "mediaProgress": play.progress_seconds,
+            "fullscreen": play.fullscreen}
+
+
+def _conversion(conversion: Conversion) -> dict:
+    row = {"type": "ecommerceOrder" if conversion.goal_id == 0 else "goal", "url": conversion.url,
+           "timestamp": int(conversion.at.timestamp()), "goalId": conversion.goal_id, "revenue": conversion.revenue}
+    if conversion.goal_id == 0:
+        row.update(orderId=conversion.order_id, items=len(conversion.items), itemDetails=conversion.items,
+                   revenueSubTotal=conversion.subtotal, revenueTax=conversion.tax,
+                   revenueShipping=conversion.shipping, revenueDiscount=conversion.discount)
+    return row

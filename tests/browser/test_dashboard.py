@@ -1,0 +1,91 @@
+"""The site dashboard in a real browser: the owner reads the overview (the evolution chart is drawn),
+switches period, sorts a report in place, watches real-time refresh, opens the visitor log and a
+visitor profile; a member with the view role cannot open the settings."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from analytics.reports.archive import archive_run
+from farm.tenancy import in_tenant
+from tests.browser.conftest import sign_in_to_site, viewer_refused_the_settings
+from tests.factories import make_instance, make_user
+from tests.integration.analytics.api_traffic import ALICE, DAY, make_traffic
+from tests.integration.analytics.test_ingest import hit, store
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHART_DATA = "id => Chart.getChart(document.getElementById(id)).data.datasets[0].data"
+# How many pixels of the canvas are painted: a drawn chart has thousands, an empty canvas none.
+PAINTED = """id => { const c = document.getElementById(id);
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i]) n++; } return n; }"""
+
+
+@pytest.fixture
+def meadow():
+    owner = make_user("olga")
+    site = make_instance("meadow", owner=owner, state="publie")
+    make_traffic(site)
+    with in_tenant(site):
+        archive_run()
+    return site
+
+
+def test_the_owner_reads_the_dashboard_switches_period_and_follows_a_visitor(new_page, portal, meadow, artifacts):
+    page = new_page()
+    sign_in_to_site(page, portal, meadow, "olga")
+    expect(page.locator("#freshness")).to_contain_text("Reports processed")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('evolution-chart'))")
+    today = page.evaluate(CHART_DATA, "evolution-chart")
+    assert len(today) == 30 and today[-1] == 1  # Dan, on the site a few minutes ago
+    assert page.evaluate(PAINTED, "evolution-chart") > 1000
+    page.screenshot(path=artifacts / "dashboard-overview.png", full_page=True)
+
+    # The period picker: the week of the past traffic; the choice is in the URL.
+    page.select_option("#picker-period", "week")
+    page.fill("#picker-date", str(DAY.date()))
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(f"http://meadow.localhost:{portal.rsplit(':', 1)[1]}/?period=week&date={DAY.date()}")
+    expect(page.locator("#period-label")).to_have_text("2026-06-01 – 2026-06-07")
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('evolution-chart'))")
+    week = page.evaluate(CHART_DATA, "evolution-chart")
+    assert len(week) == 26 and week[-1] == 4
+    page.screenshot(path=artifacts / "dashboard-week.png", full_page=True)
+
+    # A report page keeps the period; sorting a table swaps it in place (htmx), its chart redrawn.
+    page.get_by_role("link", name="Devices", exact=True).click()
+    expect(page).to_have_url(f"http://meadow.localhost:{portal.rsplit(':', 1)[1]}/reports/devices/?period=week"
+                             f"&date={DAY.date()}")
+    browsers = page.locator("#report-DevicesDetection-getBrowsers")
+    browsers.locator("a[data-sort=nb_visits]").click()
+    expect(page.locator("#report-DevicesDetection-getBrowsers a[data-sort=nb_visits]")).to_contain_text("↓")
+    page.wait_for_function("() => Chart.getChart(document.getElementById('chart-report-DevicesDetection-getBrowsers-canvas'))")
+    assert sum(page.evaluate(CHART_DATA, "chart-report-DevicesDetection-getBrowsers-canvas")) == 4
+    page.screenshot(path=artifacts / "dashboard-devices.png", full_page=True)
+
+    # Real-time refreshes by itself when a new visit arrives.
+    page.click("#realtime-link")
+    thirty = page.locator("[data-minutes='30'] .visits")
+    expect(thirty).to_have_text("1")
+    store(meadow, [hit(meadow, timezone.now() - timedelta(seconds=5), url="https://s.example/new", action_name="New",
+                       _id="e" * 16)])
+    expect(thirty).to_have_text("2", timeout=12_000)
+    page.screenshot(path=artifacts / "dashboard-realtime.png", full_page=True)
+
+    # The visitor log, then Alice's profile with both her visits.
+    page.click("#visitor-log-link")
+    expect(page.locator("article.visit")).to_have_count(6)
+    page.screenshot(path=artifacts / "dashboard-visitor-log.png", full_page=True)
+    page.locator(f"a.visitor-link[href='/visitors/{ALICE}/']").first.click()
+    expect(page.locator("#total-visits")).to_have_text("2")
+    expect(page.locator("article.visit").first.locator("li[data-type=ecommerceOrder]")).to_have_count(1)
+    page.screenshot(path=artifacts / "dashboard-visitor-profile.png", full_page=True)
+
+
+def test_a_member_with_the_view_role_reads_the_dashboard_but_cannot_open_the_settings(new_page, portal, meadow):
+    page = viewer_refused_the_settings(new_page, portal, meadow, "vera")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    page.go_back()
+    expect(page.locator("#dashboard-title")).to_have_text(meadow.name)
