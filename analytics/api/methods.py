@@ -7,6 +7,7 @@ Report methods are read from analytics.reports.service, so every archived report
 """
 import re
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Callable
 
 from analytics.reports import live, service
@@ -23,6 +24,7 @@ from analytics.api.params import Params
 _MULTI_DATE = re.compile(r"^(last|previous)(\d+)$", re.IGNORECASE)
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
 MAX_PERIODS = 366
+FIRST_DATE = date(1991, 8, 6)  # as Matomo: no web analytics before the first web site
 MAX_BULK = 100
 VALUE_METHODS = {"VisitsSummary.getVisits": "nb_visits", "VisitsSummary.getUniqueVisitors": "nb_uniq_visitors",
                  "VisitsSummary.getUsers": "nb_users", "VisitsSummary.getActions": "nb_actions",
@@ -83,11 +85,17 @@ def _for_site(method: Method, call: Call):
 def _periods(params: Params):
     """The periods asked for, and whether the answer is keyed by date (lastN / previousN)."""
     period = params.required("period", "one of day, week, month, year, range")
-    date = params.required("date", "YYYY-MM-DD, today, yesterday, lastN, previousN, or START,END with period=range")
-    multi = _MULTI_DATE.match(date.strip())
+    value = params.required("date", "YYYY-MM-DD, today, yesterday, lastN, previousN, or START,END with period=range")
+    multi = _MULTI_DATE.match(value.strip())
     if multi and int(multi.group(2)) > MAX_PERIODS:
-        raise ApiError(f"date={date[:20]}: at most {MAX_PERIODS} periods in one call")
-    return service.periods_for(period, date), bool(multi) and period != "range"
+        raise ApiError(f"date={value[:20]}: at most {MAX_PERIODS} periods in one call")
+    try:
+        periods = service.periods_for(period, value)
+    except OverflowError:
+        raise ApiError(f"date={value[:30]} is out of range for period={period[:10]}") from None
+    if periods[0].start < FIRST_DATE:
+        raise ApiError(f"date={value[:30]} reaches before {FIRST_DATE}, the first date Matomo accepts")
+    return periods, bool(multi) and period != "range"
 
 
 def _filtered(method: Method, data, params: Params):

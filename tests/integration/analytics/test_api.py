@@ -218,3 +218,9 @@ def test_token_auth_in_the_post_body(client, site, token):
     status, body = call_api(client, post={"token_auth": token}, idSite=site.pk, method="VisitsSummary.getVisits",
                             period="day", date=D)
     assert (status, body) == (200, {"value": 4})
+
+
+@pytest.mark.parametrize("period,date", [("week", "9999-12-31"), ("day", "1991-08-05"), ("year", "last366")])
+def test_dates_out_of_matomos_range_are_refused(get, period, date):
+    status, body = get(method="VisitsSummary.get", period=period, date=date)
+    assert status == 400 and "date=" in body["message"]
