@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 
 from analytics.reports.catalog import DAYS_OF_WEEK, DURATION_BUCKETS, PAGE_BUCKETS
 
@@ -72,49 +72,70 @@ VISIT_DIMENSIONS = [
 ]
 
 
-def _values(dimensions) -> str:
-    return ",\n".join(f"('{report}', ({parent})::text, ({label})::text)" for report, parent, label in dimensions)
-
-
 _DAY_VISITS = """
-    SELECT v.*, GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
+    SELECT v.id, v.actions, v.returning, v.referrer_type, v.referrer_name, v.campaign_name, v.campaign_keyword,
+           v.device_type, v.device_brand, v.device_model, v.os_name, v.os_version, v.browser_name, v.browser_version,
+           v.resolution, v.country, v.language, v.local_time, v.first_action_at,
+           GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
     FROM analytics_visit v WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s
 """
+_LABELS = [f"l{i}" for i in range(len(VISIT_DIMENSIONS))]
+_PARENTS = {i: f"p{i}" for i, (_r, parent, _l) in enumerate(VISIT_DIMENSIONS) if parent != "NULL"}
+# A visit's conversions happen on its own local day (ingest starts a new visit at midnight), so the
+# day's conversions, found through their time index, are all those of the day's visits. One
+# GROUPING SETS pass fills a hash table per dimension while reading the day's visits once.
 VISITS_SQL = f"""
 WITH v AS ({_DAY_VISITS}),
-converted AS (SELECT DISTINCT c.visit_id FROM analytics_conversion c WHERE c.visit_id IN (SELECT id FROM v))
-SELECT d.report, d.parent, d.label, count(*), sum(v.actions), max(v.actions), sum(v.length),
-       count(*) FILTER (WHERE v.actions <= 1), count(k.visit_id)
-FROM v LEFT JOIN converted k ON k.visit_id = v.id
-CROSS JOIN LATERAL (VALUES {_values(VISIT_DIMENSIONS)}) AS d(report, parent, label)
-WHERE d.label IS NOT NULL
-GROUP BY 1, 2, 3
+converted AS (SELECT DISTINCT c.visit_id FROM analytics_conversion c WHERE c.at >= %(start)s AND c.at < %(end)s),
+x AS (
+    SELECT v.actions, v.length, k.visit_id AS converted,
+           {", ".join(f"({label})::text AS l{i}" for i, (_r, _p, label) in enumerate(VISIT_DIMENSIONS))},
+           {", ".join(f"({VISIT_DIMENSIONS[i][1]})::text AS {name}" for i, name in _PARENTS.items())}
+    FROM v LEFT JOIN converted k ON k.visit_id = v.id
+)
+SELECT GROUPING({", ".join(_LABELS)}), {", ".join(_LABELS)}, {", ".join(_PARENTS.values())},
+       count(*), sum(x.actions), max(x.actions), sum(x.length), count(*) FILTER (WHERE x.actions <= 1),
+       count(x.converted)
+FROM x
+GROUP BY GROUPING SETS ({", ".join(f"({label}, {_PARENTS[i]})" if i in _PARENTS else f"({label})"
+                                   for i, label in enumerate(_LABELS))})
 """
 VISIT_COLUMNS = ("nb_visits", "nb_actions", "max_actions", "sum_visit_length", "bounce_count", "nb_visits_converted")
 
 # Time on a page runs to the visit's next page view, or for the last one to the visit's last hit
 # (heartbeats included): Matomo gives the time of events, downloads... to the page they happened on.
-_PATH = "COALESCE(NULLIF(substring(p.url FROM '^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)'), ''), '/')"
+# The URL's path with string functions (a regex costs seconds on a busy day): cut the query and
+# fragment, then drop "scheme://host"; an empty path is "/".
+_HOST_AND_PATH = ("split_part(split_part(CASE WHEN strpos(a.url, '://') > 0 THEN substr(a.url, strpos(a.url, '://') + 3)"
+                  " ELSE a.url END, '?', 1), '#', 1)")
+_PATH = ("COALESCE(NULLIF(CASE WHEN strpos(a.url, '://') = 0 THEN u.hp WHEN strpos(u.hp, '/') > 0 "
+         "THEN substr(u.hp, strpos(u.hp, '/')) ELSE '' END, ''), '/')")
+# nb_visits of a page counts each visit's first view of it (a flag from a window over the visit's
+# already sorted rows) rather than count(DISTINCT ...), which would sort all the day's page views.
 PAGES_SQL = f"""
-WITH p AS (
-    SELECT a.visit_id, a.url, a.title, a.at,
-           lead(a.at) OVER w AS next_at, row_number() OVER w AS n, count(*) OVER (PARTITION BY a.visit_id) AS pages
-    FROM analytics_action a
+WITH a AS (
+    SELECT a.visit_id, a.id, a.at, {_PATH} AS path, {_or('a.title', 'Page Name not defined')} AS title
+    FROM analytics_action a CROSS JOIN LATERAL (SELECT {_HOST_AND_PATH} AS hp) u
     WHERE a.kind = 'pageview' AND a.at >= %(start)s AND a.at < %(end)s
+), p AS (
+    SELECT a.*, lead(a.at) OVER w AS next_at, row_number() OVER w AS n,
+           row_number() OVER (PARTITION BY a.visit_id, a.path ORDER BY a.at, a.id) = 1 AS first_path,
+           row_number() OVER (PARTITION BY a.visit_id, a.title ORDER BY a.at, a.id) = 1 AS first_title
+    FROM a
     WINDOW w AS (PARTITION BY a.visit_id ORDER BY a.at, a.id)
 ), pv AS (
-    SELECT p.*, {_PATH} AS path, v.actions,
+    SELECT p.*, v.actions,
            GREATEST(0, floor(extract(epoch FROM COALESCE(p.next_at, v.last_action_at) - p.at)))::bigint AS spent,
            GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
     FROM p JOIN analytics_visit v ON v.id = p.visit_id
 )
-SELECT d.report, d.label, count(*), count(DISTINCT pv.visit_id), sum(pv.spent),
+SELECT GROUPING(pv.path), pv.path, pv.title, count(*), count(*) FILTER (WHERE pv.first_path),
+       count(*) FILTER (WHERE pv.first_title), sum(pv.spent),
        count(*) FILTER (WHERE pv.n = 1), COALESCE(sum(pv.actions) FILTER (WHERE pv.n = 1), 0),
        COALESCE(sum(pv.length) FILTER (WHERE pv.n = 1), 0), count(*) FILTER (WHERE pv.n = 1 AND pv.actions <= 1),
-       count(*) FILTER (WHERE pv.n = pv.pages)
-FROM pv CROSS JOIN LATERAL (VALUES ('Actions.getPageUrls', pv.path),
-                                   ('Actions.getPageTitles', {_or('pv.title', 'Page Name not defined')})) d(report, label)
-GROUP BY 1, 2
+       count(*) FILTER (WHERE pv.next_at IS NULL)
+FROM pv
+GROUP BY GROUPING SETS ((pv.path), (pv.title))
 """
 PAGE_COLUMNS = ("nb_hits", "nb_visits", "sum_time_spent", "entry_nb_visits", "entry_nb_actions",
                 "entry_sum_visit_length", "entry_bounce_count", "exit_nb_visits")
@@ -206,16 +227,25 @@ def _ids(sql: str, params: dict) -> np.ndarray:
 
 
 def _visit_reports(params: dict, reports: dict) -> None:
-    for report, parent, label, *values in _fetch(VISITS_SQL, params):
-        row = {"label": label, **dict(zip(VISIT_COLUMNS, (int(v) for v in values)))}
-        if parent is not None:
-            row["parent"] = parent
-        reports.setdefault(report, []).append(row)
+    count = len(VISIT_DIMENSIONS)
+    for grouping, *values in _fetch(VISITS_SQL, params):
+        # GROUPING() has a 1 bit for each label not grouped on; the row's dimension is the one 0 bit.
+        i = next(i for i in range(count) if not grouping >> (count - 1 - i) & 1)
+        label, parents, metrics = values[i], dict(zip(_PARENTS, values[count:])), values[count + len(_PARENTS):]
+        if label is None:
+            continue  # the visits this dimension leaves out (e.g. websites among search visits)
+        row = {"label": label, **dict(zip(VISIT_COLUMNS, (int(v) for v in metrics)))}
+        if i in _PARENTS:
+            row["parent"] = parents[i]
+        reports.setdefault(VISIT_DIMENSIONS[i][0], []).append(row)
 
 
 def _page_reports(params: dict, reports: dict) -> None:
-    for report, label, *values in _fetch(PAGES_SQL, params):
-        reports.setdefault(report, []).append({"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in values)))})
+    for by_title, path, title, hits, path_visits, title_visits, *values in _fetch(PAGES_SQL, params):
+        report, label, visits = ("Actions.getPageTitles", title, title_visits) if by_title else \
+            ("Actions.getPageUrls", path, path_visits)
+        row = {"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in (hits, visits, *values))))}
+        reports.setdefault(report, []).append(row)
     pages = reports.get("Actions.getPageUrls", [])
     reports["Actions.getEntryPageUrls"] = [row for row in pages if row["entry_nb_visits"]]
     reports["Actions.getExitPageUrls"] = [row for row in pages if row["exit_nb_visits"]]
@@ -254,11 +284,16 @@ def _frequency(rows: list[dict]) -> dict:
     return row
 
 
+@transaction.atomic
 def compute_day(day: date, timezone: str) -> DayResult:
     """All day reports of `day` (site-local) from the raw logs; call inside the site's schema."""
     start, end = day_bounds(day, timezone)
     params = {"start": start, "end": end, "tz": timezone}
     reports: dict[str, list[dict]] = {}
+    with connection.cursor() as cursor:
+        # A busy day's aggregates fit in memory with room to spare (no spill to disk); JIT
+        # compilation costs more than it saves on these queries.
+        cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
     _visit_reports(params, reports)
     visitors, users = _ids(VISITORS_SQL, params), _ids(USERS_SQL, params)
     summary = (reports.pop("VisitsSummary.get", None) or [dict.fromkeys(VISIT_COLUMNS, 0)])[0]

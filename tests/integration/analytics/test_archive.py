@@ -114,7 +114,7 @@ def assert_period_matches(period: Period, days: set, today: date):
             assert left == right, (period, spec.name, row["label"])
 
 
-@hsettings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture,
+@hsettings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_archived_number_equals_a_recomputation_from_the_raw_logs(site, data):
