@@ -10,7 +10,7 @@ from django.http import QueryDict
 from analytics.api.errors import ApiError
 
 FORMATS = ("json", "csv", "tsv", "xml")
-_BULK_KEY = re.compile(r"^urls\[(\d*)\]$")
+_BULK_KEY = re.compile(r"^urls\[(\d{1,4})\]$")
 _INT = re.compile(r"^-?\d{1,9}$")
 
 
@@ -83,7 +83,7 @@ class Params:
         for key, value in self.values.items():
             match = _BULK_KEY.match(key)
             if match:
-                found.append((int(match.group(1) or 0), value))
+                found.append((int(match.group(1)), value))
         return [value for _index, value in sorted(found)]
 
 
