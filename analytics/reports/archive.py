@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
 from analytics.models import Archive, ArchiveState, ArchiveVisitors
-from analytics.reports.catalog import BY_NAME
+from analytics.reports.catalog import STORED
 from analytics.reports.definitions import compute_day, day_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
@@ -106,7 +106,7 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
     stored), which keeps a year's first build cheap. Should rows arrive for it later, the
     watermarks of the next run find that day.
     """
-    wanted = set(names) if names is not None else set(BY_NAME)
+    wanted = set(names) if names is not None else set(STORED)
     found: dict[tuple, dict] = {}
     for archive in Archive.objects.filter(period__in={p.kind for p in parts}, start__in=[p.start for p in parts],
                                           report__in=wanted).only("period", "start", "report", "rows", "complete"):

@@ -175,6 +175,10 @@ REPORTS = [
     ReportSpec("Goals.getItemsName", "Goals", "Product name", ITEM_METRICS, ITEM_RATIOS),
 ]
 BY_NAME = {spec.name: spec for spec in REPORTS}
+# Reports read as a filter of another stored report rather than stored again: name -> (source, column).
+VIEWS = {"Actions.getEntryPageUrls": ("Actions.getPageUrls", "entry_nb_visits"),
+         "Actions.getExitPageUrls": ("Actions.getPageUrls", "exit_nb_visits")}
+STORED = [spec.name for spec in REPORTS if spec.name not in VIEWS]
 DAYS_OF_WEEK = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 DURATION_BUCKETS = ((10, "0-10"), (30, "11-30"), (60, "31-60"), (120, "61-120"), (240, "121-240"),
                     (420, "241-420"), (600, "421-600"), (900, "601-900"), (1800, "901-1800"), (None, "1801+"))

@@ -1,9 +1,9 @@
-"""Every day report computed from the raw logs of one site-local day, in five SQL passes.
+"""Every day report computed from the raw logs of one site-local day, in a handful of SQL passes.
 
 Call inside the site's schema. A visit belongs to the day of its first action (ingest never lets a
 visit cross local midnight); actions and conversions to the day of their own time. Each pass
-unpivots its rows into (report, parent, label) pairs with a LATERAL VALUES list and aggregates
-them all in one GROUP BY, so adding a dimension adds no scan. Rows hold only additive metrics;
+reads its rows once and aggregates every dimension of that table together (GROUPING SETS, or a
+LATERAL VALUES unpivot), so adding a dimension adds no scan. Rows hold only additive metrics;
 ratios are derived on read (analytics.reports.catalog).
 """
 from dataclasses import dataclass
@@ -149,15 +149,20 @@ ACTION_DIMENSIONS = [
     ("Events.getAction", "event", "a.event_action"),
     ("Events.getName", "event", _or("a.event_name", "Event name not defined")),
 ]
+# Two levels instead of count(DISTINCT visit_id): first per (report, label, visit), hashed, then per label.
 ACTIONS_SQL = f"""
-SELECT d.report, d.label, count(*), count(DISTINCT a.visit_id), sum(a.event_value), min(a.event_value),
-       max(a.event_value), count(a.event_value)
-FROM analytics_action a CROSS JOIN LATERAL (VALUES {", ".join(
-    f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)" for report, kind, label in ACTION_DIMENSIONS)}
-) AS d(report, label)
-WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
-  AND d.label IS NOT NULL
-GROUP BY 1, 2
+WITH per_visit AS (
+    SELECT d.report, d.label, a.visit_id, count(*) AS hits, sum(a.event_value) AS total, min(a.event_value) AS low,
+           max(a.event_value) AS high, count(a.event_value) AS with_value
+    FROM analytics_action a CROSS JOIN LATERAL (VALUES {", ".join(
+        f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)" for report, kind, label in ACTION_DIMENSIONS)}
+    ) AS d(report, label)
+    WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
+      AND d.label IS NOT NULL
+    GROUP BY 1, 2, 3
+)
+SELECT report, label, sum(hits)::bigint, count(*), sum(total), min(low), max(high), sum(with_value)::bigint
+FROM per_visit GROUP BY 1, 2
 """
 
 
@@ -246,9 +251,6 @@ def _page_reports(params: dict, reports: dict) -> None:
             ("Actions.getPageUrls", path, path_visits)
         row = {"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in (hits, visits, *values))))}
         reports.setdefault(report, []).append(row)
-    pages = reports.get("Actions.getPageUrls", [])
-    reports["Actions.getEntryPageUrls"] = [row for row in pages if row["entry_nb_visits"]]
-    reports["Actions.getExitPageUrls"] = [row for row in pages if row["exit_nb_visits"]]
 
 
 def _action_reports(params: dict, reports: dict) -> None:

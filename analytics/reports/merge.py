@@ -7,7 +7,7 @@ from the merged action reports rather than summed (its nb_keywords counts distin
 """
 import numpy as np
 
-from analytics.reports.catalog import BY_NAME, REPORTS
+from analytics.reports.catalog import REPORTS, STORED
 
 UNIQUE_COLUMNS = ("nb_uniq_visitors", "nb_users")
 KEY_COLUMNS = ("parent", "label")
@@ -44,6 +44,8 @@ def merge_reports(parts: list[dict[str, list[dict]]]) -> dict[str, list[dict]]:
     """Every report of a longer period from its parts' reports (name -> rows)."""
     reports = {}
     for spec in REPORTS:
+        if spec.name not in STORED:
+            continue
         rows = merge_rows([part.get(spec.name, []) for part in parts])
         if spec.single_row:
             rows = [{**spec.defaults, **(rows[0] if rows else {})}]
@@ -68,7 +70,7 @@ def derive(reports: dict[str, list[dict]]) -> dict[str, list[dict]]:
         "nb_searches": total("Actions.getSiteSearchKeywords", "nb_hits"),
         "nb_keywords": len(reports.get("Actions.getSiteSearchKeywords", [])),
     }]
-    for name in BY_NAME:
+    for name in STORED:
         reports.setdefault(name, [])
     return reports
 

@@ -50,6 +50,9 @@ def reports(names: list[str], period: Period, *, today: date | None = None) -> d
     today = today or site_today()
     raw = _range(names, period, today) if period.kind == "range" else archived(
         period, today=today, names=_with_sources(names))
+    for name, (source, column) in catalog.VIEWS.items():
+        if name in names:
+            raw[name] = [row for row in raw[source] if row[column]]
     if "Goals.getGoals" in raw:  # each goal's conversion rate is over all the period's visits
         visits = (raw["Goals.get"] or [{}])[0].get("nb_visits", 0)
         raw["Goals.getGoals"] = [{**row, "nb_visits": visits} for row in raw["Goals.getGoals"]]
@@ -57,7 +60,9 @@ def reports(names: list[str], period: Period, *, today: date | None = None) -> d
 
 
 def _with_sources(names: list[str]) -> list[str]:
-    return sorted({*names, *(source for name in names for source in _SOURCES.get(name, []))})
+    """The stored reports needed to answer `names` (views read their source; derived ones their inputs)."""
+    stored = {catalog.VIEWS[name][0] if name in catalog.VIEWS else name for name in names}
+    return sorted(stored | {source for name in names for source in _SOURCES.get(name, [])})
 
 
 def _range(names: list[str], period: Period, today: date) -> dict[str, list[dict]]:

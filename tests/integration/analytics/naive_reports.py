@@ -221,16 +221,16 @@ def naive_reports(days: set, timezone: str) -> dict[str, dict]:
     action_reports(days, tz, reports)
     goal_reports(days, tz, reports, len(visits))
 
-    def total(name, column):
-        return sum(r[column] for r in reports.get(name, {}).values())
+    actions = [a for a in Action.objects.all() if a.at.astimezone(tz).date() in days]
 
+    def kind(name, key=lambda a: a.url):
+        return [(a.visit_id, key(a)) for a in actions if a.kind == name]
+
+    pages = kind("pageview", lambda a: urlsplit(a.url).path or "/")
     reports["Actions.get"] = {(None, None): {
-        "nb_pageviews": total("Actions.getPageUrls", "nb_hits"),
-        "nb_uniq_pageviews": total("Actions.getPageUrls", "nb_visits"),
-        "nb_downloads": total("Actions.getDownloads", "nb_hits"),
-        "nb_uniq_downloads": total("Actions.getDownloads", "nb_visits"),
-        "nb_outlinks": total("Actions.getOutlinks", "nb_hits"),
-        "nb_uniq_outlinks": total("Actions.getOutlinks", "nb_visits"),
-        "nb_searches": total("Actions.getSiteSearchKeywords", "nb_hits"),
-        "nb_keywords": len(reports.get("Actions.getSiteSearchKeywords", {}))}}
+        "nb_pageviews": len(pages), "nb_uniq_pageviews": len(set(pages)),
+        "nb_downloads": len(kind("download")), "nb_uniq_downloads": len(set(kind("download"))),
+        "nb_outlinks": len(kind("outlink")), "nb_uniq_outlinks": len(set(kind("outlink"))),
+        "nb_searches": len(kind("search")),
+        "nb_keywords": len({keyword for _v, keyword in kind("search", lambda a: a.search_keyword)})}}
     return reports
