@@ -6,12 +6,11 @@ API answers about that site only: idSite defaults to it and any other id is refu
 """
 import re
 
+from analytics.api.errors import ApiError
+from analytics.api.params import Params
 from instances.models import Instance, Role, SchemaState, Status
 from instances.selectors import instance_allows, instances_for_user
 from instances.tokens import token_user
-
-from analytics.api.errors import ApiError
-from analytics.api.params import Params
 
 MUST_LOG_IN = ("You must be logged in to access this functionality: send your personal token as token_auth "
                "(POST body preferred) or log in.")

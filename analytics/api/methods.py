@@ -10,16 +10,15 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Callable
 
-from analytics.reports import live, service
-from analytics.reports.errors import ReportError
-from farm.tenancy import in_tenant
-from instances.models import Instance
-
 from analytics.api import access, sites, tables
 from analytics.api.errors import ApiError
 from analytics.api.filters import columns, page, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
+from analytics.reports import live, service
+from analytics.reports.errors import ReportError
+from farm.tenancy import in_tenant
+from instances.models import Instance
 
 _MULTI_DATE = re.compile(r"^(last|previous)(\d+)$", re.IGNORECASE)
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")

@@ -5,10 +5,9 @@ that site. The farm keeps no currency per site: every site reports "EUR".
 """
 from urllib.parse import urlsplit
 
-from instances.models import Instance
-
 from analytics.api import access
 from analytics.api.errors import ApiError
+from instances.models import Instance
 
 CURRENCY = "EUR"
 

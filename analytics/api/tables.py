@@ -6,9 +6,8 @@ that row's children, `flat=1` answers every leaf with its full label, `expanded=
 children under `subtable`. Ids are the position of the parent in the period's own listing, so
 they are stable for a given period and data.
 """
-from analytics.reports import catalog
-
 from analytics.api.errors import ApiError
+from analytics.reports import catalog
 
 PAGE_TREES = ("Actions.getPageUrls", "Actions.getEntryPageUrls", "Actions.getExitPageUrls")
 KEYWORDS = {"Referrers.getSearchEngines": "Referrers.getKeywordsFromSearchEngineId",

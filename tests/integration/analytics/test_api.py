@@ -46,15 +46,17 @@ def test_visits_summary_has_matomos_columns(get):
             "nb_users"} <= body.keys()
 
 
-@pytest.mark.parametrize("name", sorted(set(service.report_names()) - {"VisitsSummary.get"}))
-def test_every_report_method_answers_rows_or_a_row_with_its_metrics(get, name):
-    status, body = get(method=name, period="day", date=D)
-    assert status == 200, body
-    rows = [body] if isinstance(body, dict) else body
-    assert isinstance(rows, list)
-    for row in rows:
-        assert "result" not in row
-        assert isinstance(body, dict) or "label" in row
+def test_every_report_method_answers_rows_or_a_row_with_its_metadata_columns(get):
+    """One site for all the reports: each answers its dimension's label and the metrics the metadata lists."""
+    for meta in service.report_metadata():
+        status, body = get(method=meta["name"], period="day", date=D)
+        assert status == 200, (meta["name"], body)
+        rows = [body] if isinstance(body, dict) else body
+        assert isinstance(rows, list) and (rows or meta["dimension"]), meta["name"]
+        for row in rows:
+            assert set(meta["metrics"]) | set(meta["processedMetrics"]) <= set(row) | {"nb_uniq_visitors", "nb_users"}, \
+                (meta["name"], row)
+            assert meta["dimension"] is None or "label" in row, meta["name"]
 
 
 def test_value_methods_answer_one_value(get):
