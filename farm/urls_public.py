@@ -2,6 +2,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from analytics.api.views import api, api_or
 from analytics.tracking.optout import opt_out
 from analytics.tracking.views import track, tracker_script
 from farm.health import healthz
@@ -13,7 +14,8 @@ urlpatterns = [
     path("matomo.js", tracker_script, name="tracker-script"),
     path("piwik.js", tracker_script),
     path("optout/", opt_out, name="opt-out"),
-    path("", views.home, name="home"),
+    path("", api_or(views.home), name="home"),
+    path("index.php", api, name="api"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", views.signup, name="signup"),

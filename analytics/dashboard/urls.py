@@ -1,10 +1,10 @@
-"""The dashboard's paths on each site's host (farm/urls_tenant.py includes them at the root)."""
+"""The dashboard's paths on each site's host (farm/urls_tenant.py includes them at the root, and
+routes "/" itself: the overview, or the Reporting API when the request carries module=API)."""
 from django.urls import path, re_path
 
 from analytics.dashboard import views
 
 urlpatterns = [
-    path("", views.overview, name="site-dashboard"),
     path("reports/<slug:slug>/", views.category, name="dashboard-category"),
     re_path(r"^report/(?P<name>[A-Za-z]+\.[A-Za-z]+)/$", views.report, name="dashboard-report"),
     path("realtime/", views.realtime, name="dashboard-realtime"),

@@ -1,5 +1,8 @@
-"""A small, known site traffic for the Reporting API and Live tests: three visitors on one past day, one now."""
+"""A small, known site traffic for the Reporting API and Live tests (three visitors on one past day, one now),
+and a helper calling the API the way Matomo clients do."""
+import json
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 
 from django.utils import timezone as dj_timezone
 
@@ -41,3 +44,15 @@ def make_traffic(site) -> None:
     entries += [hit(site, now - timedelta(minutes=3), url="https://s.example/now", action_name="Now", _id=DAN),
                 hit(site, now - timedelta(minutes=2), url="https://s.example/now2", action_name="Now 2", _id=DAN)]
     store(site, entries)
+
+
+def call_api(client, host: str = "localhost", *, post: dict | None = None, path: str = "/index.php", **params):
+    """GET (or POST `post` as the body) an API call; returns (status, decoded JSON or text)."""
+    query = {"module": "API", **params}
+    if post is None:
+        response = client.get(path, query, HTTP_HOST=host)
+    else:
+        response = client.post(f"{path}?{urlencode(query)}", post, HTTP_HOST=host)
+    body = response.content.decode()
+    is_json = response["Content-Type"].startswith("application/json")
+    return response.status_code, json.loads(body) if is_json else body

@@ -1,0 +1,72 @@
+"""Matomo's generic filters on a report's rows: pattern, sort, offset/limit, then showColumns/hideColumns.
+
+Applied in Matomo's order on each table of an answer (each site, each period). Single-row answers
+(VisitsSummary.get) only take the column filters.
+"""
+import re
+
+from analytics.api.errors import ApiError
+from analytics.api.params import Params
+
+DEFAULT_LIMIT = 100
+_KEEP = ("label", "idsubdatatable")  # showColumns never drops the row key or the subtable link
+
+
+def rows_filtered(rows: list[dict], params: Params, *, paged: bool = False) -> list[dict]:
+    """The rows after filter_pattern, filter_sort_*, filter_offset/filter_limit (unless the method
+    `paged` itself) and the column filters."""
+    rows = _matching(rows, params)
+    rows = _sorted(rows, params)
+    if not paged:
+        offset, limit = page(params)
+        rows = rows[offset:] if limit < 0 else rows[offset:offset + limit]
+    return [columns(row, params) for row in rows]
+
+
+def page(params: Params) -> tuple[int, int]:
+    """(filter_offset, filter_limit): limit 100 by default, -1 for every row."""
+    return (params.integer("filter_offset", 0, minimum=0),
+            params.integer("filter_limit", DEFAULT_LIMIT, minimum=-1))
+
+
+def columns(row: dict, params: Params) -> dict:
+    """showColumns keeps only the listed columns (and the label), hideColumns drops the listed ones."""
+    show, hide = _names(params.get("showColumns")), _names(params.get("hideColumns"))
+    if show:
+        row = {k: v for k, v in row.items() if k in show or k in _KEEP}
+    return {k: v for k, v in row.items() if k not in hide} if hide else row
+
+
+def _names(raw: str | None) -> set[str]:
+    return {name.strip() for name in raw.split(",") if name.strip()} if raw else set()
+
+
+def _matching(rows: list[dict], params: Params) -> list[dict]:
+    raw = params.get("filter_pattern")
+    if raw is None:
+        return rows
+    if len(raw) > 200:
+        raise ApiError("filter_pattern is limited to 200 characters")
+    try:
+        pattern = re.compile(raw, re.IGNORECASE)
+    except re.error as error:
+        raise ApiError(f"filter_pattern is not a valid regular expression ({error})") from None
+    column = params.get("filter_column", "label")
+    return [row for row in rows if pattern.search(str(row.get(column, "")))]
+
+
+def _sorted(rows: list[dict], params: Params) -> list[dict]:
+    """Rows by filter_sort_column (desc by default); rows without that column keep their order, last."""
+    column = params.get("filter_sort_column")
+    if column is None:
+        return rows
+    order = params.get("filter_sort_order", "desc").lower()
+    if order not in ("asc", "desc"):
+        raise ApiError(f"filter_sort_order must be asc or desc, not “{order[:20]}”")
+    numbers, texts, rest = [], [], []
+    for row in rows:
+        value = row.get(column)
+        kind = texts if isinstance(value, str) else numbers if isinstance(value, (int, float)) else rest
+        kind.append(row)
+    ordered = sorted(numbers, key=lambda r: r[column]) + sorted(texts, key=lambda r: r[column].lower())
+    return (ordered[::-1] if order == "desc" else ordered) + rest

@@ -1,0 +1,118 @@
+"""Rendering an answer as Matomo does: json (default), csv, tsv or xml, and errors in the same format.
+
+Answers are plain data: a list of rows, one row (dict), a value, or `Keyed` (results by idSite or
+by date). csv/tsv flatten nested values into `parent_child` columns (a visit's
+actionDetails_0_type) and add the key column to keyed results.
+"""
+import csv
+import io
+import json
+import re
+from xml.sax.saxutils import escape, quoteattr
+
+from django.http import HttpResponse
+
+CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8",
+                 "tsv": "text/tab-separated-values; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not allowed even escaped
+
+
+class Keyed(dict):
+    """Results keyed by `key` ("idSite" or "date"): a JSON object, a key column in csv, <result key=..> in xml."""
+
+    def __init__(self, key: str, results: dict):
+        super().__init__(results)
+        self.key = key
+
+
+def render(data, fmt: str, *, status: int = 200) -> HttpResponse:
+    body = {"json": _json, "csv": _delimited(","), "tsv": _delimited("\t"), "xml": _xml}[fmt](data)
+    return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
+
+
+def error(message: str, fmt: str, *, status: int) -> HttpResponse:
+    """Matomo's error answer: {"result": "error", "message": ...}."""
+    if fmt == "xml":
+        body = f'<?xml version="1.0" encoding="utf-8" ?>\n<result>\n\t<error message={quoteattr(_xml_text(message))} />\n</result>'
+        return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
+    return render({"result": "error", "message": message}, fmt, status=status)
+
+
+def _json(data) -> str:
+    return json.dumps(data, ensure_ascii=False, default=str)
+
+
+# csv / tsv -------------------------------------------------------------------------------------
+
+def _delimited(delimiter: str):
+    def write(data) -> str:
+        rows = _table(data)
+        header = list(dict.fromkeys(column for row in rows for column in row))
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([[_cell(row.get(column)) for column in header] for row in rows])
+        return out.getvalue()
+    return write
+
+
+def _table(data) -> list[dict]:
+    """Any answer as flat rows: keyed results get their key as the first column."""
+    if isinstance(data, Keyed):
+        return [{data.key: key, **row} for key, value in data.items() for row in _table(value)]
+    if isinstance(data, list):
+        return [_flat(row) if isinstance(row, dict) else {"value": row} for row in data]
+    if isinstance(data, dict):
+        return [_flat(data)]
+    return [{"value": data}]
+
+
+def _flat(row: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{name}_"))
+        elif isinstance(value, list):
+            out.update(_flat(dict(enumerate(value)), f"{name}_"))
+        else:
+            out[name] = value
+    return out
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+# xml -------------------------------------------------------------------------------------------
+
+def _xml(data) -> str:
+    if isinstance(data, Keyed):
+        inner = "".join(f"\t<result {data.key}={quoteattr(_xml_text(key))}>{_xml_value(value, 2)}</result>\n"
+                        for key, value in data.items())
+        return f'<?xml version="1.0" encoding="utf-8" ?>\n<results>\n{inner}</results>'
+    return f'<?xml version="1.0" encoding="utf-8" ?>\n<result>{_xml_value(data, 1)}</result>'
+
+
+def _xml_value(value, depth: int) -> str:
+    pad = "\t" * depth
+    if isinstance(value, Keyed):
+        return "\n" + "".join(f"{pad}<result {value.key}={quoteattr(_xml_text(k))}>{_xml_value(v, depth + 1)}</result>\n"
+                              for k, v in value.items()) + "\t" * (depth - 1)
+    if isinstance(value, list):
+        return "\n" + "".join(f"{pad}<row>{_xml_value(item, depth + 1)}</row>\n" for item in value) + "\t" * (depth - 1)
+    if isinstance(value, dict):
+        return "\n" + "".join(_xml_element(str(k), v, depth) for k, v in value.items()) + "\t" * (depth - 1)
+    return escape(_xml_text(value))
+
+
+def _xml_text(value) -> str:
+    return _NOT_XML.sub("\ufffd", _cell(value))
+
+
+def _xml_element(name: str, value, depth: int) -> str:
+    pad = "\t" * depth
+    if _XML_NAME.match(name) and not name.lower().startswith("xml"):
+        return f"{pad}<{name}>{_xml_value(value, depth + 1)}</{name}>\n"
+    return f"{pad}<row key={quoteattr(_xml_text(name))}>{_xml_value(value, depth + 1)}</row>\n"

@@ -1,0 +1,207 @@
+"""The method table: each Matomo API method, what it needs (a site, a period) and the function answering it.
+
+`answer(params, user=, host=)` is the whole call: it finds the method, resolves the sites (access),
+enters each site's schema, resolves the periods, runs the method and applies the generic filters.
+Multi-site answers are keyed by idsite, multi-period ones (date=lastN/previousN) by date label.
+Report methods are read from analytics.reports.service, so every archived report is answered.
+"""
+import re
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Callable
+
+from analytics.api import access, sites, tables
+from analytics.api.errors import ApiError
+from analytics.api.filters import columns, page, rows_filtered
+from analytics.api.formats import Keyed
+from analytics.api.params import Params
+from analytics.reports import live, service
+from analytics.reports.errors import ReportError
+from farm.tenancy import in_tenant
+from instances.models import Instance
+
+_MULTI_DATE = re.compile(r"^(last|previous)(\d+)$", re.IGNORECASE)
+_VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
+MAX_PERIODS = 366
+FIRST_DATE = date(1991, 8, 6)  # as Matomo: no web analytics before the first web site
+MAX_BULK = 100
+VALUE_METHODS = {"VisitsSummary.getVisits": "nb_visits", "VisitsSummary.getUniqueVisitors": "nb_uniq_visitors",
+                 "VisitsSummary.getUsers": "nb_users", "VisitsSummary.getActions": "nb_actions",
+                 "VisitsSummary.getMaxActions": "max_actions", "VisitsSummary.getBounceCount": "bounce_count",
+                 "VisitsSummary.getVisitsConverted": "nb_visits_converted",
+                 "VisitsSummary.getSumVisitsLength": "sum_visit_length"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a method receives: the parameters, the caller, and the site and period it answers for."""
+
+    params: Params
+    user: object
+    host: Instance | None
+    site: Instance | None = None
+    period: object = None
+
+
+@dataclass(frozen=True)
+class Method:
+    """`scope`: "period" (per site, per period), "site" (per site) or "farm" (no idSite).
+    `paged`: the method applies filter_offset/filter_limit itself (in its query)."""
+
+    run: Callable[[Call], object]
+    scope: str = "period"
+    paged: bool = False
+
+
+def answer(params: Params, *, user, host: Instance | None):
+    """The data answering one API call (not yet rendered). Raises ApiError."""
+    method = METHODS.get(params.method)
+    if method is None:
+        raise ApiError(f"The method '{params.method[:100]}' does not exist or is not available: "
+                       "API.getReportMetadata lists the report methods.")
+    if params.get("segment") is not None:
+        raise ApiError("segment is not supported by this API yet: ask without a segment.")
+    call = Call(params, user, host)
+    if method.scope == "farm":
+        return method.run(call)
+    found, keyed = access.requested_sites(user, params, host)
+    per_site = {site.pk: _for_site(method, Call(params, user, host, site)) for site in found}
+    return Keyed("idSite", per_site) if keyed else per_site[found[0].pk]
+
+
+def _for_site(method: Method, call: Call):
+    with in_tenant(call.site):
+        try:
+            if method.scope == "site":
+                return _filtered(method, method.run(call), call.params)
+            periods, keyed = _periods(call.params)
+            results = {p.label: _filtered(method, method.run(replace(call, period=p)), call.params) for p in periods}
+        except ReportError as error:
+            raise ApiError(str(error)) from None
+    return Keyed("date", results) if keyed else results[periods[0].label]
+
+
+def _periods(params: Params):
+    """The periods asked for, and whether the answer is keyed by date (lastN / previousN)."""
+    period = params.required("period", "one of day, week, month, year, range")
+    value = params.required("date", "YYYY-MM-DD, today, yesterday, lastN, previousN, or START,END with period=range")
+    multi = _MULTI_DATE.match(value.strip())
+    if multi and int(multi.group(2)) > MAX_PERIODS:
+        raise ApiError(f"date={value[:20]}: at most {MAX_PERIODS} periods in one call")
+    try:
+        periods = service.periods_for(period, value)
+    except OverflowError:
+        raise ApiError(f"date={value[:30]} is out of range for period={period[:10]}") from None
+    if periods[0].start < FIRST_DATE:
+        raise ApiError(f"date={value[:30]} reaches before {FIRST_DATE}, the first date Matomo accepts")
+    return periods, bool(multi) and period != "range"
+
+
+def _filtered(method: Method, data, params: Params):
+    if isinstance(data, list) and all(isinstance(row, dict) for row in data):
+        return rows_filtered(data, params, paged=method.paged)
+    return columns(data, params) if isinstance(data, dict) else data
+
+
+# Reports from the archives ---------------------------------------------------------------------
+
+def _report(name: str) -> Callable[[Call], object]:
+    if name in tables.PAGE_TREES:
+        return lambda call: _page_tree(name, call)
+    if name in tables.KEYWORDS:
+        return lambda call: _with_keywords(name, tables.KEYWORDS[name], call)
+    parent = next((p for p, child in tables.KEYWORDS.items() if child == name), None)
+    if parent is not None:
+        return lambda call: (_with_keywords(parent, name, call) if call.params.get("idSubtable")
+                             else service.report(name, call.period))
+    return lambda call: service.report(name, call.period)
+
+
+def _id_subtable(params: Params) -> int | None:
+    return params.integer("idSubtable", 0, minimum=1) if params.get("idSubtable") else None
+
+
+def _page_tree(name: str, call: Call) -> list[dict]:
+    rows, base_url = service.report(name, call.period), sites.origin(call.site)
+    if call.params.flag("flat"):
+        return tables.flat_pages(rows, base_url=base_url)
+    top, subtables = tables.page_tree(name, rows, base_url=base_url)
+    idsub = _id_subtable(call.params)
+    rows = tables.subtable(subtables, idsub) if idsub else top
+    return tables.expanded(rows, subtables) if call.params.flag("expanded") else rows
+
+
+def _with_keywords(parent: str, child: str, call: Call) -> list[dict]:
+    got = service.reports([parent, child], call.period)
+    if call.params.flag("flat"):
+        return tables.flat_keywords(got[child])
+    top, subtables = tables.keyword_tables(got[parent], got[child])
+    idsub = _id_subtable(call.params)
+    rows = tables.subtable(subtables, idsub) if idsub else top
+    return tables.expanded(rows, subtables) if call.params.flag("expanded") else rows
+
+
+def _value(metric: str) -> Callable[[Call], dict]:
+    return lambda call: {"value": service.report("VisitsSummary.get", call.period).get(metric, 0)}
+
+
+# Live, straight from the raw logs --------------------------------------------------------------
+
+def _last_visits(call: Call) -> list[dict]:
+    offset, limit = page(call.params)
+    since = call.params.integer("minTimestamp", 0, minimum=0, maximum=2**31) if call.params.get("minTimestamp") \
+        else None
+    return [{"idSite": call.site.pk, **visit}
+            for visit in live.last_visits(limit=limit, offset=offset, min_timestamp=since)]
+
+
+def _visitor_profile(call: Call) -> dict:
+    """One visitor's visits and totals; without visitorId, the most recent visitor's (as Matomo)."""
+    visitor_id = call.params.get("visitorId")
+    if visitor_id is None:
+        latest = live.last_visits(limit=1)
+        visitor_id = latest[0]["visitorId"] if latest else None
+    elif not _VISITOR_ID.match(visitor_id):
+        raise ApiError("visitorId must be 16 hexadecimal characters")
+    profile = live.visitor_profile(visitor_id.lower()) if visitor_id else None
+    if profile is None:
+        raise ApiError("No visit of this visitor on this site (visitorId unknown).")
+    return profile
+
+
+def _counters(call: Call) -> list[dict]:
+    minutes = call.params.integer("lastMinutes", 30, minimum=1, maximum=2880)
+    return [live.counters(minutes)]
+
+
+# API.* -----------------------------------------------------------------------------------------
+
+def _bulk(call: Call) -> list:
+    """Each `urls[i]` query string answered as its own call, as the caller; an error answers its slot only."""
+    if call.params.format not in ("json", "xml"):
+        raise ApiError("API.getBulkRequest answers in format=json or xml only")
+    urls = call.params.bulk_urls()
+    if not urls or len(urls) > MAX_BULK:
+        raise ApiError(f"API.getBulkRequest needs from 1 to {MAX_BULK} sub-requests as urls[0]=..., urls[1]=...")
+    answers = []
+    for url in urls:
+        sub = Params.of(url, inherit=call.params)
+        try:
+            if sub.get("method") == "API.getBulkRequest":
+                raise ApiError("API.getBulkRequest cannot be nested")
+            answers.append(answer(sub, user=call.user, host=call.host))
+        except ApiError as error:
+            answers.append({"result": "error", "message": error.message})
+    return answers
+
+
+METHODS: dict[str, Method] = {
+    **{name: Method(_report(name)) for name in service.report_names()},
+    **{name: Method(_value(metric)) for name, metric in VALUE_METHODS.items()},
+    "Live.getLastVisitsDetails": Method(_last_visits, scope="site", paged=True),
+    "Live.getVisitorProfile": Method(_visitor_profile, scope="site"),
+    "Live.getCounters": Method(_counters, scope="site"),
+    "API.getReportMetadata": Method(lambda call: service.report_metadata(), scope="site", paged=True),
+    "API.getBulkRequest": Method(_bulk, scope="farm"),
+    **{name: Method(run, scope=scope) for name, (run, scope) in sites.METHODS.items()},
+}

@@ -1,0 +1,57 @@
+"""The Reporting API's HTTP edge: /index.php, and `/` when the request carries module=API.
+
+Thin: parse the parameters, authenticate, call `methods.answer`, render. Token calls are
+CSRF-exempt (a token is not ambient authority); a POST authenticated by the session cookie goes
+through Django's CSRF check like any form. Errors are Matomo's {"result": "error", "message"}
+in the asked format, with a 4xx status (see errors.ApiError); no input yields a 500.
+"""
+from functools import wraps
+
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods
+
+from analytics.api import access, formats, methods
+from analytics.api.errors import ApiError
+from analytics.api.params import Params
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def api(request):
+    params = Params.from_request(request)
+    if request.method == "POST" and params.token is None:
+        return _session_post(request, params)
+    return _answer(request, params)
+
+
+def _answer(request, params: Params):
+    fmt = "json"
+    try:
+        fmt = params.format
+        user = access.api_user(request, params)
+        return formats.render(methods.answer(params, user=user, host=request.instance), fmt)
+    except ApiError as error:
+        return formats.error(error.message, fmt, status=error.status)
+
+
+_session_post = csrf_protect(_answer)  # NB: a session-authenticated POST keeps Django's CSRF check
+
+
+def is_api_call(request) -> bool:
+    return request.GET.get("module") == "API" or (request.method == "POST" and request.POST.get("module") == "API")
+
+
+def api_or(view):
+    """`view`, unless the request carries module=API (Matomo clients call the API at `/` too).
+
+    The wrapper is CSRF-exempt so token calls reach the API; `view` keeps its CSRF protection.
+    """
+    protected = csrf_protect(view)
+
+    @csrf_exempt
+    @wraps(view)
+    def dispatch(request, *args, **kwargs):
+        if is_api_call(request):
+            return api(request)
+        return protected(request, *args, **kwargs)
+    return dispatch
