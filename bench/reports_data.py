@@ -11,7 +11,7 @@ from django.db import connection
 
 VISIT_SQL = """
 INSERT INTO analytics_visit (visitor_id, user_id, first_action_at, last_action_at, actions, entry_url, exit_url,
-    referrer_url, referrer_type, referrer_name, campaign_name, campaign_keyword, returning, visit_count,
+    referrer_url, referrer_type, referrer_name, campaign_name, campaign_keyword, "returning", visit_count,
     days_since_last_visit, local_time, resolution, language, user_agent, ip, country, device_type, device_brand,
     device_model, os_name, os_version, browser_name, browser_version, dimensions)
 SELECT lpad(to_hex(g %% %(visitors)s), 16, '0'), CASE WHEN g %% 17 = 0 THEN 'user' || (g %% 5000) ELSE '' END,
@@ -28,9 +28,9 @@ SELECT lpad(to_hex(g %% %(visitors)s), 16, '0'), CASE WHEN g %% 17 = 0 THEN 'use
     '1' || (g %% 5), (ARRAY['Chrome','Firefox','Safari','Edge'])[1 + g %% 4], '12' || (g %% 10), '{}'::jsonb
 FROM (
     SELECT g, %(start)s::timestamptz
-              + make_interval(days => CASE WHEN g %% 5 = 0 THEN %(heavy_offset)s ELSE (g * 7919) %% %(days)s END)
+              + make_interval(days => CASE WHEN g %% 5 = 0 THEN %(heavy_offset)s ELSE ((g * 7919) %% %(days)s)::int END)
               + make_interval(secs => (g * 104729) %% 86000) AS t
-    FROM generate_series(0, %(n)s - 1) AS g
+    FROM generate_series(0::bigint, %(n)s - 1) AS g
 ) AS src
 """
 
