@@ -40,7 +40,9 @@ class Visit(models.Model):
     class Meta:
         verbose_name = _("visit")
         verbose_name_plural = _("visits")
-        indexes = [models.Index(fields=["visitor_id", "-last_action_at"], name="visit_visitor_last_idx")]
+        indexes = [models.Index(fields=["visitor_id", "-last_action_at"], name="visit_visitor_last_idx"),
+                   # the latest visits first: real-time, the visitor log, Live.getLastVisitsDetails
+                   models.Index(fields=["last_action_at", "id"], name="visit_last_action_idx")]
 
     @property
     def duration_seconds(self) -> int:

@@ -208,7 +208,7 @@ def _kind(metric: str) -> str:
 def evolution(choice: PeriodChoice) -> tuple[list[Period], list[dict]]:
     """The visits summary of each period of the evolution graph, oldest first."""
     periods = choice.evolution()
-    return periods, [service.report("VisitsSummary.get", period) for period in periods]
+    return periods, service.report_series("VisitsSummary.get", periods)
 
 
 def evolution_chart(periods: list[Period], points: list[dict], metric: str) -> dict:

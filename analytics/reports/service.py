@@ -44,6 +44,17 @@ def report(name: str, period: Period, *, today: date | None = None) -> list[dict
     return reports([name], period, today=today)[name]
 
 
+def report_series(name: str, periods: list[Period], *, today: date | None = None) -> list[list[dict] | dict]:
+    """One report over many periods of one kind, oldest first (an evolution graph): their archives
+    are read in one query instead of one per period. Derived reports and ranges go period by period."""
+    today = today or site_today()
+    if name in catalog.VIEWS or name in _SOURCES or name == "Goals.getGoals" or any(
+            p.kind == "range" for p in periods):
+        return [report(name, period, today=today) for period in periods]
+    spec = catalog.spec(name)
+    return [_present(spec, raw.get(name, [])) for raw in parts_reports(periods, today=today, names=[name])]
+
+
 def reports(names: list[str], period: Period, *, today: date | None = None) -> dict[str, list[dict] | dict]:
     """Several reports of one period in one read (the dashboard's overview asks for a handful)."""
     specs = [catalog.spec(name) for name in names]

@@ -134,3 +134,22 @@ def viewer_refused_the_settings(new_page, portal, site, username):
     assert page.locator("#settings-link").count() == 0
     assert page.goto(f"http://{site.slug}.localhost:{portal.rsplit(':', 1)[1]}/settings/").status == 403
     return page
+
+
+def tracked_page(*, title: str, host: str, idsite: int, body: str) -> str:
+    """A website's page carrying the farm's tracking snippet (as the dashboard shows it) for `idsite`
+    at `host`, then `body`."""
+    return f"""<!doctype html><html><head><title>{title}</title>
+<script>
+var _paq = window._paq = window._paq || [];
+_paq.push(['trackPageView']);
+_paq.push(['enableLinkTracking']);
+(function() {{
+  var u="//{host}/";
+  _paq.push(['setTrackerUrl', u+'matomo.php']);
+  _paq.push(['setSiteId', '{idsite}']);
+  var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
+  g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
+}})();
+</script></head>
+<body>{body}</body></html>"""

@@ -7,26 +7,14 @@ from playwright.sync_api import expect
 
 from analytics.models import Action
 from instances.models import Instance
-from tests.browser.conftest import sign_in_to_site, stored, viewer_refused_the_settings, wait_until
+from tests.browser.conftest import sign_in_to_site, stored, tracked_page, viewer_refused_the_settings, wait_until
 from tests.factories import make_instance, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGE = """<!doctype html><html><head><title>Privacy policy</title>
-<script>
-var _paq = window._paq = window._paq || [];
-_paq.push(['trackPageView']);
-(function() {
-  var u="//{host}/";
-  _paq.push(['setTrackerUrl', u+'matomo.php']);
-  _paq.push(['setSiteId', '{idsite}']);
-  var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
-  g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
-})();
-</script></head>
-<body><h1>Our privacy policy</h1>
+BODY = """<h1>Our privacy policy</h1>
 <iframe id="optout" src="http://{host}/optout/" style="border:0;width:100%;height:180px"></iframe>
-</body></html>"""
+"""
 
 
 def _reload_and_wait_for_the_hit(page):
@@ -40,7 +28,8 @@ def test_the_opt_out_iframe_stops_and_restarts_the_counting(new_page, live_serve
     site = make_instance("private", state="publie")
     host = f"private.localhost:{live_server.thread.port}"
     # The tracked website lives on a sibling host (www.), as a site with its own stats subdomain does.
-    shop = shop_server(PAGE.replace("{host}", host).replace("{idsite}", str(site.pk)), host="www.private.localhost")
+    shop = shop_server(tracked_page(title="Privacy policy", host=host, idsite=site.pk, body=BODY.replace("{host}", host)),
+                       host="www.private.localhost")
     page = new_page()
     with page.expect_response(lambda r: "/matomo.php" in r.url):
         page.goto(shop)

@@ -4,25 +4,12 @@ import pytest
 
 from analytics.models import Action, MediaPlay
 from farm.tenancy import in_tenant
-from tests.browser.conftest import stored, wait_until
+from tests.browser.conftest import stored, tracked_page, wait_until
 from tests.factories import make_instance
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-PAGE = """<!doctype html><html><head><title>Honey shop</title>
-<script>
-var _paq = window._paq = window._paq || [];
-_paq.push(['trackPageView']);
-_paq.push(['enableLinkTracking']);
-(function() {
-  var u="//{host}/";
-  _paq.push(['setTrackerUrl', u+'matomo.php']);
-  _paq.push(['setSiteId', '{idsite}']);
-  var d=document, g=d.createElement('script'), s=d.getElementsByTagName('script')[0];
-  g.async=true; g.src=u+'matomo.js'; s.parentNode.insertBefore(g,s);
-})();
-</script></head>
-<body>
+BODY = """
 <button id="buy" onclick="_paq.push(['trackEvent', 'Shop', 'Buy', 'jar', 12])">Buy</button>
 <a id="out" href="http://elsewhere.test/" target="_blank">Elsewhere</a>
 <video id="clip" title="Bees at work" width="160" height="120" muted></video>
@@ -41,7 +28,7 @@ window.clipReady = new Promise(function (resolve) {
   recorder.start(); setTimeout(function () { recorder.stop(); }, 4000);
 });
 document.getElementById("play").onclick = function () { document.getElementById("clip").play(); };
-</script></body></html>"""
+</script>"""
 
 
 def test_a_page_with_the_snippet_records_page_view_event_outlink_and_video(new_page, live_server, shop_server,
@@ -49,7 +36,7 @@ def test_a_page_with_the_snippet_records_page_view_event_outlink_and_video(new_p
     site = make_instance("tracked", state="publie")
     host = f"tracked.localhost:{live_server.thread.port}"
     page = new_page()
-    shop = shop_server(PAGE.replace("{host}", host).replace("{idsite}", str(site.pk)))
+    shop = shop_server(tracked_page(title="Honey shop", host=host, idsite=site.pk, body=BODY))
     page.context.route("http://elsewhere.test/**", lambda route: route.fulfill(status=200, body="elsewhere"))
 
     problems = []

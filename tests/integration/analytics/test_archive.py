@@ -219,3 +219,16 @@ def test_archive_reports_is_an_hourly_task_run_by_the_cron_for_a_live_site(site)
     with in_tenant(site):
         assert service.freshness() is not None
         assert service.report("VisitsSummary.get", service.periods_for("day", "today")[0])["nb_visits"] == 1
+
+
+def test_a_series_of_periods_reads_the_same_numbers_as_one_period_at_a_time(site):
+    noon = datetime(2026, 6, 1, 6, 30, tzinfo=timezone.utc)
+    store(site, [hit(site, noon + timedelta(days=d, minutes=m), _id=f"{d:015x}{m}") for d in range(4) for m in range(d + 1)])
+    today = date(2026, 6, 10)
+    with in_tenant(site):
+        days = [Period.of("day", date(2026, 5, 31) + timedelta(days=d)) for d in range(6)]
+        for name in ("VisitsSummary.get", "Actions.getPageUrls", "Actions.getEntryPageUrls"):
+            assert service.report_series(name, days, today=today) == [service.report(name, p, today=today)
+                                                                      for p in days]
+        assert [s["nb_visits"] for s in service.report_series("VisitsSummary.get", days, today=today)] == [
+            0, 1, 2, 3, 4, 0]
