@@ -102,8 +102,9 @@ def archived(period: Period, *, today: date, names: list[str] | None = None) -> 
 def parts_reports(parts: list[Period], *, today: date, names: list[str] | None = None) -> list[dict]:
     """The reports of several periods of one kind, read in one query; missing or stale ones rebuilt.
 
-    A past day that has neither an archive nor any log row is empty: it is not computed (nor
-    stored), which keeps a year's first build cheap. Should rows arrive for it later, the
+    A past day that has neither an archive nor any log row is empty, and so is any period that ends
+    before the site's first log row: they are not computed (nor stored), which keeps a year's first
+    build cheap. Should rows arrive for it later, the
     watermarks of the next run find that day.
     """
     wanted = set(names) if names is not None else set(STORED)
@@ -116,13 +117,14 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
         stored = found.get((part.kind, part.start), {})
         if stored.keys() >= wanted and not any(part.ended(today) and not a.complete for a in stored.values()):
             fresh[part] = {name: a.rows for name, a in stored.items()}
-    with_data = _days_with_data([p for p in parts if p not in fresh and (p.kind, p.start) not in found])
+    missing = [p for p in parts if p not in fresh and (p.kind, p.start) not in found]
+    with_data = _days_with_data(missing)
+    first = _first_data_day() if missing else None
     out = []
     for part in parts:
         if part in fresh:
             reports = fresh[part]
-        elif part.start > today or (part.kind == "day" and (part.kind, part.start) not in found
-                                    and part.start not in with_data):
+        elif part.start > today or ((part.kind, part.start) not in found and _empty(part, first, with_data)):
             reports = merge_reports([])
         else:
             reports = _rebuild(part, today=today)
@@ -132,6 +134,23 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
 
 def _rebuild(period: Period, *, today: date) -> dict[str, list[dict]]:
     return archive_day(period.start, today=today) if period.kind == "day" else archive_period(period, today=today)
+
+
+def _empty(part: Period, first: date | None, with_data: set[date]) -> bool:
+    """Whether a period without an archive surely has no data: before the first log row, or a day
+    without any row."""
+    return first is None or part.end < first or (part.kind == "day" and part.start not in with_data)
+
+
+def _first_data_day() -> date | None:
+    """The site-local day of its earliest log row (None without any). Periods that end before it
+    are empty without being built: a range from 1991 on a young site is answered at once."""
+    sql = "SELECT min(first) FROM (" + " UNION ALL ".join(
+        f"SELECT min({column}) AS first FROM {table}" for table, column, _f in _LOG_TABLES[:3]) + ") AS firsts"
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        first = cursor.fetchone()[0]
+    return first.astimezone(ZoneInfo(site_timezone())).date() if first else None
 
 
 def _days_with_data(parts: list[Period]) -> set[date]:
@@ -152,12 +171,14 @@ def unique_sets(parts: list[Period], *, today: date) -> tuple[np.ndarray, np.nda
     parts = [part for part in parts if part.start <= today]
     stored = {(s.period, s.start): s for s in ArchiveVisitors.objects.filter(
         period__in={p.kind for p in parts}, start__in={p.start for p in parts})}
-    with_data = _days_with_data([part for part in parts if (part.kind, part.start) not in stored])
+    missing = [part for part in parts if (part.kind, part.start) not in stored]
+    with_data = _days_with_data(missing)
+    first = _first_data_day() if missing else None
     visitors, users = [], []
     for part in parts:
         row = stored.get((part.kind, part.start))
-        if row is None and part.kind == "day" and part.start not in with_data:
-            continue  # an empty day
+        if row is None and _empty(part, first, with_data):
+            continue
         if row is None:
             _rebuild(part, today=today)
             row = ArchiveVisitors.objects.get(period=part.kind, start=part.start)

@@ -226,3 +226,17 @@ def test_token_auth_in_the_post_body(client, site, token):
 def test_dates_out_of_matomos_range_are_refused(get, period, date):
     status, body = get(method="VisitsSummary.get", period=period, date=date)
     assert status == 400 and "date=" in body["message"]
+
+
+def test_a_range_reaching_back_to_1991_builds_nothing_before_the_sites_first_visit(client):
+    from analytics.models import Archive
+    from farm.tenancy import in_tenant
+
+    site = make_instance("young", state="publie")
+    token = token_create(user=site.owner, description="t")[1]
+    response = client.get("/index.php", {"module": "API", "method": "VisitsSummary.get", "idSite": site.pk,
+                                         "period": "range", "date": "1991-08-06,2026-06-01", "format": "json",
+                                         "token_auth": token}, HTTP_HOST="localhost")
+    assert response.status_code == 200 and response.json()["nb_visits"] == 0
+    with in_tenant(site):
+        assert not Archive.objects.exists()
