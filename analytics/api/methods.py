@@ -16,6 +16,8 @@ from analytics.api.filters import columns, page, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
 from analytics.reports import live, service
+from analytics.reports.archive import site_timezone
+from analytics.reports.definitions import day_bounds
 from analytics.reports.errors import ReportError
 from farm.tenancy import in_tenant
 from instances.models import Instance
@@ -148,11 +150,17 @@ def _value(metric: str) -> Callable[[Call], dict]:
 # Live, straight from the raw logs --------------------------------------------------------------
 
 def _last_visits(call: Call) -> list[dict]:
+    """The latest visits; with period and date, only those whose last action falls in that span."""
     offset, limit = page(call.params)
     since = call.params.integer("minTimestamp", 0, minimum=0, maximum=2**31) if call.params.get("minTimestamp") \
         else None
+    between = None
+    if call.params.get("period") and call.params.get("date"):
+        periods, _keyed = _periods(call.params)
+        zone = site_timezone()
+        between = (day_bounds(periods[0].start, zone)[0], day_bounds(periods[-1].end, zone)[1])
     return [{"idSite": call.site.pk, **visit}
-            for visit in live.last_visits(limit=limit, offset=offset, min_timestamp=since)]
+            for visit in live.last_visits(limit=limit, offset=offset, min_timestamp=since, between=between)]
 
 
 def _visitor_profile(call: Call) -> dict:

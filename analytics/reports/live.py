@@ -25,13 +25,17 @@ ACTION_TYPES = {Action.Kind.PAGEVIEW: "action", Action.Kind.DOWNLOAD: "download"
 
 
 def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None = None,
-                visitor_id: str | None = None) -> list[dict]:
+                visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None) -> list[dict]:
     """The most recent visits (by last action, newest first), each with its actions in order.
 
-    `min_timestamp` (Unix seconds) keeps visits whose last action is at or after it; `visitor_id`
-    keeps one visitor's. `limit` < 0 means no limit. Costs four queries whatever the page size.
+    `min_timestamp` (Unix seconds) keeps visits whose last action is at or after it; `between`
+    (start, end) those whose last action falls in [start, end), as Matomo's period and date do;
+    `visitor_id` keeps one visitor's. `limit` < 0 means no limit. Costs four queries whatever the
+    page size.
     """
     visits = Visit.objects.order_by("-last_action_at", "-id")
+    if between is not None:
+        visits = visits.filter(last_action_at__gte=between[0], last_action_at__lt=between[1])
     if min_timestamp is not None:
         visits = visits.filter(last_action_at__gte=datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")))
     if visitor_id is not None:

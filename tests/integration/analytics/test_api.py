@@ -240,3 +240,11 @@ def test_a_range_reaching_back_to_1991_builds_nothing_before_the_sites_first_vis
     assert response.status_code == 200 and response.json()["nb_visits"] == 0
     with in_tenant(site):
         assert not Archive.objects.exists()
+
+
+def test_live_last_visits_details_keep_to_the_period_and_date_when_given(get):
+    _, that_day = get(method="Live.getLastVisitsDetails", period="day", date=DAY.date().isoformat())
+    assert len(that_day) == 4 and {v["serverDate"] for v in that_day} == {DAY.date().isoformat()}
+    _, today = get(method="Live.getLastVisitsDetails", period="day", date="today")
+    assert len(today) == 1
+    assert get(method="Live.getLastVisitsDetails", period="day", date="someday")[0] == 400
