@@ -17,7 +17,7 @@ from analytics.api.formats import Keyed
 from analytics.api.params import Params
 from analytics.reports import live, service
 from analytics.reports.archive import site_timezone
-from analytics.reports.definitions import day_bounds
+from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
 from farm.tenancy import in_tenant
 from instances.models import Instance
@@ -157,8 +157,7 @@ def _last_visits(call: Call) -> list[dict]:
     between = None
     if call.params.get("period") and call.params.get("date"):
         periods, _keyed = _periods(call.params)
-        zone = site_timezone()
-        between = (day_bounds(periods[0].start, zone)[0], day_bounds(periods[-1].end, zone)[1])
+        between = span_bounds(periods[0].start, periods[-1].end, site_timezone())
     return [{"idSite": call.site.pk, **visit}
             for visit in live.last_visits(limit=limit, offset=offset, min_timestamp=since, between=between)]
 

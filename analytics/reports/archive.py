@@ -22,7 +22,7 @@ from django.utils import timezone as dj_timezone
 
 from analytics.models import Archive, ArchiveState, ArchiveVisitors
 from analytics.reports.catalog import STORED
-from analytics.reports.definitions import compute_day, day_bounds
+from analytics.reports.definitions import compute_day, span_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
 from analytics.tracking.store import site_lock  # the ingest writers' lock: no batch is half-seen (see _watermarks)
@@ -158,7 +158,7 @@ def _days_with_data(parts: list[Period]) -> set[date]:
     days = [p.start for p in parts if p.kind == "day"]
     if not days:
         return set()
-    (start, _end), (_start, end) = day_bounds(min(days), site_timezone()), day_bounds(max(days), site_timezone())
+    start, end = span_bounds(min(days), max(days), site_timezone())
     sql = " UNION ".join(f"SELECT DISTINCT ({column} AT TIME ZONE %s)::date FROM {table} "
                          f"WHERE {column} >= %s AND {column} < %s" for table, column, _f in _LOG_TABLES[:3])
     with connection.cursor() as cursor:

@@ -221,6 +221,11 @@ def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     return (datetime.combine(day, time(), zone), datetime.combine(day + timedelta(days=1), time(), zone))
 
 
+def span_bounds(first: date, last: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants where site-local day `first` starts and the day after `last` starts."""
+    return day_bounds(first, timezone)[0], day_bounds(last, timezone)[1]
+
+
 def _fetch(sql: str, params: dict) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

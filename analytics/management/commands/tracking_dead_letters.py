@@ -25,6 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=100, help="how many to list (default 100)")
 
     def handle(self, *args, action, ids, all, site, limit, **options):
+        if limit < 1:
+            raise CommandError("--limit must be at least 1.")
         if action == "list":
             return self._list(queue.dead_letters(limit=limit), site)
         if bool(ids) == bool(all):

@@ -56,6 +56,8 @@ def test_replayed_hits_are_stored_once_the_site_is_back(set_aside):
 def test_discard_drops_them_and_bad_arguments_are_explained(set_aside):
     with pytest.raises(CommandError, match="give entry ids"):
         run("replay")
+    with pytest.raises(CommandError, match="--limit must be at least 1"):
+        run("list", "--limit", "0")
     with pytest.raises(CommandError, match="could not be replayed"):
         run("replay", "1-1")
     assert "discarded 2 hit(s)" in run("discard", "--all", "--site", str(set_aside.pk))
