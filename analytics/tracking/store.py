@@ -129,7 +129,12 @@ def site_lock(cursor, site_id: int) -> None:
 
 def hits_known(cursor, hit_ids: list[str]) -> set[str]:
     """The ids among `hit_ids` (canonical UUID text) already stored as an action or a conversion."""
-    sql = " UNION ALL ".join(f"SELECT hit_id::text FROM {_qn(model._meta.db_table)} WHERE hit_id = ANY(%s::uuid[])"
+    # NB: one probe of each table's hit_id index per id (LATERAL … LIMIT 1 is never flattened into
+    # a join), whatever the planner believes of the table: `hit_id = ANY(array)` on a site whose
+    # tables grew faster than autovacuum analyzes them was a sequential scan per batch (23 ms at
+    # 330k rows), and so was EXISTS (a hashed subplan).
+    sql = " UNION ALL ".join(f"SELECT k.id::text FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL "
+                             f"(SELECT 1 FROM {_qn(model._meta.db_table)} WHERE hit_id = k.id LIMIT 1) AS found"
                              for model in (Action, Conversion))
     cursor.execute(sql, [_text_array(hit_ids)] * 2)
     return {row[0] for row in cursor.fetchall()}
@@ -142,9 +147,12 @@ def orders_known(order_ids: set[str]) -> set[str]:
 
 def visits_latest(cursor, visitor_ids: set[str]) -> dict[str, VisitRow]:
     """Each visitor's most recent visit, the one a new hit may extend (index visit_visitor_last_idx)."""
-    columns = ", ".join(_qn(Visit._meta.get_field(name).column) for name in _LOADED_FIELDS)
-    sql = (f"SELECT DISTINCT ON (visitor_id) {columns} FROM {_qn(Visit._meta.db_table)} "
-           "WHERE visitor_id = ANY(%s::text[]) ORDER BY visitor_id, last_action_at DESC")
+    columns = ", ".join("v." + _qn(Visit._meta.get_field(name).column) for name in _LOADED_FIELDS)
+    # NB: LATERAL … LIMIT 1 is one index probe per visitor even when the table's statistics are
+    # stale (see hits_known); `visitor_id = ANY(…)` with DISTINCT ON became a parallel seq scan.
+    sql = (f"SELECT {columns} FROM unnest(%s::text[]) AS k(visitor_id) CROSS JOIN LATERAL "
+           f"(SELECT * FROM {_qn(Visit._meta.db_table)} WHERE visitor_id = k.visitor_id "
+           "ORDER BY last_action_at DESC LIMIT 1) AS v")
     cursor.execute(sql, [_text_array(visitor_ids)])
     return {row[1]: VisitRow(**dict(zip(_LOADED_FIELDS, row, strict=True))) for row in cursor.fetchall()}
 
