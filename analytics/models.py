@@ -60,8 +60,12 @@ class Action(models.Model):
         EVENT = "event"
         CONTENT = "content"
 
-    hit_id = models.UUIDField(unique=True)
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="log_actions",
+    hit_id = models.UUIDField(unique=True)  # time-ordered (UUIDv7, accept.new_hit_id): appended to its index
+    # NB: no foreign-key constraint in the database on the rows ingest writes by COPY (as in Matomo's
+    # log tables): its check at commit locked each action's visit row and cost ingest a sixth of its
+    # time. Ingest, the only writer, writes a visit before its actions in the same transaction, and
+    # deleting visits through the ORM still deletes their actions (on_delete).
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="log_actions", db_constraint=False,
                               db_index=False)  # action_visit_at_idx (visit, at) serves lookups by visit
     kind = models.CharField(max_length=10, choices=Kind.choices)
     at = models.DateTimeField(db_index=True)
@@ -90,7 +94,8 @@ class Conversion(models.Model):
     """A goal conversion or an ecommerce order (goal 0), with its items."""
 
     hit_id = models.UUIDField(unique=True)
-    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="conversions")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="conversions",
+                              db_constraint=False)  # see Action.visit
     at = models.DateTimeField(db_index=True)
     goal_id = models.PositiveIntegerField(help_text="0 for an ecommerce order")
     revenue = models.FloatField(default=0)

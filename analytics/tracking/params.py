@@ -212,6 +212,11 @@ def parse_request(raw: dict) -> dict:
     for name, value in raw.items():
         if not isinstance(name, str):
             raise InvalidParameter(str(name)[:40], "parameter names must be strings")
+        if not name.isascii():  # a JSON key may hold a lone surrogate, which no queue can carry
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidParameter(name.encode("utf-8", "replace").decode()[:40], "is not valid Unicode") from None
         value = _checked_value(name, value)
         if (spec := SPEC.get(name)) is not None:
             if value != "" or name == "idsite":

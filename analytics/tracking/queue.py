@@ -7,13 +7,13 @@ stored (its site was deactivated meanwhile, or it breaks the ingester) is moved 
 stream with the reason, so it never blocks the queue and is never silently lost. If Redis is
 unavailable, the endpoint writes hits straight to PostgreSQL instead (slower, never lost).
 """
-import json
 import logging
 import os
 import socket
 import time
 from collections import defaultdict
 
+import orjson
 import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -59,11 +59,11 @@ def hits_enqueue(entries: list[dict]) -> list[str]:
     stream = _stream()
     try:
         if len(entries) == 1:  # the common case: one round trip, no pipeline to build
-            client().xadd(stream, {"h": json.dumps(entries[0], separators=(",", ":"))})
+            client().xadd(stream, {"h": orjson.dumps(entries[0])})
         else:
             pipe = client().pipeline(transaction=False)
             for entry in entries:
-                pipe.xadd(stream, {"h": json.dumps(entry, separators=(",", ":"))})
+                pipe.xadd(stream, {"h": orjson.dumps(entry)})
             pipe.execute()
     except redis.RedisError as exc:
         logger.warning("Redis unavailable (%s); writing %d hit(s) through to PostgreSQL", exc, len(entries))
@@ -148,7 +148,7 @@ def _process(r: redis.Redis, messages: list) -> int:
     for message_id, fields in messages:
         ids.append(message_id)
         try:
-            entry = json.loads(fields[b"h"])
+            entry = orjson.loads(fields[b"h"])
             if not isinstance(entry, dict) or "t" not in entry:
                 raise ValueError("no site id")
             entries.append(entry)
@@ -159,7 +159,7 @@ def _process(r: redis.Redis, messages: list) -> int:
     stored, failures = _store_by_site(entries, reraise=TRANSIENT)
     for entry, exc in failures:
         logger.warning("hit %s set aside: %s", entry.get("id"), exc)
-        r.xadd(_dead(), {"h": json.dumps(entry), "error": f"{type(exc).__name__}: {exc}"[:1000]})
+        r.xadd(_dead(), {"h": orjson.dumps(entry), "error": f"{type(exc).__name__}: {exc}"[:1000]})
     if ids:
         r.xack(_stream(), GROUP, *ids)
         r.xdel(_stream(), *ids)
@@ -189,7 +189,7 @@ def dead_letters(*, limit: int = 100) -> list[dict]:
     letters = []
     for message_id, fields in client().xrange(_dead(), count=limit):
         try:
-            hit = json.loads(fields.get(b"h", b""))
+            hit = orjson.loads(fields.get(b"h", b""))
         except ValueError:
             hit = None
         letters.append({"id": message_id.decode(), "site": hit.get("t") if isinstance(hit, dict) else None,
@@ -208,14 +208,14 @@ def dead_letters_replay(ids: list[str]) -> tuple[int, list[str]]:
         found = r.xrange(_dead(), min=message_id, max=message_id)
         raw = found[0][1].get(b"h") if found else None
         try:
-            hit = json.loads(raw) if raw else None
+            hit = orjson.loads(raw) if raw else None
         except ValueError:
             hit = None
         if not isinstance(hit, dict) or "t" not in hit:
             refused.append(message_id)
             continue
         pipe = r.pipeline(transaction=True)
-        pipe.xadd(_stream(), {"h": json.dumps(hit, separators=(",", ":"))})
+        pipe.xadd(_stream(), {"h": orjson.dumps(hit)})
         pipe.xdel(_dead(), message_id)
         pipe.execute()
         replayed += 1

@@ -18,7 +18,9 @@ from ipaddress import IPv4Address, IPv6Address
 from functools import lru_cache
 from operator import attrgetter
 
+import orjson
 from django.db import connection
+from psycopg.types.json import set_json_dumps
 
 from analytics.models import Action, Conversion, Visit
 
@@ -187,6 +189,7 @@ def rows_insert(cursor, model, rows: list) -> None:
     if not rows:
         return
     sql, types, values = _copy_plan(model, type(rows[0]))
+    set_json_dumps(orjson.dumps, cursor.cursor)  # jsonb columns (dimensions, items): 5x json.dumps's speed
     with cursor.copy(sql) as copy:
         copy.set_types(types)
         for row in rows:

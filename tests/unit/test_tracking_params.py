@@ -133,3 +133,24 @@ def test_campaigns_come_from_rcn_or_the_url():
 ])
 def test_referrers_are_classified(urlref, expected):
     assert referrer(urlref, {"bees.example"}) == expected
+
+
+def test_a_parameter_name_that_is_not_unicode_is_refused():
+    """A JSON key in a bulk request may hold a lone surrogate; no queue entry can carry it."""
+    with pytest.raises(InvalidParameter, match="not valid Unicode"):
+        parse_request({"idsite": "1", "dimension\udc80": "x"})
+
+
+def test_hit_ids_are_uuid7_growing_with_time():
+    import time
+    import uuid
+
+    from analytics.tracking.accept import new_hit_id
+
+    first = new_hit_id()
+    time.sleep(0.002)
+    ids = [uuid.UUID(new_hit_id()) for _ in range(1000)]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    assert len(set(ids)) == 1000
+    assert all(str(i) > first for i in ids)  # a later millisecond sorts after, as text and in the index
+    assert abs((ids[0].int >> 80) - time.time() * 1000) < 5000  # its first 48 bits: now, in ms
