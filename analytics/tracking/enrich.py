@@ -5,6 +5,8 @@ detection.
 Both libraries load large rule sets, so each is loaded once per worker process and every answer is
 cached per (user agent, client hints) or per masked IP.
 """
+import gc
+import time
 from functools import lru_cache
 
 from analytics.models import Visit
@@ -92,3 +94,26 @@ def cache_hit_rate() -> float:
     info = device.cache_info()
     total = info.hits + info.misses
     return info.hits / total if total else 0.0
+
+
+_warm = False
+
+
+def warm_up() -> float:
+    """Load both rule sets now, once per process, then freeze what is alive; returns the seconds it took.
+
+    Why freeze: the rule sets and the rest of a worker's lasting state are about a million objects.
+    The garbage collector walked them all at each full collection (~0.25 s, five times per 330,000
+    hits ingested: a sixth of ingest's time). `gc.freeze()` moves them out of its sight; reference
+    counting still frees what is dropped, and collecting first leaves no garbage behind in there.
+    """
+    global _warm
+    if _warm:
+        return 0.0
+    started = time.perf_counter()
+    device("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0")
+    country("192.0.0.0")
+    gc.collect()
+    gc.freeze()
+    _warm = True
+    return time.perf_counter() - started

@@ -29,7 +29,7 @@ from farm.conf import farm_setting
 
 
 @dataclass(slots=True)
-class _Hit:
+class Hit:
     """A queued hit, validated again (the queue is not trusted) and ready to sessionize."""
 
     id: str  # canonical UUID text
@@ -97,13 +97,13 @@ class _Session:
             return True
         return bool(campaign_name) and campaign_name.lower() != visit.campaign_name.lower()
 
-    def visitor_of(self, hit: _Hit) -> str:
+    def visitor_of(self, hit: Hit) -> str:
         # The cookieless salt turns over at midnight in the site's timezone, like visits do.
         entry = hit.entry
         return visitors.visitor_id(hit.params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
                                    day=lambda: hit.at.astimezone(self.tz).date().isoformat())
 
-    def visit_for(self, vid: str, hit: _Hit, *, may_start: bool = True) -> VisitRow | None:
+    def visit_for(self, vid: str, hit: Hit, *, may_start: bool = True) -> VisitRow | None:
         """Visitor `vid`'s visit for this hit; a new one when Matomo's rules say so (and may_start allows)."""
         visit = self.current.get(vid)
         params, at = hit.params, hit.at
@@ -156,7 +156,7 @@ def _address(ip: str | None) -> IPv4Address | IPv6Address | None:
     return ip_address(ip) if ip else None
 
 
-def _action(hit: _Hit, visit: VisitRow, kind: str) -> ActionRow:
+def _action(hit: Hit, visit: VisitRow, kind: str) -> ActionRow:
     params = hit.params
     return ActionRow(
         hit_id=uuid.UUID(hit.id), visit=visit, kind=kind, at=hit.at,
@@ -170,7 +170,7 @@ def _action(hit: _Hit, visit: VisitRow, kind: str) -> ActionRow:
     )
 
 
-def _conversion(hit: _Hit, visit: VisitRow) -> ConversionRow:
+def _conversion(hit: Hit, visit: VisitRow) -> ConversionRow:
     params = hit.params
     return ConversionRow(
         hit_id=uuid.UUID(hit.id), visit=visit, at=hit.at, goal_id=params["idgoal"],
@@ -213,7 +213,7 @@ def _media(params: dict, visit: VisitRow, at: datetime) -> None:
     play.save()
 
 
-def _sessionize(session: _Session, hits: list[_Hit]) -> tuple[list[ActionRow], list[ConversionRow], list]:
+def _sessionize(session: _Session, hits: list[Hit]) -> tuple[list[ActionRow], list[ConversionRow], list]:
     """Give each hit its visit (Matomo's rules) and the row it becomes: actions, conversions, and
     media events (upserted once the visits exist)."""
     visitor_ids = [session.visitor_of(hit) for hit in hits]
@@ -253,38 +253,42 @@ def _canonical_id(hit_id: str) -> str:
     return hit_id if _CANONICAL_UUID.fullmatch(hit_id) else str(uuid.UUID(hit_id))
 
 
-def _new_hits(cursor, entries: list[dict]) -> list[_Hit]:
-    """The entries not stored yet (nor repeated in the batch), not from bots, in time order.
+def hit_prepare(entry: dict) -> Hit | None:
+    """A queued entry validated again (the queue is not trusted), timed and enriched with its
+    device; None for a bot's hit (bots are not visitors, unless the tracker says bots=1).
 
-    Raises on an entry that is not a valid hit (bad id, parameters, time): the queue then retries
-    the batch hit by hit and sets that one aside, so a hand-crafted entry never blocks the others.
+    Raises on an entry that is not a valid hit (bad id, parameters, time): the caller sets it aside
+    with the error, so a hand-crafted entry never blocks the others.
     """
-    ids = [_canonical_id(entry["id"]) for entry in entries]
-    seen = store.hits_known(cursor, ids)
-    hits = []
-    for hit_id, entry in zip(ids, entries, strict=True):
-        if hit_id in seen:
-            continue
-        seen.add(hit_id)
-        params = parse_request(entry["p"])
-        user_agent = params.get("ua") or entry.get("ua", "")
-        device = enrich.device(user_agent, enrich.client_hints(params.get("uadata")))
-        if device["bot"] and not params.get("bots"):
-            continue  # bots are not visitors, unless the tracker asks (bots=1)
-        hits.append(_Hit(hit_id, hit_time(entry, params), entry, params, user_agent, device))
-    hits.sort(key=attrgetter("at"))
-    return hits
+    params = parse_request(entry["p"])
+    user_agent = params.get("ua") or entry.get("ua", "")
+    device = enrich.device(user_agent, enrich.client_hints(params.get("uadata")))
+    if device["bot"] and not params.get("bots"):
+        return None
+    return Hit(_canonical_id(entry["id"]), hit_time(entry, params), entry, params, user_agent, device)
+
+
+def _new_hits(cursor, hits: list[Hit]) -> list[Hit]:
+    """The hits not stored yet (nor repeated in the batch), in time order."""
+    seen = store.hits_known(cursor, [hit.id for hit in hits])
+    new = []
+    for hit in hits:
+        if hit.id not in seen:
+            seen.add(hit.id)
+            new.append(hit)
+    new.sort(key=attrgetter("at"))
+    return new
 
 
 @transaction.atomic
-def ingest_site_hits(instance, entries: list[dict]) -> int:
-    """Store one site's hits (call inside its schema); returns how many were new.
+def ingest_site_hits(instance, hits: list[Hit]) -> int:
+    """Store one site's prepared hits (call inside its schema); returns how many were new.
 
     Holds the site's ingest lock for the whole transaction (store.site_lock): one writer per site.
     """
     with connection.cursor() as cursor:
         store.site_lock(cursor, instance.pk)
-        hits = _new_hits(cursor, entries)
+        hits = _new_hits(cursor, hits)
         session = _Session(cursor, ZoneInfo(instance.timezone), _own_hosts(instance))
         actions, conversions, media = _sessionize(session, hits)
         session.save()

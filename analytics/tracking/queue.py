@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 import orjson
 import redis
@@ -21,7 +22,8 @@ from django_tenants.utils import get_tenant_model
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from analytics.tracking.ingest import ingest_site_hits
+from analytics.tracking import enrich
+from analytics.tracking.ingest import Hit, hit_prepare, ingest_site_hits
 from farm.conf import farm_setting
 from farm.tenancy import in_tenant
 
@@ -92,33 +94,47 @@ def _wake_ingest() -> None:
         logger.warning("could not send the ingest wake-up; hits wait for the periodic drain")
 
 
-def _store(tenant_id: int, entries: list[dict]) -> int:
+def _store(tenant_id: int, hits: list[Hit]) -> int:
     tenant = get_tenant_model().objects.get(pk=tenant_id)
     if not tenant.is_live:
         raise LookupError(f"site {tenant_id} is no longer live")
     with in_tenant(tenant):
-        return ingest_site_hits(tenant, entries)
+        return ingest_site_hits(tenant, hits)
 
 
-def _store_by_site(entries: list[dict], *, reraise=()) -> tuple[int, list[tuple[dict, Exception]]]:
-    """Store hits grouped by site; a failing group is retried hit by hit so one bad hit cannot
-    block the others. Returns (hits stored, [(hit, error)] for those that could not be)."""
-    by_site, stored, failures = defaultdict(list), 0, []
+def _prepared(entries: list[dict]) -> tuple[list[Hit], list[tuple[dict, Exception]]]:
+    """Entries validated and enriched (bots' left out), and those that are not valid hits, with why."""
+    hits, invalid = [], []
     for entry in entries:
-        by_site[entry["t"]].append(entry)
+        try:
+            hit = hit_prepare(entry)
+        except Exception as exc:  # a hand-crafted or corrupted entry: reported with the hit, never raised
+            invalid.append((entry, exc))
+        else:
+            if hit is not None:
+                hits.append(hit)
+    return hits, invalid
+
+
+def _store_by_site(hits: list[Hit], *, reraise=()) -> tuple[int, list[tuple[dict, Exception]]]:
+    """Store hits grouped by site; a failing group is retried hit by hit so one bad hit cannot
+    block the others. Returns (hits stored, [(entry, error)] for those that could not be)."""
+    by_site, stored, failures = defaultdict(list), 0, []
+    for hit in hits:
+        by_site[hit.entry["t"]].append(hit)
     for tenant_id, group in by_site.items():
         try:
             stored += _store(tenant_id, group)
         except reraise:
             raise
         except Exception:  # retried one at a time just below
-            for entry in group:
+            for hit in group:
                 try:
-                    stored += _store(tenant_id, [entry])
+                    stored += _store(tenant_id, [hit])
                 except reraise:
                     raise
                 except Exception as exc:  # reported to the caller, with the hit
-                    failures.append((entry, exc))
+                    failures.append((hit.entry, exc))
     return stored, failures
 
 
@@ -128,10 +144,11 @@ def hits_store_now(entries: list[dict]) -> list[str]:
     Returns the ids of the hits that could not be stored, so the endpoint can say so instead of
     pretending (the client may retry them); one site's failure never stops another's hits.
     """
-    _stored, failures = _store_by_site(entries)
-    for entry, exc in failures:
+    hits, failures = _prepared(entries)
+    _stored, store_failures = _store_by_site(hits)
+    for entry, exc in failures + store_failures:
         logger.warning("write-through of hit %s failed: %s", entry["id"], exc)
-    return [entry["id"] for entry, _exc in failures]
+    return [entry["id"] for entry, _exc in failures + store_failures]
 
 
 def _ensure_group(r: redis.Redis) -> None:
@@ -142,9 +159,18 @@ def _ensure_group(r: redis.Redis) -> None:
             raise
 
 
-def _process(r: redis.Redis, messages: list) -> int:
-    """Store a batch grouped by site; on failure retry hit by hit and set the bad ones aside."""
-    entries, ids = [], []
+@dataclass(slots=True)
+class _Batch:
+    """Stream entries read, decoded and prepared, waiting to be stored then acknowledged."""
+
+    ids: list[bytes]
+    hits: list[Hit]
+    aside: list[tuple[bytes, str]]  # (raw entry, why) for the dead-letter stream
+
+
+def _decoded(messages: list) -> _Batch:
+    """Decode, validate and enrich a batch read from the stream (no database involved)."""
+    ids, entries, aside = [], [], []
     for message_id, fields in messages:
         ids.append(message_id)
         try:
@@ -153,21 +179,38 @@ def _process(r: redis.Redis, messages: list) -> int:
                 raise ValueError("no site id")
             entries.append(entry)
         except (KeyError, ValueError, TypeError) as exc:
-            r.xadd(_dead(), {"h": fields.get(b"h", b""), "error": f"unreadable entry: {exc}"})
+            aside.append((fields.get(b"h", b""), f"unreadable entry: {exc}"))
+    hits, invalid = _prepared(entries)
+    return _Batch(ids, hits, aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in invalid])
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _process(r: redis.Redis, batch: _Batch) -> int:
+    """Store a batch grouped by site, set aside the hits that cannot be stored, then acknowledge."""
     # NB: a database outage is re-raised before anything is acknowledged: the batch stays pending
     # and is reclaimed later, instead of every hit being set aside as if it were poison.
-    stored, failures = _store_by_site(entries, reraise=TRANSIENT)
-    for entry, exc in failures:
-        logger.warning("hit %s set aside: %s", entry.get("id"), exc)
-        r.xadd(_dead(), {"h": orjson.dumps(entry), "error": f"{type(exc).__name__}: {exc}"[:1000]})
-    if ids:
-        r.xack(_stream(), GROUP, *ids)
-        r.xdel(_stream(), *ids)
+    stored, failures = _store_by_site(batch.hits, reraise=TRANSIENT)
+    for raw, why in batch.aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in failures]:
+        logger.warning("hit set aside: %s", why)
+        r.xadd(_dead(), {"h": raw, "error": why})
+    if batch.ids:
+        r.xack(_stream(), GROUP, *batch.ids)
+        r.xdel(_stream(), *batch.ids)
     return stored
 
 
+def _read(r: redis.Redis, consumer: str, count: int) -> _Batch | None:
+    response = r.xreadgroup(GROUP, consumer, {_stream(): ">"}, count=count)
+    return _decoded(response[0][1]) if response else None
+
+
 def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
-    """Read, store and acknowledge queued hits until the stream is empty (or max_batches); returns hits stored."""
+    """Read, store and acknowledge queued hits until the stream is empty (or max_batches); returns hits stored.
+    """
+    enrich.warm_up()
     r = client()
     _ensure_group(r)
     consumer = f"{socket.gethostname()}:{os.getpid()}"
@@ -175,12 +218,12 @@ def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
     stored = 0
     _next, reclaimed, *_rest = r.xautoclaim(_stream(), GROUP, consumer, min_idle_time=reclaim_ms, count=batch)
     if reclaimed:
-        stored += _process(r, reclaimed)
+        stored += _process(r, _decoded(reclaimed))
     for _ in range(max_batches):
-        response = r.xreadgroup(GROUP, consumer, {_stream(): ">"}, count=batch)
-        if not response:
+        current = _read(r, consumer, batch)
+        if current is None:
             break
-        stored += _process(r, response[0][1])
+        stored += _process(r, current)
     return stored
 
 

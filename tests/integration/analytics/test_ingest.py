@@ -9,7 +9,7 @@ from django.conf import settings
 
 from analytics.models import Action, Conversion, MediaPlay, Visit
 from analytics.tracking import queue
-from analytics.tracking.ingest import ingest_site_hits
+from analytics.tracking.ingest import hit_prepare, ingest_site_hits
 from farm.tenancy import in_tenant
 from tests.conftest import wait_for
 from tests.factories import make_instance
@@ -26,7 +26,7 @@ def hit(site, at: datetime, **params) -> dict:
 
 def store(site, entries):
     with in_tenant(site):
-        return ingest_site_hits(site, entries)
+        return ingest_site_hits(site, [hit for entry in entries if (hit := hit_prepare(entry))])
 
 
 def visits(site):
@@ -309,3 +309,22 @@ def test_a_later_batch_extends_the_visit_an_earlier_one_opened(site):
         visit = Visit.objects.get()
     assert (visit.actions, visit.entry_url, visit.exit_url, visit.last_action_at) == (
         2, "https://s.example/a", "https://s.example/b", T0 + timedelta(minutes=6))
+
+
+def test_a_worker_loads_the_rule_sets_once_and_hides_them_from_the_garbage_collector(site):
+    import gc
+
+    from analytics.tracking import enrich
+
+    queue.hits_enqueue([hit(site, T0)])
+    assert queue.ingest_drain() == 1  # the first drain of a process warms it up
+    frozen = gc.get_freeze_count()
+    assert frozen > 100_000  # device-detector's rules, among the rest of the process's lasting state
+    assert enrich.warm_up() == 0.0 and gc.get_freeze_count() == frozen
+
+
+def test_write_through_stores_the_valid_hits_and_names_the_invalid_one(site):
+    good, bad = hit(site, T0), hit(site, T0, _id="not-hex-at-all!")
+    assert queue.hits_store_now([good, bad]) == [bad["id"]]
+    with in_tenant(site):
+        assert list(Action.objects.values_list("hit_id", flat=True)) == [uuid.UUID(good["id"])]
