@@ -328,3 +328,20 @@ def test_write_through_stores_the_valid_hits_and_names_the_invalid_one(site):
     assert queue.hits_store_now([good, bad]) == [bad["id"]]
     with in_tenant(site):
         assert list(Action.objects.values_list("hit_id", flat=True)) == [uuid.UUID(good["id"])]
+
+
+def test_a_visit_extended_by_a_later_batch_keeps_every_character_of_its_urls(site):
+    """Later batches update visits with array literals: quotes, backslashes, braces and commas survive."""
+    me = {"_id": "dddddddddddddddd"}
+    odd = 'https://s.example/a"b\\c{d},e NULL/é?q="x"'
+    store(site, [hit(site, T0, url="https://s.example/first", **me)])
+    store(site, [hit(site, T0 + timedelta(minutes=1), url=odd, **me)])
+    store(site, [hit(site, T0 + timedelta(minutes=2), url="NULL", **me)])
+    with in_tenant(site):
+        visit = Visit.objects.get()
+        assert (visit.entry_url, visit.exit_url, visit.actions) == ("https://s.example/first", "NULL", 3)
+        assert visit.last_action_at == T0 + timedelta(minutes=2)
+        assert list(Action.objects.order_by("at").values_list("url", flat=True))[1] == odd
+    store(site, [hit(site, T0 + timedelta(minutes=3), url=odd, **me)])
+    with in_tenant(site):
+        assert Visit.objects.get().exit_url == odd
