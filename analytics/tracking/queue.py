@@ -12,7 +12,6 @@ import os
 import socket
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 
 import orjson
 import redis
@@ -159,20 +158,11 @@ def _ensure_group(r: redis.Redis) -> None:
             raise
 
 
-@dataclass(slots=True)
-class _Batch:
-    """Stream entries read, decoded and prepared, waiting to be stored then acknowledged."""
-
-    ids: list[bytes]
-    hits: list[Hit]
-    aside: list[tuple[bytes, str]]  # (raw entry, why) for the dead-letter stream
-
-
-def _decoded(messages: list) -> _Batch:
-    """Decode, validate and enrich a batch read from the stream (no database involved)."""
-    ids, entries, aside = [], [], []
-    for message_id, fields in messages:
-        ids.append(message_id)
+def _decoded(messages: list) -> tuple[list[Hit], list[tuple[bytes, str]]]:
+    """A batch read from the stream, decoded, validated and enriched; and the entries to set
+    aside, each as (raw entry, why)."""
+    entries, aside = [], []
+    for _message_id, fields in messages:
         try:
             entry = orjson.loads(fields[b"h"])
             if not isinstance(entry, dict) or "t" not in entry:
@@ -181,35 +171,30 @@ def _decoded(messages: list) -> _Batch:
         except (KeyError, ValueError, TypeError) as exc:
             aside.append((fields.get(b"h", b""), f"unreadable entry: {exc}"))
     hits, invalid = _prepared(entries)
-    return _Batch(ids, hits, aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in invalid])
+    return hits, aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in invalid]
 
 
 def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:1000]
 
 
-def _process(r: redis.Redis, batch: _Batch) -> int:
+def _process(r: redis.Redis, messages: list) -> int:
     """Store a batch grouped by site, set aside the hits that cannot be stored, then acknowledge."""
+    hits, aside = _decoded(messages)
     # NB: a database outage is re-raised before anything is acknowledged: the batch stays pending
     # and is reclaimed later, instead of every hit being set aside as if it were poison.
-    stored, failures = _store_by_site(batch.hits, reraise=TRANSIENT)
-    for raw, why in batch.aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in failures]:
+    stored, failures = _store_by_site(hits, reraise=TRANSIENT)
+    for raw, why in aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in failures]:
         logger.warning("hit set aside: %s", why)
         r.xadd(_dead(), {"h": raw, "error": why})
-    if batch.ids:
-        r.xack(_stream(), GROUP, *batch.ids)
-        r.xdel(_stream(), *batch.ids)
+    if ids := [message_id for message_id, _fields in messages]:
+        r.xack(_stream(), GROUP, *ids)
+        r.xdel(_stream(), *ids)
     return stored
 
 
-def _read(r: redis.Redis, consumer: str, count: int) -> _Batch | None:
-    response = r.xreadgroup(GROUP, consumer, {_stream(): ">"}, count=count)
-    return _decoded(response[0][1]) if response else None
-
-
 def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
-    """Read, store and acknowledge queued hits until the stream is empty (or max_batches); returns hits stored.
-    """
+    """Read, store and acknowledge queued hits until the stream is empty (or max_batches); returns hits stored."""
     enrich.warm_up()
     r = client()
     _ensure_group(r)
@@ -218,12 +203,12 @@ def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
     stored = 0
     _next, reclaimed, *_rest = r.xautoclaim(_stream(), GROUP, consumer, min_idle_time=reclaim_ms, count=batch)
     if reclaimed:
-        stored += _process(r, _decoded(reclaimed))
+        stored += _process(r, reclaimed)
     for _ in range(max_batches):
-        current = _read(r, consumer, batch)
-        if current is None:
+        response = r.xreadgroup(GROUP, consumer, {_stream(): ">"}, count=batch)
+        if not response:
             break
-        stored += _process(r, current)
+        stored += _process(r, response[0][1])
     return stored
 
 
