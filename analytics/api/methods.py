@@ -10,12 +10,14 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Callable
 
+from django.utils import translation
+
 from analytics.api import access, sites, tables
 from analytics.api.errors import ApiError
 from analytics.api.filters import columns, page, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
-from analytics.reports import live, service
+from analytics.reports import labels, live, service
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
@@ -116,7 +118,15 @@ def _report(name: str) -> Callable[[Call], object]:
     if parent is not None:
         return lambda call: (_with_keywords(parent, name, call) if call.params.get("idSubtable")
                              else service.report(name, call.period))
+    if name in labels.NAMED:
+        return lambda call: _named(name, service.report(name, call.period))
     return lambda call: service.report(name, call.period)
+
+
+def _named(name: str, rows: list[dict]) -> list[dict]:
+    """Countries and languages by their English name, as Matomo answers, the code kept in `code`."""
+    with translation.override("en"):
+        return [{**row, "label": labels.name(name, row["label"]), "code": row["label"]} for row in rows]
 
 
 def _id_subtable(params: Params) -> int | None:

@@ -5,13 +5,13 @@ and render; everything here returns plain data for the templates: cards, tables,
 """
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from analytics.dashboard import tables
 from analytics.dashboard.choice import PeriodChoice
 from analytics.models import Visit
-from analytics.reports import catalog, service
+from analytics.reports import catalog, labels, service
 from analytics.reports.periods import Period
 
 REPORT_TITLES = {
@@ -145,15 +145,13 @@ def title(name: str) -> str:
 
 
 def display_label(name: str, label: str) -> str:
-    """A row's label as a person reads it: country codes upper case, goal 0 as orders, "xx" unknown."""
-    if label == "xx" and name in ("UserCountry.getCountry", "UserLanguage.getLanguage"):
-        return gettext_now("Unknown")
-    if name == "UserCountry.getCountry":
-        return label.upper()
+    """A row's label as a person reads it: countries and languages by name, goal 0 as orders."""
+    if name in labels.NAMED:
+        return labels.name(name, label)
     if name == "Goals.getGoals":
-        return gettext_now("Ecommerce orders") if label == "0" else gettext_now("Goal %(id)s") % {"id": label}
+        return gettext("Ecommerce orders") if label == "0" else gettext("Goal %(id)s") % {"id": label}
     if name == "VisitTime.getByDayOfWeek":
-        return gettext_now(label)  # Django's own catalog translates the day names
+        return gettext(label)  # Django's own catalog translates the day names
     if name.startswith("VisitTime.getVisitInformation"):
         return f"{label} h"
     return label
@@ -224,13 +222,11 @@ def chart_config(kind: str, labels: list[str], values: list, label: str) -> dict
 def block(name: str, choice: PeriodChoice, *, chart: str | None = None, sort: str = "", order: str = "desc",
           limit=None, search: str = "") -> Block:
     """One report of the chosen period as a table (and chart), compared with the previous if asked."""
-    rows = service.report(name, choice.period)
+    rows = [{**row, "display": display_label(name, row["label"])} for row in service.report(name, choice.period)]
     previous_rows = service.report(name, choice.previous) if choice.compare else None
     if limit is None:
         limit = -1 if catalog.spec(name).order == "label" else tables.DEFAULT_LIMIT
     table = tables.table(name, rows, sort=sort, order=order, limit=limit, search=search, previous_rows=previous_rows)
-    for row in table.rows:
-        row["display"] = display_label(name, row["label"])
     config = None
     if chart and table.rows:
         config = chart_config(chart, [row["display"] for row in table.rows],

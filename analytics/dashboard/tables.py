@@ -95,7 +95,7 @@ def _limit(value) -> int:
 
 def table(name: str, rows: list[dict], *, sort: str = "", order: str = "desc", limit=DEFAULT_LIMIT,
           search: str = "", previous_rows: list[dict] | None = None) -> Table:
-    """Rows searched (label contains `search`, any case), sorted by a shown column, then limited.
+    """Rows searched (label or displayed name contains `search`, any case), sorted by a shown column, then limited.
 
     An unknown `sort` keeps the report's own order (biggest first, or hours and days in order).
     """
@@ -103,13 +103,14 @@ def table(name: str, rows: list[dict], *, sort: str = "", order: str = "desc", l
     search = (search or "").strip()
     if search:
         needle = search.casefold()
-        rows = [row for row in rows if needle in f"{row.get('parent', '')} {row['label']}".casefold()]
+        rows = [row for row in rows
+                if needle in f"{row.get('parent', '')} {row['label']} {row.get('display', '')}".casefold()]
     keys = {c.key for c in cols}
     order = "asc" if order == "asc" else "desc"
     if sort in keys:
         rows = sorted(rows, key=lambda row: row.get(sort) or 0, reverse=order == "desc")
     elif sort == "label":
-        rows = sorted(rows, key=lambda row: row["label"].casefold(), reverse=order == "desc")
+        rows = sorted(rows, key=lambda row: row.get("display", row["label"]).casefold(), reverse=order == "desc")
     else:
         sort = ""
     limit = _limit(limit)

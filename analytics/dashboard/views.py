@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 from analytics.dashboard import pages
 from analytics.dashboard.choice import PeriodChoice, period_choice
 from analytics.reports import live
-from analytics.reports.archive import site_today
+from analytics.reports.archive import site_timezone, site_today
+from analytics.reports.definitions import span_bounds
 from analytics.reports.periods import PeriodError
 from instances.models import Role
 from instances.site_access import site_context, site_role_required
@@ -101,14 +102,18 @@ def _realtime() -> dict:
 @require_GET
 @site_role_required(Role.VIEW)
 def visitor_log(request):
-    """Every visit, newest first, with its actions in order; one page at a time."""
+    """The visits whose last action falls in the chosen period (as Matomo's visits log), newest
+    first, with their actions in order; one page at a time."""
     try:
         number = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         number = 1
-    visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE)
-    return _page(request, "dashboard/visitor_log.html", "visitor-log", visits=visits[:VISITOR_LOG_PAGE],
-                 page_number=number, has_next=len(visits) > VISITOR_LOG_PAGE)
+
+    def build(choice: PeriodChoice) -> dict:
+        between = span_bounds(choice.period.start, choice.period.end, site_timezone())
+        visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between)
+        return {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE}
+    return _page(request, "dashboard/visitor_log.html", "visitor-log", page_number=number, build=build)
 
 
 @require_GET

@@ -17,7 +17,7 @@ def _at(minutes: int) -> datetime:
 
 
 def make_traffic(site) -> None:
-    """Alice reads the blog and converts, Bob searches and downloads, Carol bounces; Dan is on the site now.
+    """Alice reads the blog and converts, Bob searches and downloads, Carol (Spain) bounces; Dan is on the site now.
 
     Alice comes back the same afternoon (a second visit), so her profile has two visits.
     """
@@ -39,7 +39,7 @@ def make_traffic(site) -> None:
         hit(site, _at(13), url="https://s.example/", link="https://out.example/", **bob),
         hit(site, _at(20), url="https://s.example/?mtm_campaign=spring&mtm_kwd=k1", action_name="Home", _id=CAROL),
     ]
-    entries[-1]["ua"] = ANDROID
+    entries[-1].update(ua=ANDROID, ip="81.0.0.0", lang="es-ES,es;q=0.9")  # Carol browses from Spain, in Spanish
     now = dj_timezone.now()
     entries += [hit(site, now - timedelta(minutes=3), url="https://s.example/now", action_name="Now", _id=DAN),
                 hit(site, now - timedelta(minutes=2), url="https://s.example/now2", action_name="Now 2", _id=DAN)]

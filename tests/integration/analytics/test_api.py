@@ -248,3 +248,11 @@ def test_live_last_visits_details_keep_to_the_period_and_date_when_given(get):
     _, today = get(method="Live.getLastVisitsDetails", period="day", date="today")
     assert len(today) == 1
     assert get(method="Live.getLastVisitsDetails", period="day", date="someday")[0] == 400
+
+
+def test_countries_and_languages_are_named_in_english_with_their_code(get):
+    _, countries = get(method="UserCountry.getCountry", period="day", date=D)
+    assert {(row["label"], row["code"], row["nb_visits"]) for row in countries} == {("Spain", "es", 1),
+                                                                                   ("Unknown", "xx", 3)}
+    _, languages = get(method="UserLanguage.getLanguage", period="day", date=D, filter_pattern="span")
+    assert [(row["label"], row["code"]) for row in languages] == [("Spanish", "es")]

@@ -111,16 +111,22 @@ def test_real_time_counts_the_last_minutes_and_lists_the_latest_visits(client, s
     assert "Now 2" in panel
 
 
-def test_the_visitor_log_lists_each_visit_with_its_actions_in_order_and_pages(client, site, monkeypatch):
+def test_the_visitor_log_lists_the_periods_visits_with_their_actions_in_order_and_pages(client, site, monkeypatch):
     client.force_login(site.owner)
-    html = get(client, "/visitor-log/").content.decode()
-    assert html.count('<article class="visit"') == 5
+    html = get(client, f"/visitor-log/?{ON_DAY}").content.decode()
+    assert html.count('<article class="visit"') == 4  # Alice twice, Bob, Carol; not Dan, who is on the site today
     alice = html[html.index("Post A"):]
     assert alice.index("Post A") < alice.index("Post B") < alice.index("Video / Play") < alice.index("Intro")
-    monkeypatch.setattr(views, "VISITOR_LOG_PAGE", 2)
-    first, last = get(client, "/visitor-log/").content.decode(), get(client, "/visitor-log/?page=3").content.decode()
-    assert first.count('<article class="visit"') == 2 and 'id="older"' in first
+    today = get(client, "/visitor-log/").content.decode()  # the picker's default: today
+    assert today.count('<article class="visit"') == 1 and "Now 2" in today and "Post A" not in today
+    assert 'id="no-visit"' in get(client, "/visitor-log/?period=day&date=2026-05-31").content.decode()
+    monkeypatch.setattr(views, "VISITOR_LOG_PAGE", 3)
+    first = get(client, f"/visitor-log/?{ON_DAY}").content.decode()
+    last = get(client, f"/visitor-log/?{ON_DAY}&page=2").content.decode()
+    assert first.count('<article class="visit"') == 3 and f'href="?{ON_DAY.replace("&", "&amp;")}&amp;page=2" id="older"' in first
     assert last.count('<article class="visit"') == 1 and 'id="older"' not in last and 'id="newer"' in last
+    week = get(client, "/visitor-log/?period=week&date=2026-06-03&page=2").content.decode()
+    assert week.count('<article class="visit"') == 1  # the same four visits in the week of DAY
 
 
 def test_a_visitor_profile_shows_all_their_visits_with_totals(client, site):
@@ -174,3 +180,11 @@ def test_the_dashboard_speaks_french(client, site):
     client.force_login(site.owner)
     html = get(client, f"/reports/devices/?{ON_DAY}", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "Type d&#x27;appareil" in html and "Journal des visites" in html and "Comparer avec la période" in html
+
+
+def test_countries_and_languages_read_as_names_in_the_visitors_language_and_can_be_searched(client, site):
+    client.force_login(site.owner)
+    html = get(client, f"/report/UserCountry.getCountry/?{ON_DAY}&search=espa", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "<td>Espagne</td>" in html and "Inconnu" not in html
+    html = get(client, f"/report/UserLanguage.getLanguage/?{ON_DAY}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<td>Spanish</td>" in html and "<td>English</td>" in html
