@@ -4,6 +4,7 @@ Applied in Matomo's order on each table of an answer (each site, each period). S
 (VisitsSummary.get) only take the column filters.
 """
 import re
+from collections.abc import Callable
 
 from analytics.api.errors import ApiError
 from analytics.api.params import Params
@@ -12,15 +13,16 @@ DEFAULT_LIMIT = 100
 _KEEP = ("label", "idsubdatatable")  # showColumns never drops the row key or the subtable link
 
 
-def rows_filtered(rows: list[dict], params: Params, *, paged: bool = False) -> list[dict]:
+def rows_filtered(rows: list[dict], params: Params, *, paged: bool = False,
+                  present: Callable[[dict], dict] = lambda row: row) -> list[dict]:
     """The rows after filter_pattern, filter_sort_*, filter_offset/filter_limit (unless the method
-    `paged` itself) and the column filters."""
+    `paged` itself), then as `present` shows them, then the column filters."""
     rows = _matching(rows, params)
     rows = _sorted(rows, params)
     if not paged:
         offset, limit = page(params)
         rows = rows[offset:] if limit < 0 else rows[offset:offset + limit]
-    return [columns(row, params) for row in rows]
+    return [columns(present(row), params) for row in rows]
 
 
 def page(params: Params) -> tuple[int, int]:

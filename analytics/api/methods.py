@@ -12,7 +12,7 @@ from typing import Callable
 
 from django.utils import translation
 
-from analytics.api import access, sites, tables
+from analytics.api import access, rates, sites, tables
 from analytics.api.errors import ApiError
 from analytics.api.filters import columns, page, rows_filtered
 from analytics.api.formats import Keyed
@@ -102,9 +102,10 @@ def _periods(params: Params):
 
 
 def _filtered(method: Method, data, params: Params):
+    present = rates.presenter(params)
     if isinstance(data, list) and all(isinstance(row, dict) for row in data):
-        return rows_filtered(data, params, paged=method.paged)
-    return columns(data, params) if isinstance(data, dict) else data
+        return rows_filtered(data, params, paged=method.paged, present=present)
+    return columns(present(data), params) if isinstance(data, dict) else data
 
 
 # Reports from the archives ---------------------------------------------------------------------

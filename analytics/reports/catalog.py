@@ -45,6 +45,7 @@ class Ratio:
     title: str
     scale: int = 1
     digits: int = 0
+    percent: int | None = None  # a rate: Matomo's API rounds its quotient to these digits (see `quotient`)
 
     def value(self, row: dict) -> float | int:
         denominator = row.get(self.denominator) or 0
@@ -53,20 +54,29 @@ class Ratio:
         value = round(row[self.numerator] / denominator * self.scale, self.digits)
         return int(value) if self.digits == 0 else value
 
+    def quotient(self, row: dict) -> float:
+        """A rate as Matomo computes it for its API: numerator / denominator rounded to `percent`
+        digits (0.42 for a bounce rate, 0.1234 for a conversion rate), 0 when nothing to divide."""
+        denominator = row.get(self.denominator) or 0
+        if not denominator or row.get(self.numerator) is None:
+            return 0
+        return round(row[self.numerator] / denominator, self.percent)
+
 
 VISIT_RATIOS = (
     Ratio("nb_actions_per_visit", "nb_actions", "nb_visits", "Actions per visit", digits=1),
     Ratio("avg_time_on_site", "sum_visit_length", "nb_visits", "Avg. visit duration (in seconds)"),
-    Ratio("bounce_rate", "bounce_count", "nb_visits", "Bounce rate (%)", scale=100, digits=1),
+    Ratio("bounce_rate", "bounce_count", "nb_visits", "Bounce rate (%)", scale=100, digits=1, percent=2),
 )
 PAGE_RATIOS = (
     Ratio("avg_time_on_page", "sum_time_spent", "nb_hits", "Avg. time on page (in seconds)"),
-    Ratio("bounce_rate", "entry_bounce_count", "entry_nb_visits", "Bounce rate (%)", scale=100, digits=1),
-    Ratio("exit_rate", "exit_nb_visits", "nb_visits", "Exit rate (%)", scale=100, digits=1),
+    Ratio("bounce_rate", "entry_bounce_count", "entry_nb_visits", "Bounce rate (%)", scale=100, digits=1, percent=2),
+    Ratio("exit_rate", "exit_nb_visits", "nb_visits", "Exit rate (%)", scale=100, digits=1, percent=2),
 )
 EVENT_RATIOS = (Ratio("avg_event_value", "sum_event_value", "nb_events_with_value", "Avg. event value", digits=2),)
 GOAL_RATIOS = (
-    Ratio("conversion_rate", "nb_visits_converted", "nb_visits", "Conversion rate (%)", scale=100, digits=1),
+    Ratio("conversion_rate", "nb_visits_converted", "nb_visits", "Conversion rate (%)", scale=100, digits=1,
+          percent=4),
     Ratio("avg_order_revenue", "revenue", "nb_conversions", "Avg. order revenue", digits=2),
 )
 ITEM_RATIOS = (Ratio("avg_price", "revenue", "quantity", "Avg. price", digits=2),

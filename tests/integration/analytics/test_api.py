@@ -256,3 +256,22 @@ def test_countries_and_languages_are_named_in_english_with_their_code(get):
                                                                                    ("Unknown", "xx", 3)}
     _, languages = get(method="UserLanguage.getLanguage", period="day", date=D, filter_pattern="span")
     assert [(row["label"], row["code"]) for row in languages] == [("Spanish", "es")]
+
+
+def test_rates_are_matomos_percent_strings_or_quotients_with_format_metrics_0(get):
+    _, summary = get(method="VisitsSummary.get", period="day", date=D)
+    assert (summary["bounce_count"], summary["nb_visits"], summary["bounce_rate"]) == (2, 4, "50%")
+    _, raw = get(method="VisitsSummary.get", period="day", date=D, format_metrics="0")
+    assert raw["bounce_rate"] == 0.5 and raw["nb_visits"] == 4
+    _, goals = get(method="Goals.get", period="day", date=D)
+    assert goals["conversion_rate"] == "50%"  # Alice converted in both her visits, Bob and Carol did not
+    status, error = get(method="VisitsSummary.get", period="day", date=D, format_metrics="pretty")
+    assert status == 400 and "format_metrics" in error["message"]
+
+
+def test_sorting_by_a_rate_sorts_by_its_value_not_its_text(get):
+    _, pages = get(method="Actions.getPageUrls", period="day", date=D, flat="1", filter_sort_column="exit_rate",
+                   filter_sort_order="asc", showColumns="exit_rate,nb_visits,exit_nb_visits")
+    rates = [float(row["exit_rate"].rstrip("%")) for row in pages]
+    assert rates == sorted(rates) and all(row["exit_rate"].endswith("%") for row in pages)
+    assert {row["label"]: row["exit_rate"] for row in pages}["/blog/a"] == "0%"  # Alice went on to /blog/b
