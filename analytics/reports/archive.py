@@ -6,10 +6,10 @@ a month merges its day archives, a year its month archives, so no longer period 
 
 Invalidation needs nothing from ingest: the archiving run remembers the highest ids of the log
 tables it has seen (ArchiveState). Rows above them are new or late; the distinct local days they
-fall on, today, and days archived before they were over are archived again, then the weeks, months
-and years containing them. Any other closed day's archive is left untouched. Known gap: a heartbeat
-(ping) or a media progress update that only lengthens an existing visit or play on a closed day
-writes no new row, so that day is not invalidated.
+fall on, today, days archived before they were over, and closed days ingest marked because a
+heartbeat or a media progress lengthened one of their visits without adding a row
+(ArchiveInvalidation) are archived again, then the weeks, months and years containing them. Any
+other closed day's archive is left untouched.
 """
 import time as monotonic
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
-from analytics.models import Archive, ArchiveState, ArchiveVisitors
+from analytics.models import Archive, ArchiveInvalidation, ArchiveState, ArchiveVisitors
 from analytics.reports.catalog import STORED
 from analytics.reports.definitions import compute_day, span_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
@@ -245,7 +245,9 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
         state, _created = ArchiveState.objects.get_or_create(pk=1)
         marks = _watermarks()
         unfinished = Archive.objects.filter(period="day", complete=False, start__lt=today)
-        days = changed_days(state, marks) | {today} | set(unfinished.values_list("start", flat=True).distinct())
+        marked = dict(ArchiveInvalidation.objects.values_list("id", "day"))
+        days = (changed_days(state, marks) | {today} | set(unfinished.values_list("start", flat=True).distinct())
+                | set(marked.values()))
         summary = RunSummary(days=sorted(days), periods=containing(days))
         for day in summary.days:
             archive_day(day, today=today)
@@ -254,6 +256,7 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
         summary.seconds = monotonic.monotonic() - started
         ArchiveState.objects.filter(pk=state.pk).update(**marks, last_run_at=dj_timezone.now(),
                                                         last_run_seconds=summary.seconds)
+        ArchiveInvalidation.objects.filter(id__in=marked).delete()  # NB: only those seen; others came meanwhile
     return summary
 
 

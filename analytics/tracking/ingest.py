@@ -144,6 +144,12 @@ class _Session:
 
     def save(self):
         store.visits_save(self.cursor, self.new, list(self.touched.values()))
+        # Closed days whose visits this batch lengthened: new rows tell the archiver which days
+        # changed, an update does not (today is archived again anyway).
+        today = datetime.now(self.tz).date()
+        days = {visit.first_action_at.astimezone(self.tz).date() for visit in self.touched.values()}
+        if closed := {day for day in days if day < today}:
+            store.days_invalidate(self.cursor, closed)
 
 
 def _dimensions(params: dict) -> dict:

@@ -22,7 +22,7 @@ import orjson
 from django.db import connection
 from psycopg.types.json import set_json_dumps
 
-from analytics.models import Action, Conversion, Visit
+from analytics.models import Action, ArchiveInvalidation, Conversion, Visit
 
 _INGEST_LOCK = 4243  # first key of pg_advisory_xact_lock(int, int): "ingest into this site"
 
@@ -228,3 +228,9 @@ def _rows_update(cursor, model, rows: list, names: tuple[str, ...]) -> None:
            f"AS u({', '.join(columns)}) WHERE t.{columns[0]} = u.{columns[0]}")
     values = attrgetter(*(field.attname for field in model_fields))
     cursor.execute(sql, [_array(column) for column in zip(*map(values, rows), strict=True)])
+
+
+def days_invalidate(cursor, days: set) -> None:
+    """Mark closed days for the next archiving run (analytics.reports.archive reads the marks)."""
+    cursor.execute(f"INSERT INTO {_qn(ArchiveInvalidation._meta.db_table)} (day) SELECT unnest(%s::date[])",
+                   [_array(sorted(days))])

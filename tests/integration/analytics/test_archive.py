@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from analytics.models import Action, Archive, ArchiveState, ArchiveVisitors, Conversion, MediaPlay, Visit
+from analytics.models import (Action, Archive, ArchiveInvalidation, ArchiveState, ArchiveVisitors, Conversion, MediaPlay,
+                              Visit)
 from analytics.reports import catalog, service
 from analytics.reports.archive import archive_run
 from analytics.reports.periods import Period
@@ -232,3 +233,21 @@ def test_a_series_of_periods_reads_the_same_numbers_as_one_period_at_a_time(site
                                                                       for p in days]
         assert [s["nb_visits"] for s in service.report_series("VisitsSummary.get", days, today=today)] == [
             0, 1, 2, 3, 4, 0]
+
+
+def test_a_late_heartbeat_lengthening_a_visit_of_a_closed_day_gets_that_day_archived_again(site):
+    """A ping adds no row, so the ids watermarks cannot see it: ingest marks the day instead."""
+    monday, noon = date(2026, 6, 1), datetime(2026, 6, 1, 6, 30, tzinfo=timezone.utc)  # 12:00 in Kolkata
+    store(site, [hit(site, noon, _id="aaaaaaaaaaaaaaaa"), hit(site, noon + timedelta(days=1), _id="cccccccccccccccc")])
+    now, today = datetime(2026, 6, 3, 6, 30, tzinfo=timezone.utc), date(2026, 6, 3)
+    with in_tenant(site):
+        archive_run(now=now)
+    assert _summary(site, "day", monday, today)["sum_visit_length"] == 0
+
+    store(site, [hit(site, noon + timedelta(minutes=4), _id="aaaaaaaaaaaaaaaa", ping=1)])  # from a backlog
+    with in_tenant(site):
+        assert Action.objects.count() == 2 and list(ArchiveInvalidation.objects.values_list("day", flat=True)) == [monday]
+        summary = archive_run(now=now + timedelta(hours=1))
+        assert summary.days == [monday, today] and not ArchiveInvalidation.objects.exists()
+    assert _summary(site, "day", monday, today)["sum_visit_length"] == 240
+    assert _summary(site, "week", monday, today)["sum_visit_length"] == 240
