@@ -47,7 +47,6 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
-    "django_countries",  # for its translated country names (no models)
     "farm",
     "farm.cron",
 ]

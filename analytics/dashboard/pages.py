@@ -214,9 +214,9 @@ def evolution_chart(periods: list[Period], points: list[dict], metric: str) -> d
     return chart_config("line", [period_label(p) for p in periods], [p.get(metric) or 0 for p in points], label)
 
 
-def chart_config(kind: str, labels: list[str], values: list, label: str) -> dict:
+def chart_config(kind: str, names: list[str], values: list, label: str) -> dict:
     """What static/analytics/dashboard.js turns into a Chart.js chart (kept tiny: it is inlined as JSON)."""
-    return {"type": kind, "labels": labels, "values": values, "label": label}
+    return {"type": kind, "labels": names, "values": values, "label": label}
 
 
 def block(name: str, choice: PeriodChoice, *, chart: str | None = None, sort: str = "", order: str = "desc",

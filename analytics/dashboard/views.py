@@ -17,6 +17,7 @@ from instances.models import Role
 from instances.site_access import site_context, site_role_required
 
 VISITOR_LOG_PAGE = 20
+MAX_PAGE = 100_000  # a page number beyond this would only make PostgreSQL's OFFSET overflow
 REALTIME_WINDOWS = (30, 60, 24 * 60)
 
 
@@ -105,7 +106,7 @@ def visitor_log(request):
     """The visits whose last action falls in the chosen period (as Matomo's visits log), newest
     first, with their actions in order; one page at a time."""
     try:
-        number = max(1, int(request.GET.get("page", "1")))
+        number = min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
         number = 1
 

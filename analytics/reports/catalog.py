@@ -5,7 +5,8 @@ recomputed from those whenever rows are read, so a week's rate is right by const
 catalog is also what API.getReportMetadata describes.
 """
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 
 from analytics.reports.errors import ReportError
 
@@ -47,20 +48,25 @@ class Ratio:
     digits: int = 0
     percent: int | None = None  # a rate: Matomo's API rounds its quotient to these digits (see `quotient`)
 
-    def value(self, row: dict) -> float | int:
+    def _divided(self, row: dict) -> float | None:
         denominator = row.get(self.denominator) or 0
         if not denominator or row.get(self.numerator) is None:
+            return None
+        return row[self.numerator] / denominator
+
+    def value(self, row: dict) -> float | int:
+        if (divided := self._divided(row)) is None:
             return 0 if self.digits == 0 else 0.0
-        value = round(row[self.numerator] / denominator * self.scale, self.digits)
+        value = round(divided * self.scale, self.digits)
         return int(value) if self.digits == 0 else value
 
     def quotient(self, row: dict) -> float:
         """A rate as Matomo computes it for its API: numerator / denominator rounded to `percent`
-        digits (0.42 for a bounce rate, 0.1234 for a conversion rate), 0 when nothing to divide."""
-        denominator = row.get(self.denominator) or 0
-        if not denominator or row.get(self.numerator) is None:
+        digits (0.42 for a bounce rate, 0.1234 for a conversion rate), 0 when nothing to divide.
+        Halves round away from zero, as PHP's round() does (1 bounce in 8 visits: 0.13, not 0.12)."""
+        if (divided := self._divided(row)) is None:
             return 0
-        return round(row[self.numerator] / denominator, self.percent)
+        return float(Decimal(repr(divided)).quantize(Decimal(1).scaleb(-self.percent), rounding=ROUND_HALF_UP))
 
 
 VISIT_RATIOS = (
@@ -135,8 +141,8 @@ ACTIONS_METRICS = {
 }
 FREQUENCY_METRICS = {f"{name}_{who}": f"{title} ({who})" for who in ("new", "returning")
                      for name, title in VISIT_METRICS.items()}
-FREQUENCY_RATIOS = tuple(Ratio(f"{r.name}_{who}", f"{r.numerator}_{who}", f"{r.denominator}_{who}",
-                               f"{r.title} ({who})", r.scale, r.digits)
+FREQUENCY_RATIOS = tuple(replace(r, name=f"{r.name}_{who}", numerator=f"{r.numerator}_{who}",
+                                 denominator=f"{r.denominator}_{who}", title=f"{r.title} ({who})")
                          for who in ("new", "returning") for r in VISIT_RATIOS)
 
 REPORTS = [

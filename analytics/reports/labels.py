@@ -1,31 +1,39 @@
-"""Names for the codes the archives keep: countries (ISO 3166-1) and browser languages (ISO 639-1).
+"""Names for the codes the archives keep: countries (ISO 3166-1) and browser languages (ISO 639).
 
 Archives store codes (short, stable, the same in every language); people, and Matomo's API, read
-names: "France", not "fr". Names come in the active language from django-countries' list and
-Django's own language table, so the dashboard says "Allemagne" where the API (English, as
-Matomo's default) says "Germany". An unknown code ("xx", or one neither table knows) reads as
-"Unknown" or as itself.
+names: "Spain", not "es". Names come from the Unicode CLDR data Babel ships, in the active
+language, so the dashboard says "Allemagne" where the API (English, as Matomo's default) says
+"Germany", and every language a browser may send has a name (Django's own table lacks Chinese).
+An unknown code ("xx") reads as "Unknown"; one CLDR does not know reads as itself.
 """
-from django.utils.translation import get_language_info, gettext
-from django_countries import countries
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from django.utils.translation import get_language, gettext
 
 UNKNOWN = "xx"
 NAMED = ("UserCountry.getCountry", "UserLanguage.getLanguage")
 
 
+@lru_cache(maxsize=32)
+def _locale(language: str) -> Locale:
+    try:
+        return Locale.parse(language, sep="-")
+    except (ValueError, UnknownLocaleError):
+        return Locale("en")
+
+
 def country_name(code: str) -> str:
     if not code or code == UNKNOWN:
         return gettext("Unknown")
-    return str(countries.name(code.upper())) or code.upper()
+    return _locale(get_language() or "en").territories.get(code.upper()) or code.upper()
 
 
 def language_name(code: str) -> str:
     if not code or code == UNKNOWN:
         return gettext("Unknown")
-    try:
-        return str(get_language_info(code)["name_translated"])
-    except KeyError:
-        return code
+    name = _locale(get_language() or "en").languages.get(code.lower())
+    return name[:1].upper() + name[1:] if name else code  # CLDR writes French language names in lower case
 
 
 def name(report: str, code: str) -> str:

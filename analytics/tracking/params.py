@@ -131,6 +131,8 @@ class EcommerceItems(Json):
                 categories = index == 2 and isinstance(field, list) and all(isinstance(c, str) for c in field)
                 if not (isinstance(field, scalar) or categories):
                     raise InvalidParameter(name, f"item field {index + 1} has the wrong type")
+                if isinstance(field, (int, float)) and not abs(field) <= 1e15:  # NB: also 1e309, read as infinity
+                    raise InvalidParameter(name, f"item field {index + 1} is out of range")
         return items
 
 
@@ -196,12 +198,20 @@ def _checked_value(name, value) -> str:
         raise InvalidParameter(name, f"longer than {MAX_VALUE_LENGTH} characters")
     if "\x00" in value:
         raise InvalidParameter(name, "contains a NUL character")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidParameter(name, "is not valid Unicode") from None
+    if not _is_unicode(value):
+        raise InvalidParameter(name, "is not valid Unicode")
     return value
+
+
+def _is_unicode(text: str) -> bool:
+    """False for text holding a lone surrogate (JSON "\\ud800"): no queue entry can carry it."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_request(raw: dict) -> dict:
@@ -212,11 +222,8 @@ def parse_request(raw: dict) -> dict:
     for name, value in raw.items():
         if not isinstance(name, str):
             raise InvalidParameter(str(name)[:40], "parameter names must be strings")
-        if not name.isascii():  # a JSON key may hold a lone surrogate, which no queue can carry
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InvalidParameter(name.encode("utf-8", "replace").decode()[:40], "is not valid Unicode") from None
+        if not _is_unicode(name):
+            raise InvalidParameter(name.encode("utf-8", "replace").decode()[:40], "is not valid Unicode")
         value = _checked_value(name, value)
         if (spec := SPEC.get(name)) is not None:
             if value != "" or name == "idsite":

@@ -165,17 +165,17 @@ def _decoded(messages: list) -> tuple[list[Hit], list[tuple[bytes, str]]]:
     for _message_id, fields in messages:
         try:
             entry = orjson.loads(fields[b"h"])
-            if not isinstance(entry, dict) or "t" not in entry:
+            if not isinstance(entry, dict) or type(entry.get("t")) is not int:
                 raise ValueError("no site id")
             entries.append(entry)
         except (KeyError, ValueError, TypeError) as exc:
             aside.append((fields.get(b"h", b""), f"unreadable entry: {exc}"))
     hits, invalid = _prepared(entries)
-    return hits, aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in invalid]
+    return hits, aside + [_aside(entry, exc) for entry, exc in invalid]
 
 
-def _why(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:1000]
+def _aside(entry: dict, exc: Exception) -> tuple[bytes, str]:
+    return orjson.dumps(entry), f"{type(exc).__name__}: {exc}"[:1000]
 
 
 def _process(r: redis.Redis, messages: list) -> int:
@@ -184,7 +184,7 @@ def _process(r: redis.Redis, messages: list) -> int:
     # NB: a database outage is re-raised before anything is acknowledged: the batch stays pending
     # and is reclaimed later, instead of every hit being set aside as if it were poison.
     stored, failures = _store_by_site(hits, reraise=TRANSIENT)
-    for raw, why in aside + [(orjson.dumps(entry), _why(exc)) for entry, exc in failures]:
+    for raw, why in aside + [_aside(entry, exc) for entry, exc in failures]:
         logger.warning("hit set aside: %s", why)
         r.xadd(_dead(), {"h": raw, "error": why})
     if ids := [message_id for message_id, _fields in messages]:
@@ -239,7 +239,7 @@ def dead_letters_replay(ids: list[str]) -> tuple[int, list[str]]:
             hit = orjson.loads(raw) if raw else None
         except ValueError:
             hit = None
-        if not isinstance(hit, dict) or "t" not in hit:
+        if not isinstance(hit, dict) or type(hit.get("t")) is not int:
             refused.append(message_id)
             continue
         pipe = r.pipeline(transaction=True)

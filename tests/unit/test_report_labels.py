@@ -16,5 +16,6 @@ def test_language_names_follow_the_active_language():
         assert labels.language_name("de") == "Allemand"
 
 
-def test_codes_no_table_knows_read_as_themselves():
-    assert labels.country_name("zz") == "ZZ" and labels.language_name("qq") == "qq"
+def test_every_language_a_browser_sends_has_a_name_and_unknown_codes_read_as_themselves():
+    assert labels.language_name("zh") == "Chinese" and labels.language_name("gu") == "Gujarati"
+    assert labels.country_name("qz") == "QZ" and labels.language_name("qq") == "qq"

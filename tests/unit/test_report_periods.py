@@ -72,3 +72,13 @@ def test_visitor_sets_pack_and_union_exactly():
 def test_an_unknown_report_name_is_a_report_error():
     with pytest.raises(catalog.UnknownReport, match="getReportMetadata"):
         catalog.spec("Nope.get")
+
+
+def test_rates_for_the_api_are_matomos_quotients_rounding_halves_away_from_zero():
+    bounce = next(ratio for ratio in catalog.VISIT_RATIOS if ratio.name == "bounce_rate")
+    assert bounce.quotient({"bounce_count": 1, "nb_visits": 8}) == 0.13  # PHP's round(), not Python's 0.12
+    assert bounce.quotient({"bounce_count": 5, "nb_visits": 8}) == 0.63 and bounce.quotient({"nb_visits": 0}) == 0
+    conversion = next(ratio for ratio in catalog.GOAL_RATIOS if ratio.name == "conversion_rate")
+    assert conversion.quotient({"nb_visits_converted": 1, "nb_visits": 32}) == 0.0313
+    frequency = {ratio.name: ratio for ratio in catalog.FREQUENCY_RATIOS}
+    assert frequency["bounce_rate_returning"].quotient({"bounce_count_returning": 1, "nb_visits_returning": 3}) == 0.33

@@ -265,6 +265,8 @@ def test_rates_are_matomos_percent_strings_or_quotients_with_format_metrics_0(ge
     assert raw["bounce_rate"] == 0.5 and raw["nb_visits"] == 4
     _, goals = get(method="Goals.get", period="day", date=D)
     assert goals["conversion_rate"] == "50%"  # Alice converted in both her visits, Bob and Carol did not
+    _, frequency = get(method="VisitFrequency.get", period="day", date=D)
+    assert (frequency["bounce_rate_new"], frequency["bounce_rate_returning"]) == ("33%", "100%")
     status, error = get(method="VisitsSummary.get", period="day", date=D, format_metrics="pretty")
     assert status == 400 and "format_metrics" in error["message"]
 

@@ -139,6 +139,17 @@ def test_a_poison_hit_is_set_aside_and_does_not_block_its_batch(site):
     assert "_id" in dead[0][1][b"error"].decode()
 
 
+def test_entries_whose_site_id_is_not_a_number_are_set_aside_without_stalling_the_queue(site):
+    import orjson
+
+    for odd in ([site.pk], True, str(site.pk)):
+        queue.client().xadd(settings.FARM_HITS_STREAM, {"h": orjson.dumps({**hit(site, T0), "t": odd})})
+    queue.hits_enqueue([hit(site, T0)])
+    assert queue.ingest_drain() == 1
+    assert queue.queue_depth() == {"queued": 0, "dead": 3}
+    assert queue.ingest_drain() == 0
+
+
 def test_hits_for_a_site_deactivated_after_acceptance_are_kept_aside_not_lost(site):
     from instances import services
 

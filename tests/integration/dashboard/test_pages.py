@@ -127,6 +127,7 @@ def test_the_visitor_log_lists_the_periods_visits_with_their_actions_in_order_an
     assert last.count('<article class="visit"') == 1 and 'id="older"' not in last and 'id="newer"' in last
     week = get(client, "/visitor-log/?period=week&date=2026-06-03&page=2").content.decode()
     assert week.count('<article class="visit"') == 1  # the same four visits in the week of DAY
+    assert get(client, f"/visitor-log/?{ON_DAY}&page=99999999999999999999").status_code == 200
 
 
 def test_a_visitor_profile_shows_all_their_visits_with_totals(client, site):
