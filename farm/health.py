@@ -1,4 +1,5 @@
-"""GET /healthz: is the farm able to serve? JSON for each dependency, 200 only if DB and Redis answer."""
+"""GET /healthz: is the farm able to serve? JSON for each dependency and for the hit queue's backlog;
+200 only if DB and Redis answer."""
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
@@ -34,6 +35,20 @@ def _workers_seen() -> int | None:
 
 
 STALE_TICK_SECONDS = 180
+STALE_INGEST_SECONDS = 300  # workers wake within a second of a hit and a periodic drain runs every 10 s
+
+
+def _tracking() -> dict:
+    """Hits waiting in the queue, set aside, and how long the oldest has waited (nulls if Redis is down)."""
+    from analytics.tracking import queue
+
+    try:
+        depth, lag = queue.queue_depth(), queue.ingest_lag_seconds()
+    except Exception:  # Redis down is reported as redis
+        return {"hits_queued": None, "hits_dead": None, "ingest_lag_seconds": None, "ingest": "unknown"}
+    return {"hits_queued": depth["queued"], "hits_dead": depth["dead"], "ingest_lag_seconds": round(lag, 1),
+            "ingest": f"stale: the oldest queued hit has waited {lag:.0f} s (are ingest workers running?)"
+            if lag > STALE_INGEST_SECONDS else "ok"}
 
 
 def _last_super_cron_tick_age() -> float | None:
@@ -59,6 +74,7 @@ def healthz(request):
     body["super_cron"] = ("never ran" if age is None else
                           f"stale: no tick for {age:.0f} s (is Celery Beat running?)" if age > STALE_TICK_SECONDS
                           else "ok")
+    body.update(_tracking())
     healthy = body["database"] == "ok" and body["redis"] == "ok"
     body["status"] = "ok" if healthy else "degraded"
     return JsonResponse(body, status=200 if healthy else 503)

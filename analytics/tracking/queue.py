@@ -259,3 +259,15 @@ def dead_letters_discard(ids: list[str]) -> int:
 def queue_depth() -> dict:
     r = client()
     return {"queued": r.xlen(_stream()), "dead": r.xlen(_dead())}
+
+
+def ingest_lag_seconds(*, now: float | None = None) -> float:
+    """How long the oldest hit still in the stream has waited (0 when none waits): ingest's delay.
+
+    Stored hits are deleted from the stream, so its first entry is the oldest not yet stored, and
+    its id starts with the millisecond it was queued."""
+    first = client().xrange(_stream(), count=1)
+    if not first:
+        return 0.0
+    queued_at = int(first[0][0].split(b"-")[0]) / 1000
+    return max(0.0, (time.time() if now is None else now) - queued_at)

@@ -1,6 +1,7 @@
 """Ingest into each site's schema: sessionization by Matomo's rules, replay, poison hits, isolation,
 Redis outages, and a real ingest worker."""
 import json
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -356,3 +357,17 @@ def test_a_visit_extended_by_a_later_batch_keeps_every_character_of_its_urls(sit
     store(site, [hit(site, T0 + timedelta(minutes=3), url=odd, **me)])
     with in_tenant(site):
         assert Visit.objects.get().exit_url == odd
+
+
+def test_healthz_reports_the_hit_backlog_and_says_when_ingest_lags(client, site, monkeypatch):
+    queue.hits_enqueue([hit(site, T0), hit(site, T0)])
+    body = client.get("/healthz", HTTP_HOST="localhost").json()
+    assert (body["hits_queued"], body["hits_dead"], body["ingest"]) == (2, 0, "ok") and body["ingest_lag_seconds"] < 60
+    assert 599 < queue.ingest_lag_seconds(now=time.time() + 600) < 660  # ten minutes later, nobody drained
+    monkeypatch.setattr("farm.health.STALE_INGEST_SECONDS", 0)
+    body = client.get("/healthz", HTTP_HOST="localhost").json()
+    assert body["ingest"].startswith("stale: the oldest queued hit has waited") and body["status"] == "ok"
+    monkeypatch.undo()
+    assert queue.ingest_drain() == 2
+    body = client.get("/healthz", HTTP_HOST="localhost").json()
+    assert (body["hits_queued"], body["ingest_lag_seconds"], body["ingest"]) == (0, 0, "ok")
