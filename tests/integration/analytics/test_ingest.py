@@ -371,3 +371,22 @@ def test_healthz_reports_the_hit_backlog_and_says_when_ingest_lags(client, site,
     assert queue.ingest_drain() == 2
     body = client.get("/healthz", HTTP_HOST="localhost").json()
     assert (body["hits_queued"], body["ingest_lag_seconds"], body["ingest"]) == (0, 0, "ok")
+
+
+def test_a_worker_consuming_the_hit_queue_loads_the_rule_sets_before_its_pool_forks(monkeypatch, settings):
+    from types import SimpleNamespace
+
+    from analytics import tasks
+
+    loaded = []
+    monkeypatch.setattr(tasks.enrich, "warm_up", lambda: loaded.append(1) or 0.0)
+    settings.FARM_INGEST_QUEUE = "hits-here"
+
+    def worker(*queues):
+        consumed = {name: object() for name in queues}
+        return SimpleNamespace(app=SimpleNamespace(amqp=SimpleNamespace(queues=SimpleNamespace(consume_from=consumed))))
+
+    tasks.ingest_worker_warm_up(sender=worker("celery"))
+    assert loaded == []  # a worker for the scheduled tasks only does not carry the rule sets
+    tasks.ingest_worker_warm_up(sender=worker("celery", "hits-here"))
+    assert loaded == [1]
