@@ -74,7 +74,7 @@ def answer(params: Params, *, user, host: Instance | None):
 
 
 def _for_site(method: Method, call: Call):
-    with in_tenant(call.site):
+    with in_tenant(call.site), translation.override("en"):  # names (countries, languages) as Matomo's default
         try:
             if method.scope == "site":
                 return _filtered(method, method.run(call), call.params)
@@ -125,9 +125,8 @@ def _report(name: str) -> Callable[[Call], object]:
 
 
 def _named(name: str, rows: list[dict]) -> list[dict]:
-    """Countries and languages by their English name, as Matomo answers, the code kept in `code`."""
-    with translation.override("en"):
-        return [{**row, "label": labels.name(name, row["label"]), "code": row["label"]} for row in rows]
+    """Countries and languages by name, as Matomo answers, the code kept in `code`."""
+    return [{**row, "label": labels.name(name, row["label"]), "code": row["label"]} for row in rows]
 
 
 def _id_subtable(params: Params) -> int | None:

@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone as dj_timezone
 
 from analytics.models import Action, Conversion, MediaPlay, Visit
+from analytics.reports import labels
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import REFERRER_TYPES
 
@@ -107,6 +108,7 @@ def _with_details(visits: list[Visit]) -> list[dict]:
 def _visit(visit: Visit, actions: list[dict], tz: ZoneInfo) -> dict:
     local_first = visit.first_action_at.astimezone(tz)
     converted = [a for a in actions if a["type"] in ("goal", "ecommerceOrder")]
+    language = visit.language.split(",")[0].split(";")[0].strip().lower()
     return {
         "idVisit": visit.pk, "visitorId": visit.visitor_id, "userId": visit.user_id or None,
         "visitorType": "returning" if visit.returning else "new", "visitCount": visit.visit_count,
@@ -129,8 +131,10 @@ def _visit(visit: Visit, actions: list[dict], tz: ZoneInfo) -> dict:
         "operatingSystem": f"{visit.os_name} {visit.os_version}".strip(),
         "browserName": visit.browser_name, "browserVersion": visit.browser_version,
         "browser": f"{visit.browser_name} {visit.browser_version}".strip(),
-        "resolution": visit.resolution, "languageCode": visit.language.split(",")[0].split(";")[0].lower(),
-        "countryCode": visit.country.lower(), "visitIp": visit.ip, "dimensions": visit.dimensions,
+        "resolution": visit.resolution, "languageCode": language,
+        "language": labels.language_name(language.split("-")[0]) if language else "",
+        "countryCode": visit.country.lower(), "country": labels.country_name(visit.country) if visit.country else "",
+        "visitIp": visit.ip, "dimensions": visit.dimensions,
         "actionDetails": actions,
     }
 

@@ -168,6 +168,9 @@ def test_live_last_visits_details_have_matomos_fields_and_action_details(get):
                   "referrerName", "deviceType", "browserName", "operatingSystemName", "countryCode",
                   "actionDetails"):
         assert field in visits[0]
+    carol = next(v for v in visits if v["visitorId"] == "c" * 16)
+    assert (carol["country"], carol["countryCode"], carol["language"], carol["languageCode"]) == \
+        ("Spain", "es", "Spanish", "es-es")
     _, two = get(method="Live.getLastVisitsDetails", filter_limit=2, filter_offset=1)
     assert [v["idVisit"] for v in two] == [v["idVisit"] for v in visits[1:3]]
     status, body = get(method="Live.getLastVisitsDetails", segment="visitCount>1")
@@ -277,3 +280,10 @@ def test_sorting_by_a_rate_sorts_by_its_value_not_its_text(get):
     rates = [float(row["exit_rate"].rstrip("%")) for row in pages]
     assert rates == sorted(rates) and all(row["exit_rate"].endswith("%") for row in pages)
     assert {row["label"]: row["exit_rate"] for row in pages}["/blog/a"] == "0%"  # Alice went on to /blog/b
+
+
+def test_names_are_english_whatever_language_the_callers_browser_prefers(client, site, token):
+    params = {"module": "API", "method": "UserCountry.getCountry", "idSite": site.pk, "period": "day", "date": D,
+              "token_auth": token}
+    rows = client.get("/index.php", params, HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="fr").json()
+    assert {row["label"] for row in rows} == {"Spain", "Unknown"}

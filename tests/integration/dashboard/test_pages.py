@@ -117,6 +117,8 @@ def test_the_visitor_log_lists_the_periods_visits_with_their_actions_in_order_an
     assert html.count('<article class="visit"') == 4  # Alice twice, Bob, Carol; not Dan, who is on the site today
     alice = html[html.index("Post A"):]
     assert alice.index("Post A") < alice.index("Post B") < alice.index("Video / Play") < alice.index("Intro")
+    french = get(client, f"/visitor-log/?{ON_DAY}", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Pays : Espagne" in french or "Pays: Espagne" in french
     today = get(client, "/visitor-log/").content.decode()  # the picker's default: today
     assert today.count('<article class="visit"') == 1 and "Now 2" in today and "Post A" not in today
     assert 'id="no-visit"' in get(client, "/visitor-log/?period=day&date=2026-05-31").content.decode()
