@@ -118,12 +118,11 @@ def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _array(values) -> str:
-    """A PostgreSQL array literal, to send a thousand values as one parameter: psycopg adapts a
-    Python list element by element in Python, which cost more than the query itself. Values are
-    text, numbers, datetimes (ISO text, with their offset) or None."""
-    return "{" + ",".join("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-                          for v in values) + "}"
+def _json(values) -> str:
+    """Values as one JSON parameter, for a thousand ids or rows at once: psycopg adapts a Python
+    list element by element in Python, which cost more than the query itself; orjson writes the
+    whole batch in C, and PostgreSQL's JSON functions read it back with its own escaping rules."""
+    return orjson.dumps(values).decode()
 
 
 def site_lock(cursor, site_id: int) -> None:
@@ -139,10 +138,10 @@ def hits_known(cursor, hit_ids: list[str]) -> set[str]:
     # a join), whatever the planner believes of the table: `hit_id = ANY(array)` on a site whose
     # tables grew faster than autovacuum analyzes them was a sequential scan per batch (23 ms at
     # 330k rows), and so was EXISTS (a hashed subplan).
-    sql = " UNION ALL ".join(f"SELECT k.id::text FROM unnest(%s::uuid[]) AS k(id) CROSS JOIN LATERAL "
-                             f"(SELECT 1 FROM {_qn(model._meta.db_table)} WHERE hit_id = k.id LIMIT 1) AS found"
+    sql = " UNION ALL ".join(f"SELECT k.id FROM json_array_elements_text(%s::json) AS k(id) CROSS JOIN LATERAL "
+                             f"(SELECT 1 FROM {_qn(model._meta.db_table)} WHERE hit_id = k.id::uuid LIMIT 1) AS found"
                              for model in (Action, Conversion))
-    cursor.execute(sql, [_array(hit_ids)] * 2)
+    cursor.execute(sql, [_json(hit_ids)] * 2)
     return {row[0] for row in cursor.fetchall()}
 
 
@@ -157,10 +156,10 @@ def visits_latest(cursor, visitor_ids: set[str]) -> dict[str, VisitRow]:
                         for name, column in ((name, _qn(Visit._meta.get_field(name).column)) for name in _LOADED_FIELDS))
     # NB: LATERAL … LIMIT 1 is one index probe per visitor even when the table's statistics are
     # stale (see hits_known); `visitor_id = ANY(…)` with DISTINCT ON became a parallel seq scan.
-    sql = (f"SELECT {columns} FROM unnest(%s::text[]) AS k(visitor_id) CROSS JOIN LATERAL "
+    sql = (f"SELECT {columns} FROM json_array_elements_text(%s::json) AS k(visitor_id) CROSS JOIN LATERAL "
            f"(SELECT * FROM {_qn(Visit._meta.db_table)} WHERE visitor_id = k.visitor_id "
            "ORDER BY last_action_at DESC LIMIT 1) AS v")
-    cursor.execute(sql, [_array(visitor_ids)])
+    cursor.execute(sql, [_json(list(visitor_ids))])
     latest = {}
     for row in cursor.fetchall():
         values = dict(zip(_LOADED_FIELDS, row, strict=True))
@@ -219,18 +218,19 @@ def visits_save(cursor, new: list[VisitRow], changed: list[VisitRow]) -> None:
 
 
 def _rows_update(cursor, model, rows: list, names: tuple[str, ...]) -> None:
-    """One UPDATE … FROM unnest(arrays) for all rows: a column per array, whatever the row count."""
+    """One UPDATE … FROM json_to_recordset(rows) for all rows, whatever their count."""
     model_fields = [model._meta.pk, *(model._meta.get_field(name) for name in names)]
-    columns = [_qn(field.column) for field in model_fields]
-    arrays = ", ".join(f"%s::{field.cast_db_type(connection)}[]" for field in model_fields)
-    assignments = ", ".join(f"{column} = u.{column}" for column in columns[1:])
-    sql = (f"UPDATE {_qn(model._meta.db_table)} AS t SET {assignments} FROM unnest({arrays}) "
-           f"AS u({', '.join(columns)}) WHERE t.{columns[0]} = u.{columns[0]}")
+    columns = [field.column for field in model_fields]
+    record = ", ".join(f"{_qn(field.column)} {field.cast_db_type(connection)}" for field in model_fields)
+    assignments = ", ".join(f"{_qn(column)} = u.{_qn(column)}" for column in columns[1:])
+    sql = (f"UPDATE {_qn(model._meta.db_table)} AS t SET {assignments} FROM json_to_recordset(%s::json) "
+           f"AS u({record}) WHERE t.{_qn(columns[0])} = u.{_qn(columns[0])}")
     values = attrgetter(*(field.attname for field in model_fields))
-    cursor.execute(sql, [_array(column) for column in zip(*map(values, rows), strict=True)])
+    cursor.execute(sql, [_json([dict(zip(columns, values(row), strict=True)) for row in rows])])
 
 
 def days_invalidate(cursor, days: set) -> None:
     """Mark closed days for the next archiving run (analytics.reports.archive reads the marks)."""
-    cursor.execute(f"INSERT INTO {_qn(ArchiveInvalidation._meta.db_table)} (day) SELECT unnest(%s::date[])",
-                   [_array(sorted(days))])
+    cursor.execute(f"INSERT INTO {_qn(ArchiveInvalidation._meta.db_table)} (day) "
+                   "SELECT day::date FROM json_array_elements_text(%s::json) AS k(day)",
+                   [_json(sorted(days))])
