@@ -343,9 +343,10 @@ def test_write_through_stores_the_valid_hits_and_names_the_invalid_one(site):
 
 
 def test_a_visit_extended_by_a_later_batch_keeps_every_character_of_its_urls(site):
-    """Later batches update visits with array literals: quotes, backslashes, braces and commas survive."""
+    """Later batches update visits through one JSON parameter: quotes, backslashes, braces, commas and
+    control characters survive."""
     me = {"_id": "dddddddddddddddd"}
-    odd = 'https://s.example/a"b\\c{d},e NULL/é?q="x"'
+    odd = 'https://s.example/a"b\\c{d},e NULL/é?q="x"\t\u2028'
     store(site, [hit(site, T0, url="https://s.example/first", **me)])
     store(site, [hit(site, T0 + timedelta(minutes=1), url=odd, **me)])
     store(site, [hit(site, T0 + timedelta(minutes=2), url="NULL", **me)])
