@@ -391,3 +391,13 @@ def test_a_worker_consuming_the_hit_queue_loads_the_rule_sets_before_its_pool_fo
     assert loaded == []  # a worker for the scheduled tasks only does not carry the rule sets
     tasks.ingest_worker_warm_up(sender=worker("celery", "hits-here"))
     assert loaded == [1]
+
+
+def test_deleting_a_visit_deletes_its_actions_and_conversions_without_a_database_constraint(site):
+    """The log tables have no FK constraint (ingest speed): the ORM's on_delete keeps them consistent."""
+    me = {"_id": "eeeeeeeeeeeeeeee"}
+    store(site, [hit(site, T0, **me), hit(site, T0 + timedelta(seconds=5), idgoal=1, revenue=2, **me),
+                 hit(site, T0, _id="ffffffffffffffff")])
+    with in_tenant(site):
+        Visit.objects.filter(visitor_id=me["_id"]).delete()
+        assert (Action.objects.count(), Conversion.objects.count(), Visit.objects.count()) == (1, 0, 1)
