@@ -1,6 +1,6 @@
 """Benchmark: tracking hits accepted over HTTP (single GET and bulk POST), ingest throughput per
-worker, and the write-through path — with granian started as in production and a load generator
-on loopback. Runs in a separate database (`<db>_trackbench`, recreated) and its own hit stream.
+worker (the accepted hits, each a new visitor; then returning visitors extending their visits), and
+the write-through path — with granian started as in production and a load generator on loopback. Runs in a separate database (`<db>_trackbench`, recreated) and its own hit stream.
 
     .venv/bin/python bench/tracking.py [--seconds 10] [--clients 16]
 """
