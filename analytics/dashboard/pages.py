@@ -5,7 +5,7 @@ and render; everything here returns plain data for the templates: cards, tables,
 """
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from analytics.dashboard import tables
@@ -154,7 +154,23 @@ def display_label(name: str, label: str) -> str:
         return gettext(label)  # Django's own catalog translates the day names
     if name.startswith("VisitTime.getVisitInformation"):
         return f"{label} h"
+    if name == "VisitorInterest.getNumberOfVisitsPerVisitDuration":
+        return _duration_bucket(label)
+    if name == "VisitorInterest.getNumberOfVisitsPerPage":
+        low, _dash, high = label.partition("-")
+        count = int(high or low.rstrip("+"))
+        return ngettext("%(n)s page", "%(n)s pages", count) % {"n": label.replace("-", "–")}
     return label
+
+
+def _duration_bucket(label: str) -> str:
+    """A visit-length bucket kept in seconds ("61-120", "1801+") as a person reads it ("1–2 min", "30+ min")."""
+    low, _dash, high = label.partition("-")
+    low = int(low.rstrip("+"))
+    if high and int(high) <= 60:
+        return f"{low}–{high} s"
+    start = (low - 1) // 60 if low % 60 == 1 else low // 60
+    return f"{start}–{int(high) // 60} min" if high else f"{start}+ min"
 
 
 PERIOD_KINDS = (("day", _("Day")), ("week", _("Week")), ("month", _("Month")), ("year", _("Year")),

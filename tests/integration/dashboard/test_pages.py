@@ -191,3 +191,10 @@ def test_countries_and_languages_read_as_names_in_the_visitors_language_and_can_
     assert "<td>Espagne</td>" in html and "Inconnu" not in html
     html = get(client, f"/report/UserLanguage.getLanguage/?{ON_DAY}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "<td>Spanish</td>" in html and "<td>English</td>" in html
+
+
+def test_engagement_buckets_read_as_durations_and_page_counts(client, site):
+    client.force_login(site.owner)
+    html = get(client, f"/reports/engagement/?{ON_DAY}").content.decode()
+    for label in ("<td>0–10 s</td>", "<td>31–60 s</td>", "<td>2–4 min</td>", "<td>1 page</td>", "<td>4 pages</td>"):
+        assert label in html, label
