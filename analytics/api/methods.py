@@ -74,7 +74,7 @@ def answer(params: Params, *, user, host: Instance | None):
 
 
 def _for_site(method: Method, call: Call):
-    with in_tenant(call.site), translation.override("en"):  # names (countries, languages) as Matomo's default
+    with in_tenant(call.site), translation.override(_language(call.params)):
         try:
             if method.scope == "site":
                 return _filtered(method, method.run(call), call.params)
@@ -99,6 +99,15 @@ def _periods(params: Params):
     if periods[0].start < FIRST_DATE:
         raise ApiError(f"date={value[:30]} reaches before {FIRST_DATE}, the first date Matomo accepts")
     return periods, bool(multi) and period != "range"
+
+
+def _language(params: Params) -> str:
+    """The language of names in the answer (countries, languages): English unless `language` asks
+    for another one, as in Matomo; the caller's browser preferences do not count."""
+    language = (params.get("language") or "en").strip().lower()
+    if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})?", language):
+        raise ApiError("language must be a language code such as en, fr or pt-br")
+    return language
 
 
 def _filtered(method: Method, data, params: Params):

@@ -109,6 +109,8 @@ def table(name: str, rows: list[dict], *, sort: str = "", order: str = "desc", l
     order = "asc" if order == "asc" else "desc"
     if sort in keys:
         rows = sorted(rows, key=lambda row: row.get(sort) or 0, reverse=order == "desc")
+    elif sort == "label" and catalog.spec(name).order == "label":  # hours, days, buckets: in their own order
+        rows = catalog.ordered(catalog.spec(name), rows)[::-1 if order == "desc" else 1]
     elif sort == "label":
         rows = sorted(rows, key=lambda row: row.get("display", row["label"]).casefold(), reverse=order == "desc")
     else:

@@ -54,6 +54,14 @@ def test_a_table_is_searched_sorted_and_limited():
     assert table("Actions.getDownloads", ROWS, sort="nope").sort == ""
 
 
+def test_sorting_buckets_and_hours_by_label_keeps_their_own_order_not_the_texts():
+    rows = [{"label": label, "nb_visits": 1} for label in ("121-240", "0-10", "1801+", "11-30")]
+    name = "VisitorInterest.getNumberOfVisitsPerVisitDuration"
+    assert [r["label"] for r in table(name, rows, sort="label", order="asc").rows] == ["0-10", "11-30", "121-240",
+                                                                                        "1801+"]
+    assert [r["label"] for r in table(name, rows, sort="label", order="desc").rows][0] == "1801+"
+
+
 def test_a_compared_table_carries_the_previous_value_and_the_change():
     compared = table("Actions.getDownloads", ROWS, previous_rows=[{"label": "/a", "nb_hits": 4}])
     rows = {r["label"]: r for r in compared.rows}

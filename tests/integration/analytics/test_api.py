@@ -287,3 +287,10 @@ def test_names_are_english_whatever_language_the_callers_browser_prefers(client,
               "token_auth": token}
     rows = client.get("/index.php", params, HTTP_HOST="localhost", HTTP_ACCEPT_LANGUAGE="fr").json()
     assert {row["label"] for row in rows} == {"Spain", "Unknown"}
+
+
+def test_names_come_in_the_language_asked_for(get):
+    _, rows = get(method="UserCountry.getCountry", period="day", date=D, language="fr")
+    assert {row["label"] for row in rows} == {"Espagne", "Inconnu"}
+    status, body = get(method="UserCountry.getCountry", period="day", date=D, language="<script>")
+    assert status == 400 and "language" in body["message"]
