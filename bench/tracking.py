@@ -158,7 +158,7 @@ def main() -> int:
         cpu_before = _tree_cpu_seconds(server.pid)
         single_rate, single_lat = _load(port, site.pk, args.seconds, args.clients, 0)
         single_cpu = (_tree_cpu_seconds(server.pid) - cpu_before) / (single_rate * args.seconds)
-        bulk_rate, bulk_lat = _load(port, site.pk, args.seconds, max(2, args.clients // 4), args.bulk_size)
+        bulk_rate, bulk_lat = _load(port, site.pk, args.seconds, max(4, args.clients // 2), args.bulk_size)
     finally:
         server.terminate()
         server.wait(timeout=30)
