@@ -15,25 +15,10 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def _bench_database_url() -> str:
-    parts = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/farm"))
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench"))
-
-
-def _recreate_database(url: str) -> None:
-    import psycopg
-
-    name = urlsplit(url).path.lstrip("/")
-    admin_url = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def _ms(values):
@@ -45,15 +30,9 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=10, help="instances per method (default 10)")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = _bench_database_url()
-    os.environ["FARM_CELERY_QUEUE"] = f"farm-bench-{uuid.uuid4().hex[:6]}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
-    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-    _recreate_database(os.environ["DATABASE_URL"])
+    from common import django_in_own_database
 
-    import django
-
-    django.setup()
+    django_in_own_database("bench", FARM_CELERY_QUEUE=f"farm-bench-{uuid.uuid4().hex[:6]}")
     from django.core.management import call_command
     from rich.console import Console
     from rich.progress import track

@@ -14,7 +14,7 @@ import os
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from pathlib import Path
 
@@ -43,34 +43,22 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
 
-    from provisioning import _bench_database_url, _recreate_database
+    from common import django_in_own_database, live_site
 
-    os.environ["DATABASE_URL"] = _bench_database_url().replace("_bench", "_reportbench")
-    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
-    os.environ["DEBUG"] = "0"
-    _recreate_database(os.environ["DATABASE_URL"])
-
-    import django
-
-    django.setup()
+    django_in_own_database("reportbench", DEBUG="0")
     from django.core.management import call_command
     from django.test import Client
     from rich.console import Console
 
     from analytics.reports import archive
     from farm.tenancy import in_tenant
-    from instances import provisioning, services
     from instances.tokens import token_create
     from reports_data import generate
-    from tests.factories import make_user
 
     console = Console(width=200)
     call_command("farm_init", verbosity=0)
-    owner = make_user("reportbench")
-    site = services.instance_request(owner=owner, name="Reports", slug="reports", timezone_name="Europe/Paris")
-    site = provisioning.instance_provision(instance_id=services.instance_validate(instance=site, by=None).pk)
-    _token, token = token_create(user=owner, description="bench")
+    site = live_site("reportbench", name="Reports", slug="reports", timezone_name="Europe/Paris")
+    _token, token = token_create(user=site.owner, description="bench")
 
     today = datetime.now(dt_timezone.utc).date()
     start = today - timedelta(days=DAYS)
@@ -110,7 +98,7 @@ def main() -> int:
     live_p50, live_p95 = _timed(lambda: call_api("Live.getLastVisitsDetails", period="day", date="yesterday",
                                                  filter_limit=100), max(5, args.repeat // 3))
     page = Client()
-    page.force_login(owner)
+    page.force_login(site.owner)
 
     def overview():
         response = page.get("/", {"period": "month", "date": month.isoformat()}, **host)

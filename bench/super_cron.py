@@ -8,7 +8,6 @@ recreated) against real PostgreSQL and Redis; wake-up messages go to a throw-awa
     .venv/bin/python bench/super_cron.py [--sites 10000]
 """
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -30,17 +29,10 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=10_000)
     args = parser.parse_args()
 
-    from provisioning import _bench_database_url, _recreate_database
+    from common import django_in_own_database
 
-    os.environ["DATABASE_URL"] = _bench_database_url().replace("_bench", "_cronbench")
-    os.environ["FARM_CELERY_QUEUE"] = queue = f"farm-cronbench-{uuid.uuid4().hex[:6]}"
-    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
-    _recreate_database(os.environ["DATABASE_URL"])
-
-    import django
-
-    django.setup()
+    queue = f"farm-cronbench-{uuid.uuid4().hex[:6]}"
+    django_in_own_database("cronbench", FARM_CELERY_QUEUE=queue)
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone

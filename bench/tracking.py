@@ -115,30 +115,19 @@ def main() -> int:
     parser.add_argument("--bulk-size", type=int, default=100)
     args = parser.parse_args()
 
-    from provisioning import _bench_database_url, _recreate_database
+    from common import django_in_own_database, live_site
 
-    os.environ["DATABASE_URL"] = _bench_database_url().replace("_bench", "_trackbench")
-    os.environ["FARM_HITS_STREAM"] = f"farm-trackbench-{uuid.uuid4().hex[:6]}"
-    os.environ["FARM_CELERY_QUEUE"] = os.environ["FARM_INGEST_QUEUE"] = f"trackbench-{uuid.uuid4().hex[:6]}"
-    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
-    _recreate_database(os.environ["DATABASE_URL"])
-
-    import django
-
-    django.setup()
+    queue_name = f"trackbench-{uuid.uuid4().hex[:6]}"
+    django_in_own_database("trackbench", FARM_HITS_STREAM=f"farm-{queue_name}", FARM_CELERY_QUEUE=queue_name,
+                           FARM_INGEST_QUEUE=queue_name)
     from django.core.management import call_command
     from rich.console import Console
 
     from analytics.tracking import enrich, queue
-    from instances import provisioning, services
-    from tests.factories import make_user
 
     console = Console(width=200)
     call_command("farm_init", verbosity=0)
-    owner = make_user("trackbench")
-    site = services.instance_validate(instance=services.instance_request(owner=owner, name="b", slug="bench"), by=None)
-    site = provisioning.instance_provision(instance_id=site.pk)
+    site = live_site("trackbench", name="b", slug="bench")
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
