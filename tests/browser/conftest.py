@@ -8,6 +8,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -15,6 +16,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from farm.tenancy import in_tenant
 from instances.models import Membership, Role
+from tests import network_guard
 from tests.factories import make_user
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,6 +45,16 @@ def browser():
         browser.close()
 
 
+def _abort_off_machine(route):
+    """Browser requests leave only for this machine; others are aborted and fail the test."""
+    url = urlsplit(route.request.url)
+    if url.scheme in ("http", "https", "ws", "wss") and not network_guard.host_is_local(url.hostname):
+        network_guard.ATTEMPTS.append(f"browser request to {route.request.url}")
+        route.abort("blockedbyclient")
+    else:
+        route.continue_()
+
+
 @pytest.fixture
 def new_page(browser):
     """Make a page in its own context (own cookies: one per person); all are closed after the test.
@@ -54,6 +66,7 @@ def new_page(browser):
     def make():
         context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 800})
         context.set_default_timeout(10_000)
+        context.route("**/*", _abort_off_machine)
         contexts.append(context)
         return context.new_page()
 
