@@ -1,8 +1,9 @@
 """The `farm` command: `farm up`, `farm with-services -- CMD`, and every manage.py command.
 
 `farm up` is what `make up` runs: services (given by URL, else embedded), migrations, first
-superuser, then web + Celery worker + Celery Beat in the foreground with prefixed logs;
-Ctrl-C stops them all.
+superuser, then web + Celery worker + Celery Beat in the foreground with prefixed logs, under
+farm.supervisor: a process that exits (and the embedded Redis) is restarted on its own; Ctrl-C
+stops them all.
 """
 import logging
 import os
@@ -21,35 +22,45 @@ def _manage(*args: str, env: dict) -> int:
     return subprocess.call([sys.executable, str(BASE_DIR / "manage.py"), *args], env=env, cwd=BASE_DIR)
 
 
-def up() -> int:
-    from honcho.manager import Manager
+def _programs(env: dict, *, host: str, port: str) -> dict[str, list[str]]:
+    """The farm's processes: the web server, one Celery worker (tasks and ingest) and Celery Beat."""
+    python = sys.executable
+    bin_dir = Path(python).parent
+    return {
+        "web": [f"{bin_dir}/granian", "--interface", "wsgi", "farm.wsgi:application", "--host", host, "--port", port,
+                "--workers", "2", "--blocking-threads", "4", "--access-log", "--workers-kill-timeout", "5"],
+        # NB: without gossip (worker-to-worker events, which the farm does not use): after a broker
+        # outage its restart fails noisily, and every bootstep less is one thing less to reconnect.
+        "worker": [python, "-m", "celery", "-A", "farm", "worker", "--loglevel", "INFO", "--concurrency", "2",
+                   "--without-gossip", "-Q", f"celery,{env.get('FARM_INGEST_QUEUE', 'ingest')}"],
+        "beat": [python, "-m", "celery", "-A", "farm", "beat", "--loglevel", "INFO",
+                 "--schedule", str(_state_dir() / "celerybeat-schedule")],
+    }
 
+
+def up() -> int:
     from farm.embedded import services_env
+    from farm.supervisor import Supervisor
 
     port = os.environ.get("PORT", "8000")
     host = os.environ.get("HOST", "127.0.0.1")  # DEBUG is on by default here: stay off the network
     domain = os.environ.get("FARM_DOMAIN", "localhost")
-    with services_env(_state_dir()) as env:
+    embedded = []
+    with services_env(_state_dir(), started=embedded) as env:
         env.setdefault("DEBUG", "1")
         env.setdefault("PYTHONUNBUFFERED", "1")
         if _manage("farm_init", env=env) != 0:
             print("farm: migrations failed; see above.", file=sys.stderr)
             return 1
-        python = sys.executable
-        bin_dir = Path(python).parent
-        manager = Manager()
-        manager.add_process("web", f"{bin_dir}/granian --interface wsgi farm.wsgi:application --host {host} "
-                                   f"--port {port} --workers 2 --blocking-threads 4 --access-log "
-                                   f"--workers-kill-timeout 5", env=env, cwd=str(BASE_DIR))
-        manager.add_process("worker", f"{python} -m celery -A farm worker --loglevel INFO --concurrency 2 "
-                                      f"-Q celery,{env.get('FARM_INGEST_QUEUE', 'ingest')}",
-                            env=env, cwd=str(BASE_DIR))
-        manager.add_process("beat", f"{python} -m celery -A farm beat --loglevel INFO "
-                                    f"--schedule {_state_dir()}/celerybeat-schedule", env=env, cwd=str(BASE_DIR))
+        supervisor = Supervisor(env=env, cwd=str(BASE_DIR))
+        for name, argv in _programs(env, host=host, port=port).items():
+            supervisor.add(name, argv)
+        for service in embedded:
+            supervisor.watch("redis", service)
         print(f"\n  farm portal:  http://{domain}:{port}/\n  farm admin:   http://{domain}:{port}/admin/\n"
-              f"  sites answer at http://<slug>.{domain}:{port}/   (Ctrl-C stops everything)\n", flush=True)
-        manager.loop()
-        return manager.returncode or 0
+              f"  sites answer at http://<slug>.{domain}:{port}/   (Ctrl-C stops everything; a process that "
+              f"exits is restarted)\n", flush=True)
+        return supervisor.run()
 
 
 def with_services(command: list[str]) -> int:

@@ -142,6 +142,11 @@ class EmbeddedRedis:
         self.stop()
         raise EmbeddedServiceError(f"the embedded Redis did not answer within {timeout:.0f} s; see {self.log}")
 
+    def alive(self) -> bool:
+        """Its process still runs (the supervisor of `farm up` starts it again, on the same port and
+        data folder, when it does not: the append-only file brings the queued hits back)."""
+        return self.process is not None and self.process.poll() is None
+
     def _answers(self) -> bool:
         """PING answered with PONG (a Redis still loading its append-only file answers LOADING)."""
         try:
@@ -164,10 +169,14 @@ class EmbeddedRedis:
 
 
 @contextmanager
-def embedded_redis(state_dir: Path):
-    """Start Redis on a free loopback port with its data under state_dir/redis; yield its REDIS_URL."""
+def embedded_redis(state_dir: Path, *, started: list | None = None):
+    """Start Redis on a free loopback port with its data under state_dir/redis; yield its REDIS_URL.
+
+    The server is appended to `started`, if given, for a supervisor to keep running."""
     server = EmbeddedRedis(state_dir / "redis", _free_port())
     server.start()
+    if started is not None:
+        started.append(server)
     try:
         yield server.url
     finally:
@@ -175,14 +184,16 @@ def embedded_redis(state_dir: Path):
 
 
 @contextmanager
-def services_env(state_dir: Path):
-    """Yield an environment with DATABASE_URL and REDIS_URL, starting embedded services for missing ones."""
+def services_env(state_dir: Path, *, started: list | None = None):
+    """Yield an environment with DATABASE_URL and REDIS_URL, starting embedded services for missing ones.
+
+    Embedded services a supervisor may restart (Redis) are appended to `started`, if given."""
     env = dict(os.environ)
     with ExitStack() as stack:
         if not env.get("DATABASE_URL"):
             env["DATABASE_URL"] = stack.enter_context(embedded_postgres(state_dir))
             logger.info("embedded PostgreSQL: %s", env["DATABASE_URL"])
         if not env.get("REDIS_URL"):
-            env["REDIS_URL"] = stack.enter_context(embedded_redis(state_dir))
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(state_dir, started=started))
             logger.info("embedded Redis: %s", env["REDIS_URL"])
         yield env

@@ -100,15 +100,35 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Short timeouts everywhere Redis is called from a request: while Redis restarts (refused) or hangs,
+# a request falls back (host cache → database, hit queue → write-through) within a second.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "farm",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# A worker, Beat and the web ride out a Redis restart (farm/celery.py: RedisTransport, and the README,
+# "Restarts"): reconnect forever, notice a dead connection (keepalive, health checks) instead of
+# waiting on it, and never block a request on a Redis that hangs.
+CELERY_BROKER_TRANSPORT = "farm.celery:RedisTransport"
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1, "socket_timeout": 5, "socket_keepalive": True, "health_check_interval": 10,
+    "max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,  # publishing
+}
+# A task running when the connection drops finishes its work (an ingest batch is stored, then the
+# hits are acknowledged on the stream once Redis answers again) instead of being killed half-way;
+# its message, which cannot be acknowledged any more, is delivered again after the visibility
+# timeout, and tasks are idempotent.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Hits are ingested by workers of their own queue (`celery worker -Q ingest`).
 FARM_INGEST_QUEUE = os.environ.get("FARM_INGEST_QUEUE", "ingest")
 FARM_HITS_STREAM = os.environ.get("FARM_HITS_STREAM", "farm:hits")
@@ -118,7 +138,6 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("FARM_CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

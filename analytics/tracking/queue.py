@@ -42,8 +42,10 @@ def _dead() -> str:
 
 
 def make_client(url: str) -> redis.Redis:
-    """A client that fails fast: when Redis is down the endpoint writes through at once, not after retries."""
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
+    """A client that fails fast: when Redis is down (refused) or hangs, the endpoint writes through
+    within a second, not after retries; the next call reconnects (the pool drops a broken connection)."""
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=0.5, socket_keepalive=True,
+                                retry=Retry(NoBackoff(), 0))
 
 
 def client() -> redis.Redis:
@@ -53,10 +55,22 @@ def client() -> redis.Redis:
     return _client
 
 
+# While Redis is known to be away, each web process writes hits through without trying it, so a
+# Redis that hangs costs one request its timeout, not every request. Monotonic time.
+_redis_away_until = 0.0
+REDIS_RETRY_SECONDS = 1.0
+
+
 def hits_enqueue(entries: list[dict]) -> list[str]:
     """Queue hits for the ingest workers (or, if Redis fails, write them through to PostgreSQL).
 
+    After a failure, Redis is tried again REDIS_RETRY_SECONDS later; hits meanwhile are written
+    through. A hit whose XADD reached Redis but whose answer was lost is written through as well:
+    both copies carry the same hit id, and ingest stores a hit id once.
     Returns the ids of hits that could not be kept either way (empty when all are safe)."""
+    global _redis_away_until
+    if time.monotonic() < _redis_away_until:
+        return hits_store_now(entries)
     stream = _stream()
     try:
         if len(entries) == 1:  # the common case: one round trip, no pipeline to build
@@ -67,7 +81,9 @@ def hits_enqueue(entries: list[dict]) -> list[str]:
                 pipe.xadd(stream, {"h": orjson.dumps(entry)})
             pipe.execute()
     except redis.RedisError as exc:
-        logger.warning("Redis unavailable (%s); writing %d hit(s) through to PostgreSQL", exc, len(entries))
+        _redis_away_until = time.monotonic() + REDIS_RETRY_SECONDS
+        logger.warning("Redis unavailable (%s); writing hits through to PostgreSQL, trying Redis again in %.0f s",
+                       exc, REDIS_RETRY_SECONDS)
         return hits_store_now(entries)
     _wake_ingest()
     return []
@@ -180,16 +196,24 @@ def _aside(entry: dict, exc: Exception) -> tuple[bytes, str]:
 
 def _process(r: redis.Redis, messages: list) -> int:
     """Store a batch grouped by site, set aside the hits that cannot be stored, then acknowledge."""
-    hits, aside = _decoded(messages)
+    ids = [message_id for message_id, _fields in messages]
+    # An entry of our pending list that was deleted meanwhile comes back without fields: only its
+    # acknowledgement is missing.
+    hits, aside = _decoded([(message_id, fields) for message_id, fields in messages if fields])
     # NB: a database outage is re-raised before anything is acknowledged: the batch stays pending
-    # and is reclaimed later, instead of every hit being set aside as if it were poison.
+    # and is read again (ingest_drain), instead of every hit being set aside as if it were poison.
     stored, failures = _store_by_site(hits, reraise=TRANSIENT)
     for raw, why in aside + [_aside(entry, exc) for entry, exc in failures]:
         logger.warning("hit set aside: %s", why)
         r.xadd(_dead(), {"h": raw, "error": why})
-    if ids := [message_id for message_id, _fields in messages]:
-        r.xack(_stream(), GROUP, *ids)
-        r.xdel(_stream(), *ids)
+    if ids:
+        # NB: one transaction: if Redis goes away here, either both happen or neither (the batch
+        # stays pending, is read again, and ingest skips the hit ids it already stored). An entry
+        # acknowledged but not deleted would stay first in the stream for ever (the lag /healthz reports).
+        pipe = r.pipeline(transaction=True)
+        pipe.xack(_stream(), GROUP, *ids)
+        pipe.xdel(_stream(), *ids)
+        pipe.execute()
     return stored
 
 
@@ -201,6 +225,11 @@ def ingest_drain(*, batch: int = 1000, max_batches: int = 100) -> int:
     consumer = f"{socket.gethostname()}:{os.getpid()}"
     reclaim_ms = farm_setting("FARM_INGEST_RECLAIM_MS")
     stored = 0
+    # First what this process read but could not finish (Redis or PostgreSQL went away mid-batch):
+    # at once, rather than after FARM_INGEST_RECLAIM_MS as another consumer would.
+    own = r.xreadgroup(GROUP, consumer, {_stream(): "0"}, count=batch)
+    if own and own[0][1]:
+        stored += _process(r, own[0][1])
     _next, reclaimed, *_rest = r.xautoclaim(_stream(), GROUP, consumer, min_idle_time=reclaim_ms, count=batch)
     if reclaimed:
         stored += _process(r, reclaimed)
