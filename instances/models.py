@@ -71,7 +71,7 @@ class Instance(TenantMixin):
         _("IP anonymisation"), default=2,
         choices=[(0, _("keep the full address")), (1, _("mask 1 byte (192.0.2.xxx)")),
                  (2, _("mask 2 bytes (192.0.xxx.xxx)")), (3, _("mask 3 bytes (192.xxx.xxx.xxx)"))],
-        help_text=_("Applied before anything is stored or looked up; IPv6 keeps a /64, /48 or /32 prefix."))
+        help_text=_("Applied before anything is stored; IPv6 keeps a /64, /48 or /32 prefix."))
     honour_do_not_track = models.BooleanField(
         _("honour Do Not Track"), default=True,
         help_text=_("Visitors whose browser sends Do Not Track or Global Privacy Control are not recorded."))
