@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# granian's default access log line without %(addr)s: a visitor's full address is never written
+# anywhere (README, Tracking); the path has no query string, so no `cip` either.
+ACCESS_LOG_FORMAT = '[%(time)s] "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3f'
 
 
 def _state_dir() -> Path:
@@ -28,7 +31,8 @@ def _programs(env: dict, *, host: str, port: str) -> dict[str, list[str]]:
     bin_dir = Path(python).parent
     return {
         "web": [f"{bin_dir}/granian", "--interface", "wsgi", "farm.wsgi:application", "--host", host, "--port", port,
-                "--workers", "2", "--blocking-threads", "4", "--access-log", "--workers-kill-timeout", "5"],
+                "--workers", "2", "--blocking-threads", "4", "--access-log", "--access-log-fmt", ACCESS_LOG_FORMAT,
+                "--workers-kill-timeout", "5"],
         # NB: without gossip (worker-to-worker events, which the farm does not use): after a broker
         # outage its restart fails noisily, and every bootstep less is one thing less to reconnect.
         "worker": [python, "-m", "celery", "-A", "farm", "worker", "--loglevel", "INFO", "--concurrency", "2",

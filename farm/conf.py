@@ -33,6 +33,8 @@ DEFAULTS = {
     "FARM_VISIT_TIMEOUT_MINUTES": 30,
     "FARM_HITS_STREAM": "farm:hits",
     "FARM_INGEST_RECLAIM_MS": 60_000,
+    # Where the country lookup's compact table is kept between processes ("" = ~/.cache/farm)
+    "FARM_COUNTRY_CACHE_DIR": "",
     # Slugs nobody may request: they collide with infrastructure names or our own schemas.
     "FARM_RESERVED_SLUGS": [
         "admin", "api", "app", "assets", "auth", "cdn", "dashboard", "dev", "docs", "farm",

@@ -148,6 +148,7 @@ FARM_CRON_HISTORY_DAYS = int(os.environ.get("FARM_CRON_HISTORY_DAYS", "30"))
 FARM_CRON_LEASE_SECONDS = int(os.environ.get("FARM_CRON_LEASE_SECONDS", "60"))
 FARM_VISIT_TIMEOUT_MINUTES = int(os.environ.get("FARM_VISIT_TIMEOUT_MINUTES", "30"))
 FARM_HOST_LOCAL_CACHE_SECONDS = float(os.environ.get("FARM_HOST_LOCAL_CACHE_SECONDS", "2"))
+FARM_COUNTRY_CACHE_DIR = os.environ.get("FARM_COUNTRY_CACHE_DIR", "")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

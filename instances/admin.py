@@ -116,7 +116,7 @@ class InstanceAdmin(admin.ModelAdmin):
         "name", "slug", "owner", "purpose", "timezone", "main_url", "alias_urls", "status", "schema_state",
         "provisioning_error", "schema_name", "created_at", "validated_at", "deactivated_at", "deletion_due_at",
         "purged_at", "schema_size_bytes", "schema_size_measured_at",
-        "ip_mask_bytes", "honour_do_not_track", "excluded_ips", "excluded_user_agents",
+        "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips", "excluded_user_agents",
     )
     inlines = (DomainInline, MembershipInline, StatusChangeInline)
     actions = (validate, refuse, deactivate, reactivate, retry_provisioning, schedule_deletion)

@@ -50,6 +50,7 @@ class SiteSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Instance
-        fields = ("timezone", "ip_mask_bytes", "honour_do_not_track", "excluded_ips", "excluded_user_agents")
+        fields = ("timezone", "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips",
+                  "excluded_user_agents")
         widgets = {"excluded_ips": forms.Textarea(attrs={"rows": 4}),
                    "excluded_user_agents": forms.Textarea(attrs={"rows": 3})}

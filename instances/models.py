@@ -1,4 +1,4 @@
-"""The public-schema tables: Instance (the tenant), Domain, StatusChange, Membership, ApiToken."""
+"""The public-schema tables: Instance (the tenant), Domain, StatusChange, Membership, ApiToken, DaySalt."""
 import zoneinfo
 
 from django.conf import settings
@@ -71,7 +71,7 @@ class Instance(TenantMixin):
         _("IP anonymisation"), default=2,
         choices=[(0, _("keep the full address")), (1, _("mask 1 byte (192.0.2.xxx)")),
                  (2, _("mask 2 bytes (192.0.xxx.xxx)")), (3, _("mask 3 bytes (192.xxx.xxx.xxx)"))],
-        help_text=_("Applied before anything is stored or looked up; IPv6 keeps a /64, /48 or /32 prefix."))
+        help_text=_("Applied before anything is stored; IPv6 keeps a /64, /48 or /32 prefix."))
     honour_do_not_track = models.BooleanField(
         _("honour Do Not Track"), default=True,
         help_text=_("Visitors whose browser sends Do Not Track or Global Privacy Control are not recorded."))
@@ -81,6 +81,10 @@ class Instance(TenantMixin):
     excluded_user_agents = models.TextField(
         _("excluded user agents"), blank=True,
         help_text=_("One per line; a visitor whose user agent contains one of them is not recorded."))
+    geolocate_masked_ip = models.BooleanField(
+        _("use the masked address for geolocation"), default=False,
+        help_text=_("Off: the country comes from the full address, looked up at the door and never stored. "
+                    "On: from the masked address (less accurate)."))
 
     # Provisioning is ours (instances.provisioning), never a side effect of save().
     auto_create_schema = False
@@ -195,3 +199,19 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.prefix}… ({self.description or self.user})"
+
+
+class DaySalt(models.Model):
+    """A random salt for one day's visitor recognition (instances.salts): it keys the digest that
+    stands for a visitor's full address. Deleted about two days later, so days cannot be linked."""
+
+    day = models.DateField(unique=True)
+    salt = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("day salt")
+        verbose_name_plural = _("day salts")
+
+    def __str__(self):
+        return str(self.day)

@@ -1,15 +1,16 @@
 """Enrichment at ingest: device, OS and browser (device-detector, Matomo's rules, refined by the
-browser's client hints), country (offline registry data, from the already masked IP), and bot
-detection.
+browser's client hints), and bot detection. The country is looked up at the door, from the full
+address (analytics.tracking.country); `country` here serves hits that came without it.
 
-Both libraries load large rule sets, so each is loaded once per worker process and every answer is
-cached per (user agent, client hints) or per masked IP.
+device-detector loads large rule sets, so they are loaded once per worker process and every
+answer is cached per (user agent, client hints).
 """
 import gc
 import time
 from functools import lru_cache
 
 from analytics.models import Visit
+from analytics.tracking.country import country_of
 
 DEVICE_FIELDS = ("device_type", "device_brand", "device_model", "os_name", "os_version", "browser_name",
                  "browser_version")
@@ -70,23 +71,10 @@ def device(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
                              for name, value in zip(DEVICE_FIELDS, values, strict=True)}}
 
 
-@lru_cache(maxsize=1)
-def _countries():
-    from ip_to_country import IpToCountry
-
-    return IpToCountry()
-
-
-@lru_cache(maxsize=100_000)
 def country(masked_ip: str | None) -> str:
-    """Two-letter country code of a (masked) IP address, or "" when unknown or private."""
-    if not masked_ip:
-        return ""
-    try:
-        found = _countries().ip_to_country(masked_ip)
-    except (ValueError, KeyError, TypeError):
-        return ""
-    return (found or {}).get("country_code", "")[:2] if isinstance(found, dict) else ""
+    """Two-letter country code of a masked address (hits queued without the door's country, and
+    sites that geolocate the masked address), or "" when unknown or private."""
+    return country_of(masked_ip)
 
 
 def cache_hit_rate() -> float:

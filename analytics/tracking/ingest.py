@@ -1,8 +1,8 @@
 """Ingest: turn one site's raw hits into visits, actions, conversions and media plays.
 
 Runs inside the site's schema, one transaction per batch. Hits from bots are dropped unless they
-carry bots=1; visits get device, OS, browser (refined by client hints) and country
-(analytics.tracking.enrich). Hits are processed in time order; sessionization follows Matomo: a new
+carry bots=1; visits get device, OS, browser (refined by client hints;
+analytics.tracking.enrich) and the country the door found. Hits are processed in time order; sessionization follows Matomo: a new
 visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at midnight in the site's timezone, on
 new_visit=1, or when the campaign changes. A hit whose id was already stored is skipped, so a
 replayed batch (worker died before acknowledging) adds nothing. Rows are plain dataclasses written
@@ -98,10 +98,11 @@ class _Session:
         return bool(campaign_name) and campaign_name.lower() != visit.campaign_name.lower()
 
     def visitor_of(self, hit: Hit) -> str:
-        # The cookieless salt turns over at midnight in the site's timezone, like visits do.
         entry = hit.entry
-        return visitors.visitor_id(hit.params, ip=entry.get("ip"), ua=entry.get("ua", ""), lang=entry.get("lang", ""),
-                                   day=lambda: hit.at.astimezone(self.tz).date().isoformat())
+        # The door's digest of the full address (entries queued before it existed: the masked one).
+        return visitors.visitor_id(hit.params, config=lambda: visitors.config_hash(
+            hit.params, device=hit.device, address=entry.get("ipd") or entry.get("ip") or "",
+            lang=entry.get("lang", "")))
 
     def visit_for(self, vid: str, hit: Hit, *, may_start: bool = True) -> VisitRow | None:
         """Visitor `vid`'s visit for this hit; a new one when Matomo's rules say so (and may_start allows)."""
@@ -125,7 +126,7 @@ class _Session:
             days_since_last_visit=max(0, (at - previous_visit_at).days) if previous_visit_at else None,
             local_time=_local_time(params), resolution=params.get("res", ""),
             language=params.get("lang", hit.entry.get("lang", ""))[:255], user_agent=hit.user_agent,
-            ip=_address(hit.entry.get("ip")), country=enrich.country(hit.entry.get("ip")),
+            ip=_address(hit.entry.get("ip")), country=_country(hit.entry),
             **{field: hit.device[field] for field in enrich.DEVICE_FIELDS}, dimensions=_dimensions(params),
         )
         self.current[vid] = new
@@ -150,6 +151,12 @@ class _Session:
         days = {visit.first_action_at.astimezone(self.tz).date() for visit in self.touched.values()}
         if closed := {day for day in days if day < today}:
             store.days_invalidate(self.cursor, closed)
+
+
+def _country(entry: dict) -> str:
+    """The country the door found (from the full address, or the masked one if the site says so);
+    entries queued before the door did it are looked up from their masked address."""
+    return entry["cc"] if "cc" in entry else enrich.country(entry.get("ip"))
 
 
 def _dimensions(params: dict) -> dict:
@@ -259,6 +266,18 @@ def _canonical_id(hit_id: str) -> str:
     return hit_id if _CANONICAL_UUID.fullmatch(hit_id) else str(uuid.UUID(hit_id))
 
 
+_DIGEST = re.compile(r"[0-9a-f]{32}")
+_COUNTRY = re.compile(r"(?:[A-Z]{2})?")
+
+
+def _check_door_fields(entry: dict) -> None:
+    """Refuse an entry whose digest or country no door could have written (the queue is not trusted)."""
+    if "ipd" in entry and not (isinstance(entry["ipd"], str) and _DIGEST.fullmatch(entry["ipd"])):
+        raise ValueError("the address digest must be 32 hexadecimal digits")
+    if "cc" in entry and not (isinstance(entry["cc"], str) and _COUNTRY.fullmatch(entry["cc"])):
+        raise ValueError("the country must be a two-letter code or empty")
+
+
 def hit_prepare(entry: dict) -> Hit | None:
     """A queued entry validated again (the queue is not trusted), timed and enriched with its
     device; None for a bot's hit (bots are not visitors, unless the tracker says bots=1).
@@ -267,6 +286,7 @@ def hit_prepare(entry: dict) -> Hit | None:
     with the error, so a hand-crafted entry never blocks the others.
     """
     params = parse_request(entry["p"])
+    _check_door_fields(entry)
     user_agent = params.get("ua") or entry.get("ua", "")
     device = enrich.device(user_agent, enrich.client_hints(params.get("uadata")))
     if device["bot"] and not params.get("bots"):

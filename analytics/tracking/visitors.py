@@ -21,7 +21,8 @@ CAMPAIGN_KEYWORDS = ("mtm_kwd", "utm_term", "pk_kwd", "matomo_kwd", "piwik_kwd",
 
 def mask_ip(raw: str | None, *, mask_bytes: int = 2) -> str | None:
     """Zero the last `mask_bytes` bytes of an IPv4 address (or keep only the matching IPv6 prefix:
-    /64, /48, /32) before anything uses it; 0 keeps the address whole."""
+    /64, /48, /32); 0 keeps the address whole. The door masks the address once it has checked the
+    exclusions, taken its digest and its country: nothing after the door sees more."""
     if not raw:
         return None
     try:
@@ -32,25 +33,51 @@ def mask_ip(raw: str | None, *, mask_bytes: int = 2) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
-@lru_cache(maxsize=8)
-def _daily_salt(secret: str, day: str) -> bytes:
-    return hmac.new(secret.encode(), f"farm-visitor-salt:{day}".encode(), hashlib.sha256).digest()
+# The browser features Matomo's tracker reports, in the order Matomo hashes them (Request::getPlugins).
+PLUGIN_FLAGS = ("fla", "java", "qt", "realp", "pdf", "wma", "ag", "cookie")
 
 
-def visitor_id(params: dict, *, ip: str | None, ua: str, lang: str, day: Callable[[], str]) -> str:
-    """Matomo's precedence: a hashed user id, then cid, then the tracker's _id, else a config hash.
+def address_digest(address: str | None, *, site_id: int, salt: bytes) -> str:
+    """What stands for a visitor's full address from the door on: HMAC-SHA256 keyed by the salt of
+    the hit's day (instances.salts), over the site and the address (32 hex characters).
 
-    The config hash mixes a salt that changes daily, so a visitor without cookies cannot be
-    followed across days. `day` gives that day (ISO date); it is only called for a config hash,
-    as most hits carry an id and working out a local date is not free.
-    """
+    It tells hits of one address apart from another's that day, as Matomo's config hash does with
+    the address itself, without the address being kept: once the day's salt is deleted, no one can
+    work back to the address or link the day to another."""
+    return hmac.new(salt, f"{site_id}|{address or ''}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@lru_cache(maxsize=1)
+def _farm_key(secret: str) -> bytes:
+    """The farm's own key for config hashes (Matomo mixes its instance salt in): two farms given
+    the same visitors cannot match their hashes."""
+    return hashlib.sha256(f"farm-config-hash:{secret}".encode()).digest()
+
+
+def config_hash(params: dict, *, device: dict, address: str, lang: str) -> str:
+    """Matomo's config id (core/Tracker/Settings.php, getConfigId): OS, browser name and version as
+    parsed, the plugin and cookie flags as sent, the browser language, the address and the site.
+
+    `address` is the door's `address_digest` of the full address, which carries the day's salt, so
+    a visitor without cookies is followed within a day and never across days (16 hex characters)."""
+    flags = [str(params.get(name, 0)) for name in PLUGIN_FLAGS]
+    if device.get("browser_name") == "Internet Explorer":
+        flags[-1] = "0"  # as Matomo: IE's cookie flag flipped with its settings and split visits
+    os_name = "BOT" if device.get("bot") else device.get("os_name") or "UNK"
+    config = "|".join((os_name, device.get("browser_name") or "UNK", device.get("browser_version", ""), "".join(flags),
+                       address, lang[:20].lower(), str(params["idsite"])))
+    return hmac.new(_farm_key(settings.SECRET_KEY), config.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def visitor_id(params: dict, *, config: Callable[[], str]) -> str:
+    """Matomo's precedence: a hashed user id, then cid, then the tracker's _id, else the config
+    hash, which `config` gives (only called then: most hits carry an id)."""
     if params.get("uid"):
         return hashlib.sha1(params["uid"].encode()).hexdigest()[:16]
     for name in ("cid", "_id"):
         if params.get(name):
             return params[name].lower()
-    config = f"{ua}|{ip}|{lang}|{params['idsite']}|{params.get('res', '')}".encode()
-    return hmac.new(_daily_salt(settings.SECRET_KEY, day()), config, hashlib.sha1).hexdigest()[:16]
+    return config()
 
 
 def campaign(params: dict) -> tuple[str, str]:

@@ -401,3 +401,15 @@ def test_deleting_a_visit_deletes_its_actions_and_conversions_without_a_database
     with in_tenant(site):
         Visit.objects.filter(visitor_id=me["_id"]).delete()
         assert (Action.objects.count(), Conversion.objects.count(), Visit.objects.count()) == (1, 0, 1)
+
+
+@pytest.mark.parametrize("forged", [{"ipd": "81.2.69.160"}, {"ipd": 7}, {"cc": "France"}, {"cc": None}])
+def test_a_queued_entry_with_a_forged_address_digest_or_country_is_refused(site, forged):
+    with pytest.raises(ValueError):
+        hit_prepare({**hit(site, T0), **forged})
+
+
+def test_the_country_found_at_the_door_is_the_one_stored(site):
+    store(site, [{**hit(site, T0, _id="3333333333333333"), "cc": "JP", "ipd": "0" * 32}])
+    with in_tenant(site):
+        assert Visit.objects.get().country == "JP"
