@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from farm.cron import execution as cron_execution
 from farm.cron import selectors as cron_selectors
 from farm.cron.dispatch import wake_workers
+from farm.cron.labels import task_label
 from farm.cron.models import RunStatus, ScheduledTask
 from instances.errors import InvalidRequest
 from instances.forms import SiteSettingsForm
@@ -66,7 +67,7 @@ def task_run_now(request, task_id: int):
     run = cron_execution.run_now(task=task)
     if run.status == RunStatus.QUEUED:
         transaction.on_commit(lambda: wake_workers(1))
-        messages.success(request, _("“%(task)s” will run in a moment.") % {"task": task.name.rsplit(".", 1)[-1]})
+        messages.success(request, _("“%(task)s” will run in a moment.") % {"task": task_label(task)})
     else:
         messages.warning(request, _("Not started: the previous run is still running."))
     return redirect("/tasks/")
