@@ -21,7 +21,7 @@ from instances.models import Instance, Role
 from instances.selectors import portal_url
 from instances.services import instance_settings_update
 from instances.site_access import site_context, site_role_required
-from instances.sso import sso_ticket_redeem
+from instances.sso import STATE_COOKIE, sso_state_forget, sso_ticket_redeem
 
 
 @require_GET
@@ -75,8 +75,10 @@ def task_run_now(request, task_id: int):
 
 @require_GET
 def sso_accept(request):
+    """Open this host's session from the portal's ticket, if this browser started the sign-in."""
     try:
-        user = sso_ticket_redeem(ticket=request.GET.get("ticket", ""), host=normalise_host(request.get_host()))
+        user = sso_ticket_redeem(ticket=request.GET.get("ticket", ""), host=normalise_host(request.get_host()),
+                                 state=request.COOKIES.get(STATE_COOKIE))
     except InvalidRequest as exc:
         return render(request, "site/sso_error.html", {"message": str(exc), "instance": request.instance},
                       status=400)
@@ -84,7 +86,9 @@ def sso_accept(request):
     next_path = request.GET.get("next", "/")
     if not url_has_allowed_host_and_scheme(next_path, allowed_hosts=None) or not next_path.startswith("/"):
         next_path = "/"
-    return redirect(next_path)
+    response = redirect(next_path)
+    sso_state_forget(response)
+    return response
 
 
 @require_POST

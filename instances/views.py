@@ -26,7 +26,7 @@ from instances.selectors import (
     instance_site_url,
     instances_for_user,
 )
-from instances.sso import sso_ticket_make
+from instances.sso import sso_state_valid, sso_ticket_make
 
 DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -138,7 +138,11 @@ def tokens(request):
 
 @login_required
 def sso_start(request):
-    """Send a logged-in person on to a site's own host with a sign-in ticket."""
+    """Send a logged-in person on to a site's own host with a sign-in ticket bound to the site's state.
+
+    Without a state (a bookmarked or hand-made link) the person is sent to the site itself, which
+    starts the flow with its own state: a ticket is only ever made for a browser the site asked for.
+    """
     parts = urlsplit(request.GET.get("next", ""))
     try:
         host, port = (parts.hostname or "").lower(), parts.port
@@ -151,5 +155,10 @@ def sso_start(request):
         return HttpResponseBadRequest(_("Unknown site address."))
     if not instance_allows(user=request.user, instance=instance, role=Role.VIEW):
         return render(request, "portal/forbidden.html", {"instance": instance}, status=403)
-    query = urlencode({"ticket": sso_ticket_make(user=request.user, host=host), "next": parts.path or "/"})
-    return redirect(f"{parts.scheme}://{host}{f':{port}' if port else ''}/sso/accept/?{query}")
+    site = f"{parts.scheme}://{host}{f':{port}' if port else ''}"
+    next_path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    state = request.GET.get("state", "")
+    if not sso_state_valid(state):
+        return redirect(f"{site}{next_path}")
+    query = urlencode({"ticket": sso_ticket_make(user=request.user, host=host, state=state), "next": next_path})
+    return redirect(f"{site}/sso/accept/?{query}")
