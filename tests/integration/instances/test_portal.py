@@ -142,7 +142,7 @@ def test_a_site_admin_adds_and_removes_members_and_a_viewer_cannot(client):
     client.post("/sites/team/members/", {"who": "viewer", "role": "view"}, **PORTAL)
     assert Membership.objects.get(instance=instance, user=viewer).role == "view"
     response = client.post("/sites/team/members/", {"who": "ghost", "role": "view"}, **PORTAL)
-    assert response.status_code == 400 and "must sign up first" in response.content.decode()
+    assert response.status_code == 400 and "enter their email address" in response.content.decode()
 
     client.force_login(viewer)
     assert instance.pk in [i.pk for i in Instance.objects.filter(memberships__user=viewer)]
