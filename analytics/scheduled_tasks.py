@@ -1,7 +1,9 @@
 """Scheduled tasks the analytics app declares for every live site."""
+from django.utils.translation import gettext_lazy as _
+
 from analytics.reports.tasks import archive_reports
 from farm.cron import HIGH, hourly
 
 # Hourly, as Matomo's core:archive cron: today's reports stay at most an hour old, and days that
 # received late data (cdt, imported logs) are archived again. HIGH: the dashboard reads these.
-hourly(archive_reports, priority=HIGH, time_limit=1800)
+hourly(archive_reports, priority=HIGH, time_limit=1800, label=_("Archive reports"))

@@ -16,6 +16,8 @@ DEFAULTS = {
     "FARM_HOST_LOCAL_CACHE_SECONDS": 2,
     # Seconds a portal -> site single sign-on link stays valid.
     "FARM_SSO_MAX_AGE": 60,
+    # Seconds an emailed invitation to join a site stays valid (7 days).
+    "FARM_INVITATION_MAX_AGE": 7 * 86400,
     # farm.cron: wake-up messages per queued runs, and their cap per tick
     "FARM_CRON_RUNS_PER_WAKEUP": 25,
     "FARM_CRON_MAX_WAKEUPS": 500,

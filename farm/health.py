@@ -1,5 +1,7 @@
 """GET /healthz: is the farm able to serve? JSON for each dependency and for the hit queue's backlog;
 200 only if DB and Redis answer."""
+import time
+
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
@@ -25,13 +27,29 @@ def _redis() -> str:
         return f"error: {type(exc).__name__}"
 
 
-def _workers_seen() -> int | None:
+# NB: a broadcast ping waits its whole timeout for replies, so asking on every request would make the
+# (unauthenticated) probe cost half a second of a web worker each time, and let anyone flood the broker.
+# Each process keeps the last answer for a few seconds: probes every 5-10 s still see fresh numbers.
+WORKERS_CACHE_SECONDS = 5.0
+_workers_cache: tuple[float, int | None] | None = None  # (monotonic time it expires, workers seen)
+
+
+def _ping_workers() -> int | None:
     """Workers answering a broadcast ping within half a second (None if the broker is down)."""
     try:
         replies = celery_app.control.inspect(timeout=0.5).ping() or {}
     except Exception:  # a broker outage is already reported as redis
         return None
     return len(replies)
+
+
+def _workers_seen() -> int | None:
+    """The workers seen by the last ping, pinging again only once it is WORKERS_CACHE_SECONDS old."""
+    global _workers_cache
+    now = time.monotonic()
+    if _workers_cache is None or _workers_cache[0] <= now:
+        _workers_cache = (now + WORKERS_CACHE_SECONDS, _ping_workers())
+    return _workers_cache[1]
 
 
 STALE_TICK_SECONDS = 180

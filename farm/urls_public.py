@@ -24,6 +24,7 @@ urlpatterns = [
     path("sites/", views.my_sites, name="my-sites"),
     path("sites/request/", views.request_site, name="request-site"),
     path("sites/<slug:slug>/members/", views.site_members, name="site-members"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("sso/start/", views.sso_start, name="sso-start"),
     path("tokens/", views.tokens, name="tokens"),
 ]

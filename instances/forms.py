@@ -2,6 +2,8 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from instances.models import TIMEZONE_CHOICES, Instance, Role
@@ -30,8 +32,23 @@ class SiteRequestForm(forms.Form):
 
 
 class MemberForm(forms.Form):
-    who = forms.CharField(label=_("Username or email"), max_length=254)
+    """A username (the account gets the role at once) or an email address (it gets an invitation)."""
+
+    who = forms.CharField(
+        label=_("Username or email"), max_length=254,
+        help_text=_("An email address receives an invitation link: the role is given once it is accepted."))
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEW)
+
+    def clean(self):
+        data = super().clean()
+        who = (data.get("who") or "").strip()
+        try:
+            validate_email(who)
+        except ValidationError:
+            data["email"], data["username"] = "", who
+        else:
+            data["email"], data["username"] = who, ""
+        return data
 
 
 class TokenForm(forms.Form):

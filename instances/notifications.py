@@ -1,4 +1,5 @@
-"""Emails sent on lifecycle actions: farm admins hear of requests, requesters of decisions."""
+"""Emails sent on lifecycle actions (farm admins hear of requests, requesters of decisions) and
+invitations to join a site."""
 import logging
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from farm.conf import farm_setting
+from instances.models import Role
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +40,11 @@ def notify_owner(instance, *, action: str, reason: str = "") -> None:
             "farm_domain": farm_setting("FARM_DOMAIN"),
         }
         _send("emails/decision_subject.txt", "emails/decision_body.txt", context, [owner.email])
+
+
+def notify_invitation(*, instance, email: str, role: str, invited_by, link: str, days: int) -> None:
+    """Send an invitation to join a site to an address (whoever reads it may accept)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"instance": instance, "role": Role(role).label, "invited_by": invited_by, "link": link,
+                   "days": days}
+        _send("emails/invitation_subject.txt", "emails/invitation_body.txt", context, [email])

@@ -11,11 +11,16 @@ from django.shortcuts import redirect, render
 
 from instances.models import Role
 from instances.selectors import instance_allows, instance_role, portal_url
+from instances.sso import sso_state_for, sso_state_remember
 
 
 def to_portal_sign_in(request):
+    """Start single sign-on: a sign-in state in this host's cookie, then the portal (see instances.sso)."""
     here = request.build_absolute_uri()
-    return redirect(portal_url(request, "/sso/start/?" + urlencode({"next": here})))
+    state = sso_state_for(request)
+    response = redirect(portal_url(request, "/sso/start/?" + urlencode({"next": here, "state": state})))
+    sso_state_remember(response, state)
+    return response
 
 
 def forbidden(request):

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from farm.cron import execution as cron_execution
 from farm.cron import selectors as cron_selectors
 from farm.cron.dispatch import wake_workers
+from farm.cron.labels import task_label
 from farm.cron.models import RunStatus, ScheduledTask
 from instances.errors import InvalidRequest
 from instances.forms import SiteSettingsForm
@@ -20,7 +21,7 @@ from instances.models import Instance, Role
 from instances.selectors import portal_url
 from instances.services import instance_settings_update
 from instances.site_access import site_context, site_role_required
-from instances.sso import sso_ticket_redeem
+from instances.sso import STATE_COOKIE, sso_state_forget, sso_ticket_redeem
 
 
 @require_GET
@@ -66,7 +67,7 @@ def task_run_now(request, task_id: int):
     run = cron_execution.run_now(task=task)
     if run.status == RunStatus.QUEUED:
         transaction.on_commit(lambda: wake_workers(1))
-        messages.success(request, _("“%(task)s” will run in a moment.") % {"task": task.name.rsplit(".", 1)[-1]})
+        messages.success(request, _("“%(task)s” will run in a moment.") % {"task": task_label(task)})
     else:
         messages.warning(request, _("Not started: the previous run is still running."))
     return redirect("/tasks/")
@@ -74,8 +75,10 @@ def task_run_now(request, task_id: int):
 
 @require_GET
 def sso_accept(request):
+    """Open this host's session from the portal's ticket, if this browser started the sign-in."""
     try:
-        user = sso_ticket_redeem(ticket=request.GET.get("ticket", ""), host=normalise_host(request.get_host()))
+        user = sso_ticket_redeem(ticket=request.GET.get("ticket", ""), host=normalise_host(request.get_host()),
+                                 state=request.COOKIES.get(STATE_COOKIE))
     except InvalidRequest as exc:
         return render(request, "site/sso_error.html", {"message": str(exc), "instance": request.instance},
                       status=400)
@@ -83,7 +86,9 @@ def sso_accept(request):
     next_path = request.GET.get("next", "/")
     if not url_has_allowed_host_and_scheme(next_path, allowed_hosts=None) or not next_path.startswith("/"):
         next_path = "/"
-    return redirect(next_path)
+    response = redirect(next_path)
+    sso_state_forget(response)
+    return response
 
 
 @require_POST

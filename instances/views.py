@@ -8,8 +8,10 @@ from urllib.parse import urlencode, urlsplit
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -25,8 +27,9 @@ from instances.selectors import (
     instance_role,
     instance_site_url,
     instances_for_user,
+    portal_url,
 )
-from instances.sso import sso_ticket_make
+from instances.sso import sso_state_valid, sso_ticket_make
 
 DIGITS = re.compile(r"[0-9]{1,18}")
 
@@ -40,12 +43,17 @@ def home(request):
 @require_http_methods(["GET", "POST"])
 def signup(request):
     form = SignupForm(request.POST or None)
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""  # e.g. an invitation to accept once the account exists; never another host
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if next_url:
+            return redirect(next_url)
         messages.success(request, _("Welcome! You can now request a site."))
         return redirect("request-site")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(request, "registration/signup.html", {"form": form, "next": next_url})
 
 
 @login_required
@@ -102,9 +110,16 @@ def site_members(request, slug):
                 messages.success(request, _("Member removed."))
                 return redirect("site-members", slug=slug)
             if form.is_valid():
-                members.member_add(instance=instance, by=request.user, username_or_email=form.cleaned_data["who"],
-                                   role=form.cleaned_data["role"])
-                messages.success(request, _("Member saved."))
+                data = form.cleaned_data
+                if data["email"]:
+                    members.member_invite(instance=instance, by=request.user, email=data["email"], role=data["role"],
+                                          portal=portal_url(request))
+                    messages.success(request, _("Invitation sent to %(email)s: they get the role once they accept "
+                                                "it.") % {"email": data["email"]})
+                else:
+                    members.member_add(instance=instance, by=request.user, username=data["username"],
+                                       role=data["role"])
+                    messages.success(request, _("Member saved."))
                 return redirect("site-members", slug=slug)
         except FarmError as exc:
             form = form if form.is_bound else MemberForm()
@@ -138,7 +153,11 @@ def tokens(request):
 
 @login_required
 def sso_start(request):
-    """Send a logged-in person on to a site's own host with a sign-in ticket."""
+    """Send a logged-in person on to a site's own host with a sign-in ticket bound to the site's state.
+
+    Without a state (a bookmarked or hand-made link) the person is sent to the site itself, which
+    starts the flow with its own state: a ticket is only ever made for a browser the site asked for.
+    """
     parts = urlsplit(request.GET.get("next", ""))
     try:
         host, port = (parts.hostname or "").lower(), parts.port
@@ -151,5 +170,30 @@ def sso_start(request):
         return HttpResponseBadRequest(_("Unknown site address."))
     if not instance_allows(user=request.user, instance=instance, role=Role.VIEW):
         return render(request, "portal/forbidden.html", {"instance": instance}, status=403)
-    query = urlencode({"ticket": sso_ticket_make(user=request.user, host=host), "next": parts.path or "/"})
-    return redirect(f"{parts.scheme}://{host}{f':{port}' if port else ''}/sso/accept/?{query}")
+    site = f"{parts.scheme}://{host}{f':{port}' if port else ''}"
+    next_path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    state = request.GET.get("state", "")
+    if not sso_state_valid(state):
+        return redirect(f"{site}{next_path}")
+    query = urlencode({"ticket": sso_ticket_make(user=request.user, host=host, state=state), "next": next_path})
+    return redirect(f"{site}/sso/accept/?{query}")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation(request, token):
+    """An emailed invitation: who invites whom to which site; signed-in people accept it (POST)."""
+    try:
+        invite = members.invitation_read(token=token)
+    except FarmError as exc:
+        return render(request, "portal/invitation.html", {"error": str(exc)}, status=400)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        try:
+            membership = members.invitation_accept(token=token, user=request.user)
+        except FarmError as exc:
+            return render(request, "portal/invitation.html", {"error": str(exc), "invite": invite}, status=400)
+        messages.success(request, _("You are now a member of %(name)s (%(role)s).")
+                         % {"name": membership.instance.name, "role": membership.get_role_display()})
+        return redirect("my-sites")
+    return render(request, "portal/invitation.html", {"invite": invite, "here": request.get_full_path()})

@@ -3,8 +3,11 @@
 Declare tasks in an app's `scheduled_tasks` module:
 
     from farm.cron import daily, hourly, HIGH
-    hourly(archive_reports)
+    hourly(archive_reports, label=_("Archive reports"))
     daily(purge_old_logs, param="90", priority=HIGH, hour=3)
+
+`label` is what the site's Scheduled tasks page shows (pass a gettext_lazy text); without one it is
+made from the function's name ("Purge old logs").
 
 Semantics (see also README):
 - Exactly once per period: hourly tasks are keyed by UTC hour; daily, weekly and monthly tasks by

@@ -35,6 +35,8 @@ class TaskSpec:
     time_limit: int = 600
     backfill: bool = False
     start_deadline: int | None = None  # seconds; default half the period
+    # What a person reads on the site's Scheduled tasks page (translated at display time when lazy).
+    label: str = field(default="", compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -48,9 +50,23 @@ def dotted_name(func: Callable) -> str:
     return f"{func.__module__}.{func.__qualname__}"
 
 
+def default_label(name: str) -> str:
+    """A readable label from a dotted task name: `analytics.reports.tasks.archive_reports` → "Archive reports"."""
+    words = name.rsplit(".", 1)[-1].replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def label_for(name: str, param: str = "") -> str:
+    """The label a person reads for a timetable row: its registered label, else one made from its name
+    (a row whose code is gone keeps a readable name too)."""
+    spec = _registry.get((name, param))
+    return str(spec.label) if spec is not None and spec.label else default_label(name)
+
+
 def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL, hour: int = 0, minute: int = 0,
               weekday: int = 0, day: int = 1, scope: str = TENANT, overlap: str = "forbid", max_retries: int = 3,
-              time_limit: int = 600, backfill: bool = False, start_deadline: int | None = None) -> TaskSpec:
+              time_limit: int = 600, backfill: bool = False, start_deadline: int | None = None,
+              label=None) -> TaskSpec:
     if not callable(func):
         raise RegistrationError(f"{period}() needs a function, not {func!r}")
     name = dotted_name(func)
@@ -73,9 +89,11 @@ def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL
     param = "" if param is None else str(param)
     if len(param) > 200:
         raise RegistrationError(f"{name}: param must be at most 200 characters")
+    if label is not None and not str(label).strip():
+        raise RegistrationError(f"{name}: label must be a non-empty text (or left out to derive one from the name)")
     spec = TaskSpec(func=func, name=name, param=param, schedule=schedule, priority=priority, scope=scope,
                     overlap=overlap, max_retries=max_retries, time_limit=time_limit, backfill=backfill,
-                    start_deadline=start_deadline)
+                    start_deadline=start_deadline, label=label if label is not None else default_label(name))
     existing = _registry.get(spec.key)
     if existing is not None and existing != spec:
         raise RegistrationError(f"{name} (param {param!r}) is already registered with another schedule")

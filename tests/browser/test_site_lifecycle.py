@@ -79,8 +79,9 @@ def test_signup_request_validate_open_then_deactivate(new_page, portal, live_ser
     # 3b. As the site's admin, the user runs a scheduled task now (on the tasks page); the worker runs it.
     user.click("#tasks-link")
     task_row = user.locator("tr[data-task='instances.sizes.instance_measure_size']")
+    expect(task_row.locator("td").first).to_have_text("Measure the site's size")
     task_row.get_by_role("button", name="Run now").click()
-    expect(user.locator("[role=status]")).to_contain_text("will run in a moment")
+    expect(user.locator("[role=status]")).to_contain_text("“Measure the site's size” will run in a moment")
     deadline = time.monotonic() + 30
     while "succeeded" not in user.locator("#runs").inner_text():
         assert time.monotonic() < deadline, "the forced run did not succeed within 30 s"

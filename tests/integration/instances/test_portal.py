@@ -1,8 +1,10 @@
 """The portal and the admin console through HTTP: forms, errors, permissions, tokens, single sign-on."""
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
 from django.core import mail
 
 from instances.models import ApiToken, Instance, Membership, Status
@@ -140,7 +142,7 @@ def test_a_site_admin_adds_and_removes_members_and_a_viewer_cannot(client):
     client.post("/sites/team/members/", {"who": "viewer", "role": "view"}, **PORTAL)
     assert Membership.objects.get(instance=instance, user=viewer).role == "view"
     response = client.post("/sites/team/members/", {"who": "ghost", "role": "view"}, **PORTAL)
-    assert response.status_code == 400 and "must sign up first" in response.content.decode()
+    assert response.status_code == 400 and "enter their email address" in response.content.decode()
 
     client.force_login(viewer)
     assert instance.pk in [i.pk for i in Instance.objects.filter(memberships__user=viewer)]
@@ -153,29 +155,61 @@ def test_a_site_admin_adds_and_removes_members_and_a_viewer_cannot(client):
     assert not Membership.objects.filter(instance=instance).exists()
 
 
+def sso_accept_path(portal_client, site_client, host: str, path: str = "/") -> str:
+    """The browser's hops: the site sends it to the portal with the site's sign-in state (a cookie
+    of the site's host), the portal answers with the site's /sso/accept/ link; returns its path."""
+    to_portal = site_client.get(path, HTTP_HOST=host)
+    assert to_portal.status_code == 302 and "farm_sso_state" in to_portal.cookies
+    start = urlsplit(to_portal["Location"])
+    assert start.path == "/sso/start/" and "state=" in start.query
+    to_site = portal_client.get(f"{start.path}?{start.query}", **PORTAL)
+    assert to_site.status_code == 302 and to_site["Location"].startswith(f"http://{host}/sso/accept/?ticket=")
+    return to_site["Location"].split(host, 1)[1]
+
+
 def test_single_sign_on_carries_a_portal_login_to_the_site_once(client):
     instance = make_instance("sso", state="publie")
     client.force_login(instance.owner)
-    start = client.get("/sso/start/", {"next": "http://sso.localhost/"}, **PORTAL)
-    assert start.status_code == 302
-    accept_url = start["Location"]
-    assert accept_url.startswith("http://sso.localhost/sso/accept/?ticket=")
-    path = accept_url.split("sso.localhost", 1)[1]
-
     site_client = client_class_for(client)
+    path = sso_accept_path(client, site_client, "sso.localhost", "/reports/devices/?period=week")
+
     landed = site_client.get(path, HTTP_HOST="sso.localhost")
-    assert landed.status_code == 302 and landed["Location"] == "/"
+    assert landed.status_code == 302 and landed["Location"] == "/reports/devices/?period=week"
+    assert landed.cookies["farm_sso_state"].value == ""  # the state is spent with the ticket
     assert site_client.get("/", HTTP_HOST="sso.localhost").status_code == 200
     replay = client_class_for(client).get(path, HTTP_HOST="sso.localhost")
-    assert replay.status_code == 400 and b"already used" in replay.content
+    assert replay.status_code == 400
+
+
+def test_a_ticket_made_for_one_browser_does_not_sign_in_another(client):
+    """Login CSRF: an attacker makes a ticket for their own account and has a victim's browser open it."""
+    make_instance("target", state="publie", owner=make_user("mallory"))
+    client.force_login(get_user_model().objects.get(username="mallory"))
+    path = sso_accept_path(client, client_class_for(client), "target.localhost")
+
+    victim = client_class_for(client)
+    response = victim.get(path, HTTP_HOST="target.localhost")
+    assert response.status_code == 400 and b"not started in this browser" in response.content
+    victim.get("/tasks/", HTTP_HOST="target.localhost")  # the victim starts a sign-in of their own: a state
+    response = victim.get(path, HTTP_HOST="target.localhost")
+    assert response.status_code == 400 and b"not started in this browser" in response.content
+    assert victim.get("/", HTTP_HOST="target.localhost").status_code == 302  # still signed out
+
+
+def test_the_portal_sends_a_link_without_a_state_to_the_site_to_start_there(client):
+    instance = make_instance("nostate", state="publie")
+    client.force_login(instance.owner)
+    response = client.get("/sso/start/", {"next": "http://nostate.localhost/tasks/"}, **PORTAL)
+    assert response.status_code == 302 and response["Location"] == "http://nostate.localhost/tasks/"
 
 
 def test_a_ticket_for_one_site_does_not_open_another(client):
     first = make_instance("first", state="publie")
     make_instance("second", state="publie", owner=first.owner)
     client.force_login(first.owner)
-    path = client.get("/sso/start/", {"next": "http://first.localhost/"}, **PORTAL)["Location"].split("localhost", 1)[1]
-    response = client_class_for(client).get(path, HTTP_HOST="second.localhost")
+    site_client = client_class_for(client)
+    path = sso_accept_path(client, site_client, "first.localhost")
+    response = site_client.get(path, HTTP_HOST="second.localhost")
     assert response.status_code == 400 and b"another site" in response.content
 
 
