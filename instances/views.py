@@ -78,8 +78,8 @@ def my_sites(request):
     return render(request, template, context, status=400 if error else 200)
 
 
-PERIOD_KINDS = [("day", _lazy("day")), ("week", _lazy("week")), ("month", _lazy("month")), ("year", _lazy("year")),
-                ("range", _lazy("date range"))]
+PERIOD_KINDS = [("day", _lazy("Day")), ("week", _lazy("Week")), ("month", _lazy("Month")), ("year", _lazy("Year")),
+                ("range", _lazy("Date range"))]
 
 
 def _board_query(span: overview.Span, board: overview.Board | None = None) -> str:
