@@ -65,19 +65,22 @@ def my_sites(request):
                                     end=request.GET.get("end"), today=today)
     except overview.OverviewError as exc:
         span, error = overview.Span.of("day", today), str(exc)
+    page = request.GET.get("page", "")
     board = overview.sites_board(
-        instances=list(instances_for_user(request.user).select_related("owner")), span=span, now=timezone.now(),
-        timezone_name=settings.TIME_ZONE, sort=request.GET.get("sort", "nb_visits"), order=request.GET.get("order", ""))
+        instances=list(instances_for_user(request.user).only(*BOARD_FIELDS)), span=span, now=timezone.now(),
+        timezone_name=settings.TIME_ZONE, sort=request.GET.get("sort", "nb_visits"), order=request.GET.get("order", ""),
+        page=int(page) if DIGITS.fullmatch(page) else 1)
     for line in board.lines:
         line.role = instance_role(user=request.user, instance=line.instance)
         line.url = instance_site_url(line.instance, request) if line.instance.is_live else None
     context = {"board": board, "error": error, "kinds": PERIOD_KINDS, "today": today,
                "query": _board_query(span), "previous_query": _board_query(span.previous(), board),
-               "next_query": _board_query(span.following(), board)}
+               "next_query": _board_query(span.following(), board), "sorted_query": _board_query(span, board)}
     template = "portal/_sites_board.html" if request.headers.get("HX-Request") else "portal/my_sites.html"
     return render(request, template, context, status=400 if error else 200)
 
 
+BOARD_FIELDS = ("id", "name", "slug", "status", "schema_state", "deletion_due_at", "owner_id", "schema_name")
 PERIOD_KINDS = [("day", _lazy("Day")), ("week", _lazy("Week")), ("month", _lazy("Month")), ("year", _lazy("Year")),
                 ("range", _lazy("Date range"))]
 

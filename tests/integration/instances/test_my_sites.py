@@ -4,9 +4,10 @@ import re
 from datetime import date, datetime, timezone
 
 import pytest
+from django.utils import timezone as dj_timezone
 
 from instances import overview
-from instances.models import SiteDay
+from instances.models import Instance, SiteDay
 from tests.factories import make_instance, make_user
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +107,15 @@ def test_an_unfinished_period_is_compared_with_the_same_share_of_the_one_before(
     assert overview.evolution(5, 10, ratio=ratio) == 0  # 5 by noon against 10 the whole day before
     assert overview.elapsed_ratio(span, now=noon, timezone_name="Asia/Tokyo") == 0.875  # 21:00 there
     assert overview.elapsed_ratio(overview.Span.of("day", date(2026, 5, 1)), now=noon, timezone_name="UTC") == 1
+
+
+def test_a_long_list_is_cut_into_pages_and_the_totals_count_every_site(board):
+    sites = list(Instance.objects.filter(owner__username="olga"))
+    span = overview.Span.of("day", MONDAY)
+    first, second = (overview.sites_board(instances=sites, span=span, now=dj_timezone.now(), timezone_name="UTC",
+                                          per_page=2, page=page) for page in (1, 2))
+    assert [line.instance.slug for line in first.lines] == ["wax", "honey"]
+    assert [line.instance.slug for line in second.lines] == ["pending"]
+    assert (second.page, second.pages, second.count, second.totals["nb_visits"]) == (2, 2, 3, 8)
+    assert overview.sites_board(instances=sites, span=span, now=dj_timezone.now(), timezone_name="UTC", per_page=2,
+                                page=99).page == 2
