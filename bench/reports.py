@@ -159,7 +159,7 @@ def all_websites(args, console) -> None:
             SELECT i.id, d::date, v, v * 3, v * 2, round((random() * 100)::numeric, 2), v / 20, v / 50, 0, now()
             FROM instances_instance i
             CROSS JOIN generate_series(%s::date, %s::date, interval '1 day') AS d
-            CROSS JOIN LATERAL (SELECT (random() * 500 + 0 * i.id)::int AS v) AS r
+            CROSS JOIN LATERAL (SELECT 1 + (random() * 500 + 0 * i.id + 0 * extract(day FROM d))::int AS v) AS r
             WHERE i.owner_id = %s""", [today - timedelta(days=DAYS), today, owner.pk])
         rows = cursor.rowcount
         cursor.execute("ANALYZE instances_siteday")

@@ -13,6 +13,7 @@ The period maths is the small part of Matomo's (ISO weeks, calendar months) thes
 is written here rather than imported because the portal must not depend on `analytics`.
 """
 import calendar
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -215,6 +216,7 @@ def php_round(value: float, digits: int) -> float:
     return math.copysign(math.floor(abs(value) * factor + 0.5 + 1e-9), value) / factor
 
 
+@functools.lru_cache(maxsize=4096)  # quotients have 3 decimals: 1,000 sites share few of them
 def percent(quotient: float) -> str:
     """A quotient as Matomo's API writes a percentage: "50%", "-33.3%", "1,200%" (up to 4 decimals)."""
     text = f"{quotient * 100:,.4f}".rstrip("0").rstrip(".")
