@@ -1,13 +1,18 @@
-"""Benchmark: reports over one site with 1 M visits / 5 M actions over 90 days.
+"""Benchmark: reports over one site with 1 M visits / 5 M actions over 90 days, and All websites over 1,000 sites.
 
 Generates the traffic straight into the site's log tables (bench/reports_data.py), then times:
 archiving the heavy day (about 1 M actions) from raw logs; archiving the whole 90 days (days, then
 weeks, months, year from days); the overview page (month) and `VisitsSummary.get` for a month from
-archives, p50/p95 over repeated calls; `Live.getLastVisitsDetails`. Pages and API calls go through
-Django's full request cycle in-process (routing, session, permissions, rendering) — the network is
-left out. Runs in its own database (`<db>_reportbench`, recreated).
+archives, p50/p95 over repeated calls; `Live.getLastVisitsDetails`. Then 1,000 more sites of one
+owner (Instance rows made in bulk, no schema provisioned) with 90 days of daily summary rows each
+(written straight into the public table archiving fills): `MultiSites.getAll` for a month over all
+of them (filter_limit=-1: every site in the answer) and the portal's "My sites" page for that month
+(totals over every site, the first page of 100 rows drawn).
+Pages and API calls go through Django's full request cycle in-process (routing, session,
+permissions, rendering) — the network is left out. Runs in its own database (`<db>_reportbench`,
+recreated).
 
-    .venv/bin/python bench/reports.py [--visits 1000000] [--repeat 30]
+    .venv/bin/python bench/reports.py [--visits 1000000] [--repeat 30] [--sites 1000] [--all-websites-only]
 """
 import argparse
 import os
@@ -41,22 +46,34 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--actions-per-visit", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--sites", type=int, default=1000, help="sites for the All websites measure")
+    parser.add_argument("--all-websites-only", action="store_true", help="skip the one-site traffic measures")
     args = parser.parse_args()
 
-    from common import django_in_own_database, live_site
+    from common import django_in_own_database
 
     django_in_own_database("reportbench", DEBUG="0")
     from django.core.management import call_command
-    from django.test import Client
     from rich.console import Console
 
+    console = Console(width=200)
+    call_command("farm_init", verbosity=0)
+    if not args.all_websites_only:
+        one_site(args, console)
+    all_websites(args, console)
+    return 0
+
+
+def one_site(args, console) -> None:
+    """Archiving and reading one site's 1 M visits."""
+    from django.test import Client
+
     from analytics.reports import archive
+    from common import live_site
     from farm.tenancy import in_tenant
     from instances.tokens import token_create
     from reports_data import generate
 
-    console = Console(width=200)
-    call_command("farm_init", verbosity=0)
     site = live_site("reportbench", name="Reports", slug="reports", timezone_name="Europe/Paris")
     _token, token = token_create(user=site.owner, description="bench")
 
@@ -115,7 +132,66 @@ def main() -> int:
     console.print(f"overview page, month {month:%Y-%m}:     p50 {overview_p50:6.1f} ms  p95 {overview_p95:6.1f} ms"
                   f"   (goal p95 ≤ 100 ms)")
     console.print(f"Live.getLastVisitsDetails (100 visits): p50 {live_p50:6.1f} ms  p95 {live_p95:6.1f} ms")
-    return 0
+
+
+def all_websites(args, console) -> None:
+    """MultiSites.getAll and "My sites" for one month over `args.sites` sites of one owner."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from instances.models import Instance, SchemaState, Status
+    from instances.overview import PER_PAGE
+    from instances.tokens import token_create
+    from tests.factories import make_user
+
+    owner = make_user("allwebsites")
+    started = time.perf_counter()
+    Instance.objects.bulk_create([
+        Instance(name=f"Site {n:04d}", slug=f"ms-{n:04d}", schema_name=f"ms_{n:04d}", owner=owner,
+                 status=Status.PUBLIE, schema_state=SchemaState.READY, main_url=f"https://ms-{n:04d}.example")
+        for n in range(args.sites)], batch_size=1000)
+    today = datetime.now(dt_timezone.utc).date()
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO instances_siteday (instance_id, day, nb_visits, nb_actions, nb_pageviews, revenue,
+                                           nb_conversions, orders, ecommerce_revenue, archived_at)
+            SELECT i.id, d::date, v, v * 3, v * 2, round((random() * 100)::numeric, 2), v / 20, v / 50, 0, now()
+            FROM instances_instance i
+            CROSS JOIN generate_series(%s::date, %s::date, interval '1 day') AS d
+            CROSS JOIN LATERAL (SELECT 1 + (random() * 500 + 0 * i.id + 0 * extract(day FROM d))::int AS v) AS r
+            WHERE i.owner_id = %s""", [today - timedelta(days=DAYS), today, owner.pk])
+        rows = cursor.rowcount
+        cursor.execute("ANALYZE instances_siteday")
+    setup = time.perf_counter() - started
+
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # last complete month
+    _token, token = token_create(user=owner, description="bench")
+    host = {"HTTP_HOST": settings.FARM_DOMAIN}
+    api = Client()
+
+    def get_all():
+        response = api.get("/index.php", {"module": "API", "method": "MultiSites.getAll", "period": "month",
+                                          "date": month.isoformat(), "format": "json", "filter_limit": "-1",
+                                          "token_auth": token}, **host)
+        assert response.status_code == 200 and response.content.count(b'"idsite"') == args.sites, \
+            response.content[:300]
+
+    page = Client()
+    page.force_login(owner)
+
+    def my_sites():
+        response = page.get("/sites/", {"period": "month", "date": month.isoformat()}, **host)
+        shown = response.content.count(b"<tr data-slug=")
+        assert response.status_code == 200 and shown == min(args.sites, PER_PAGE), shown
+
+    api_p50, api_p95 = _timed(get_all, args.repeat)
+    page_p50, page_p95 = _timed(my_sites, max(5, args.repeat // 3))
+    console.print(f"{args.sites:,} sites × {DAYS + 1} days: {rows:,} summary rows written in {setup:.1f} s")
+    console.print(f"MultiSites.getAll, month {month:%Y-%m}, {args.sites:,} sites: p50 {api_p50:6.1f} ms  "
+                  f"p95 {api_p95:6.1f} ms   (goal ≤ 300 ms)")
+    console.print(f"My sites page, month {month:%Y-%m}, {args.sites:,} sites ({PER_PAGE} a page): p50 {page_p50:6.1f} ms  "
+                  f"p95 {page_p95:6.1f} ms")
 
 
 if __name__ == "__main__":

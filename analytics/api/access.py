@@ -6,6 +6,8 @@ API answers about that site only: idSite defaults to it and any other id is refu
 """
 import re
 
+from django.db.models import QuerySet
+
 from analytics.api.errors import ApiError
 from analytics.api.params import Params
 from instances.models import Instance, Role, SchemaState, Status
@@ -38,10 +40,15 @@ def no_access(id_site) -> ApiError:
 
 def readable_sites(user, host: Instance | None) -> list[Instance]:
     """The live sites the person may view, by id; on a site's domain only that site."""
+    return list(readable_queryset(user, host))
+
+
+def readable_queryset(user, host: Instance | None) -> QuerySet:
+    """readable_sites as a query, for callers that need only a few columns of many sites."""
     sites = instances_for_user(user).filter(status=Status.PUBLIE, schema_state=SchemaState.READY)
     if host is not None:
         sites = sites.filter(pk=host.pk)
-    return list(sites.order_by("pk"))
+    return sites.order_by("pk")
 
 
 def requested_sites(user, params: Params, host: Instance | None) -> tuple[list[Instance], bool]:

@@ -12,7 +12,7 @@ from typing import Callable
 
 from django.utils import translation
 
-from analytics.api import access, rates, sites, tables
+from analytics.api import access, multisites, rates, sites, tables
 from analytics.api.errors import ApiError
 from analytics.api.filters import columns, page, rows_filtered
 from analytics.api.formats import Keyed
@@ -230,4 +230,5 @@ METHODS: dict[str, Method] = {
     "API.getReportMetadata": Method(lambda call: service.report_metadata(), scope="site", paged=True),
     "API.getBulkRequest": Method(_bulk, scope="farm"),
     **{name: Method(run, scope=scope) for name, (run, scope) in sites.METHODS.items()},
+    **{name: Method(run, scope=scope) for name, (run, scope) in multisites.METHODS.items()},
 }

@@ -25,6 +25,7 @@ from analytics.reports.catalog import STORED
 from analytics.reports.definitions import compute_day, span_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
+from analytics.reports.site_days import site_day_store
 from analytics.tracking.store import site_lock  # the ingest writers' lock: no batch is half-seen (see _watermarks)
 
 _ARCHIVE_LOCK = 4244  # pg_advisory_lock(4244, instance id): one archiving run per site at a time
@@ -63,7 +64,9 @@ def archive_day(day: date, *, today: date) -> dict[str, list[dict]]:
     """Compute one day's reports from the raw logs and store them (replacing any older archive)."""
     result = compute_day(day, site_timezone())
     reports = derive(result.reports)
-    _store(Period.of("day", day), reports, (result.visitors, result.users), today=today)
+    with transaction.atomic():
+        _store(Period.of("day", day), reports, (result.visitors, result.users), today=today)
+        site_day_store(day, reports)  # the public "All websites" row (instances.overview)
     return reports
 
 
