@@ -41,8 +41,10 @@ def day_salt(*, day: date) -> bytes:
         return cached[0]
     salt = _stored_salt(day)
     if len(_cache) > 64:  # a long import of old days: forget what has expired
-        for old in [d for d, (_salt, until) in _cache.items() if until <= now]:
-            del _cache[old]
+        # NB: list() copies in one step: granian's other threads may add days meanwhile.
+        for old, (_salt, until) in list(_cache.items()):
+            if until <= now:
+                _cache.pop(old, None)
     _cache[day] = (salt, now + CACHE_SECONDS)
     return salt
 

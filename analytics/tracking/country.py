@@ -56,6 +56,11 @@ def _encode(tables: dict[int, tuple]) -> bytes:
     return b"".join(parts)
 
 
+def _codes(blob: bytes, at: int, count: int, names: dict) -> list[str]:
+    texts = (blob[i:i + 2].decode("ascii") for i in range(at, at + 2 * count, 2))
+    return [names.setdefault(text, text.strip()) for text in texts]
+
+
 def _decode(blob: bytes) -> dict[int, tuple]:
     """The tables from `_encode`'s bytes; raises ValueError on a file that is not one."""
     if not blob.startswith(_MAGIC):
@@ -70,11 +75,11 @@ def _decode(blob: bytes) -> dict[int, tuple]:
     ends4.frombytes(blob[at + 4 * n4:at + 8 * n4])
     at += 8 * n4
     names = {}  # one string object per country, not one per range
-    codes4 = [names.setdefault(c, c.strip()) for c in (blob[i:i + 2].decode("ascii") for i in range(at, at + 2 * n4, 2))]
+    codes4 = _codes(blob, at, n4, names)
     at += 2 * n4
     bounds6 = [int.from_bytes(blob[i:i + 16], "big") for i in range(at, at + 32 * n6, 16)]
     at += 32 * n6
-    codes6 = [names.setdefault(c, c.strip()) for c in (blob[i:i + 2].decode("ascii") for i in range(at, at + 2 * n6, 2))]
+    codes6 = _codes(blob, at, n6, names)
     return {4: (starts4, ends4, codes4), 6: (bounds6[:n6], bounds6[n6:], codes6)}
 
 

@@ -1,12 +1,14 @@
 """Ingest: turn one site's raw hits into visits, actions, conversions and media plays.
 
 Runs inside the site's schema, one transaction per batch. Hits from bots are dropped unless they
-carry bots=1; visits get device, OS, browser (refined by client hints;
-analytics.tracking.enrich) and the country the door found. Hits are processed in time order; sessionization follows Matomo: a new
-visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at midnight in the site's timezone, on
-new_visit=1, or when the campaign changes. A hit whose id was already stored is skipped, so a
-replayed batch (worker died before acknowledging) adds nothing. Rows are plain dataclasses written
-with binary COPY (analytics.tracking.store): the ORM's per-value work was most of ingest's time.
+carry bots=1; visits get device, OS, browser (refined by client hints; analytics.tracking.enrich)
+and the country the door found; visitors without an id, Matomo's config hash of the door's
+address digest (analytics.tracking.visitors). Hits are processed in time order; sessionization
+follows Matomo: a new visit after FARM_VISIT_TIMEOUT_MINUTES (30) of inactivity, at midnight in
+the site's timezone, on new_visit=1, or when the campaign changes. A hit whose id was already
+stored is skipped, so a replayed batch (worker died before acknowledging) adds nothing. Rows are
+plain dataclasses written with binary COPY (analytics.tracking.store): the ORM's per-value work
+was most of ingest's time.
 """
 import re
 import uuid
