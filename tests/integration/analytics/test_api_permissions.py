@@ -83,10 +83,10 @@ def test_farm_methods_never_show_b_to_a_member(client, world):
     assert call_api(client, token_auth=member, method="SitesManager.getSitesIdFromSiteUrl",
                     url="https://b.example") == (200, [])
     assert call_api(client, token_auth=member, method="SitesManager.getAllSites")[0] == 403
-    _, every = call_api(client, token_auth=member, method="MultiSites.getAll", period="day", date="today", enhanced=1)
-    assert [s["idsite"] for s in every] == [world["a"].pk]
     _, bulk = call_api(client, token_auth=member, **params_for("API.getBulkRequest", b.pk))
     assert bulk[0]["result"] == "error" and "view" in bulk[0]["message"]
+    _, every = call_api(client, token_auth=member, method="MultiSites.getAll", period="day", date="today", enhanced=1)
+    assert [s["idsite"] for s in every] == [world["a"].pk]
 
 
 def test_id_site_all_covers_only_the_callers_sites(client, world):
