@@ -30,6 +30,7 @@ METRICS = ("nb_visits", "nb_actions", "nb_pageviews", "revenue", "nb_conversions
 KINDS = ("day", "week", "month", "year", "range")
 SERIES_LENGTH = {"day": 30, "week": 26, "month": 12, "year": 5}  # sparkline points per kind (a range: its days)
 MAX_RANGE_DAYS = 366
+FIRST_DAY, LAST_DAY = date(1991, 8, 6), date(9998, 12, 31)  # Matomo's first date; room for the period after
 _TRUNC = {"week": TruncWeek, "month": TruncMonth, "year": TruncYear}
 
 
@@ -125,9 +126,12 @@ def _day(value: str | None, today: date) -> date:
     if text == "yesterday":
         return today - timedelta(days=1)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise OverviewError(f"“{text[:30]}” is not a date: use YYYY-MM-DD, today or yesterday") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise OverviewError(f"dates go from {FIRST_DAY} to {LAST_DAY}, not {day}")
+    return day
 
 
 def today_in(timezone_name: str, now: datetime | None = None) -> date:

@@ -94,6 +94,8 @@ def test_an_htmx_request_gets_the_board_alone(board):
     ({"period": "day", "date": "someday"}, "is not a date"),
     ({"period": "range", "date": "2026-06-02", "end": "2026-06-01"}, "must not end"),
     ({"period": "range", "date": "2020-01-01", "end": "2026-06-01"}, "at most 366 days"),
+    ({"period": "week", "date": "9999-12-31"}, "dates go from"),
+    ({"period": "year", "date": "0001-01-01"}, "dates go from"),
 ])
 def test_a_bad_period_is_explained_on_the_page(board, params, message):
     response = board.get("/sites/", params, **PORTAL)
