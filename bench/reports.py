@@ -141,7 +141,7 @@ def all_websites(args, console) -> None:
     from django.test import Client
 
     from instances.models import Instance, SchemaState, Status
-    from instances.overview import PER_PAGE
+    from instances.board import PER_PAGE
     from instances.tokens import token_create
     from tests.factories import make_user
 

@@ -1,5 +1,4 @@
-"""The public-schema tables: Instance (the tenant), Domain, StatusChange, Membership, ApiToken, DaySalt,
-SiteDay."""
+"""The public-schema tables: Instance (the tenant), Domain, StatusChange, Membership, ApiToken, DaySalt."""
 import zoneinfo
 
 from django.conf import settings
@@ -9,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 from instances.privacy import validate_excluded_ips
+from instances.summaries import SiteDay  # noqa: F401  (a model of this app, kept in its own module)
 
 
 class Status(models.TextChoices):
@@ -216,31 +216,3 @@ class DaySalt(models.Model):
 
     def __str__(self):
         return str(self.day)
-
-class SiteDay(models.Model):
-    """One site's totals for one of its (site-local) days, written by archiving.
-
-    A copy in the public schema of the few numbers the site's own archives already hold, so that "All
-    websites", quotas and the farm console read every site in one query instead of one per schema
-    (and keep working once schemas live on several database nodes). Weeks, months and ranges are
-    sums of days: visits, actions, page views and revenue are additive, as in Matomo's archives.
-    """
-
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="days", db_index=False)
-    day = models.DateField(_("day"))
-    nb_visits = models.PositiveIntegerField(default=0)
-    nb_actions = models.PositiveIntegerField(default=0)
-    nb_pageviews = models.PositiveIntegerField(default=0)
-    revenue = models.FloatField(default=0)
-    nb_conversions = models.PositiveIntegerField(default=0)
-    orders = models.PositiveIntegerField(default=0)  # ecommerce orders
-    ecommerce_revenue = models.FloatField(default=0)
-    archived_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("site day")
-        verbose_name_plural = _("site days")
-        constraints = [models.UniqueConstraint(fields=["instance", "day"], name="one_summary_per_site_and_day")]
-
-    def __str__(self):
-        return f"{self.instance_id} {self.day}: {self.nb_visits} visits"

@@ -24,12 +24,13 @@ from django.db.models import F, Sum
 from django.db.models.functions import TruncMonth, TruncWeek, TruncYear
 
 from instances.errors import FarmError
-from instances.models import SiteDay
+from instances.summaries import SiteDay
 
 METRICS = ("nb_visits", "nb_actions", "nb_pageviews", "revenue", "nb_conversions", "orders", "ecommerce_revenue")
 KINDS = ("day", "week", "month", "year", "range")
 SERIES_LENGTH = {"day": 30, "week": 26, "month": 12, "year": 5}  # sparkline points per kind (a range: its days)
 MAX_RANGE_DAYS = 366
+FIRST_DAY, LAST_DAY = date(1991, 8, 6), date(9998, 12, 31)  # Matomo's first date; room for the period after
 _TRUNC = {"week": TruncWeek, "month": TruncMonth, "year": TruncYear}
 
 
@@ -125,9 +126,12 @@ def _day(value: str | None, today: date) -> date:
     if text == "yesterday":
         return today - timedelta(days=1)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise OverviewError(f"“{text[:30]}” is not a date: use YYYY-MM-DD, today or yesterday") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise OverviewError(f"dates go from {FIRST_DAY} to {LAST_DAY}, not {day}")
+    return day
 
 
 def today_in(timezone_name: str, now: datetime | None = None) -> date:
@@ -221,88 +225,3 @@ def percent(quotient: float) -> str:
     """A quotient as Matomo's API writes a percentage: "50%", "-33.3%", "1,200%" (up to 4 decimals)."""
     text = f"{quotient * 100:,.4f}".rstrip("0").rstrip(".")
     return f"{'0' if text in ('-0', '') else text}%"
-
-
-# The portal's "My sites" board -------------------------------------------------------------------
-
-SHOWN = ("nb_visits", "nb_pageviews", "revenue")
-SORTS = ("name", *SHOWN, *(f"{metric}_change" for metric in SHOWN))
-PER_PAGE = 100
-
-
-@dataclass
-class SiteLine:
-    """One site on the board; `values`, `changes` and `series` are empty for a site that is not live."""
-
-    instance: object
-    values: dict
-    changes: dict
-    series: list
-
-    @property
-    def live(self) -> bool:
-        return bool(self.values)
-
-
-@dataclass
-class Board:
-    """One page of the board, the totals of every live site, and where the page stands."""
-
-    span: Span
-    lines: list[SiteLine]
-    totals: dict
-    changes: dict
-    sort: str
-    order: str
-    page: int = 1
-    pages: int = 1
-    count: int = 0
-
-
-def sites_board(*, instances: list, span: Span, now: datetime, timezone_name: str, sort: str = "nb_visits",
-                order: str = "desc", page: int = 1, per_page: int = PER_PAGE) -> Board:
-    """The given sites' visits, page views and revenue for `span`, their change against the period
-    before, and the totals of the live sites; sorted by `sort` (one of SORTS), cut into pages, each
-    site of the page with a sparkline of its visits.
-
-    Two queries whatever the number of sites (totals, then the page's sparklines). Sites that are
-    not live keep their place in the list without numbers, after the others when sorting by a number.
-    """
-    if sort not in SORTS:
-        sort = "nb_visits"
-    live_ids = [site.pk for site in instances if site.is_live]
-    totals = sites_totals(site_ids=live_ids, span=span, metrics=SHOWN) if live_ids else {}
-    ratio = elapsed_ratio(span, now=now, timezone_name=timezone_name)
-    lines, current_sum, previous_sum = [], dict.fromkeys(SHOWN, 0), dict.fromkeys(SHOWN, 0)
-    for site in instances:
-        if not site.is_live:
-            lines.append(SiteLine(site, {}, {}, []))
-            continue
-        current, previous = totals.get(site.pk, (dict.fromkeys(SHOWN, 0), dict.fromkeys(SHOWN, 0)))
-        for metric in SHOWN:
-            current_sum[metric] += current[metric]
-            previous_sum[metric] += previous[metric]
-        changes = {m: evolution(current[m], previous[m], ratio=ratio) for m in SHOWN}
-        lines.append(SiteLine(site, current, changes, []))
-    _sort(lines, sort, order)
-    pages = max(1, math.ceil(len(lines) / per_page))
-    page = min(max(page, 1), pages)
-    shown = lines[(page - 1) * per_page:page * per_page]
-    live_shown = [line.instance.pk for line in shown if line.live]
-    series = sites_series(site_ids=live_shown, spans=span.series()) if live_shown else {}
-    for line in shown:
-        line.series = series.get(line.instance.pk, [])
-    changes = {m: evolution(current_sum[m], previous_sum[m], ratio=ratio) for m in SHOWN}
-    return Board(span, shown, current_sum, changes, sort, "asc" if order == "asc" else "desc", page, pages,
-                 len(lines))
-
-
-def _sort(lines: list[SiteLine], sort: str, order: str) -> None:
-    """Sort in place: by name, or by a number or a change (sites without numbers last, by name)."""
-    reverse = order != "asc"
-    lines.sort(key=lambda line: line.instance.name.lower(), reverse=reverse and sort == "name")
-    if sort == "name":
-        return
-    metric, numbers = sort.removesuffix("_change"), [line for line in lines if line.live]
-    numbers.sort(key=lambda line: (line.changes if sort.endswith("_change") else line.values)[metric], reverse=reverse)
-    lines[:] = numbers + [line for line in lines if not line.live]

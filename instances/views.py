@@ -5,20 +5,17 @@ Each view parses input, calls one service and renders; domain errors become form
 import re
 from urllib.parse import urlencode, urlsplit
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods
 
-from instances import members, overview, services
+from instances import board, members, services
 from instances import tokens as token_services
 from instances.errors import FarmError
 from instances.forms import MemberForm, SignupForm, SiteRequestForm, TokenForm
@@ -61,46 +58,16 @@ def signup(request):
 
 @login_required
 def my_sites(request):
-    """The person's sites with their visits, page views and revenue for the chosen period.
+    """The person's sites with their visits, page views and revenue for the chosen period (instances.board).
 
-    The period defaults to today in the farm's timezone; each site's numbers are its own local
-    days. An htmx request (the period picker, the sort links) gets the board alone.
+    An htmx request (the period picker, the sort and page links) gets the board alone.
     """
-    today = overview.today_in(settings.TIME_ZONE)
-    error = None
-    try:
-        span = overview.span_choice(kind=request.GET.get("period"), day=request.GET.get("date"),
-                                    end=request.GET.get("end"), today=today)
-    except overview.OverviewError as exc:
-        span, error = overview.Span.of("day", today), str(exc)
-    page = request.GET.get("page", "")
-    board = overview.sites_board(
-        instances=list(instances_for_user(request.user).only(*BOARD_FIELDS)), span=span, now=timezone.now(),
-        timezone_name=settings.TIME_ZONE, sort=request.GET.get("sort", "nb_visits"), order=request.GET.get("order", ""),
-        page=int(page) if DIGITS.fullmatch(page) else 1)
-    for line in board.lines:
+    context = board.board_context(sites=instances_for_user(request.user), params=request.GET)
+    for line in context["board"].lines:
         line.role = instance_role(user=request.user, instance=line.instance)
         line.url = instance_site_url(line.instance, request) if line.instance.is_live else None
-    context = {"board": board, "error": error, "kinds": PERIOD_KINDS, "today": today,
-               "query": _board_query(span), "previous_query": _board_query(span.previous(), board),
-               "next_query": _board_query(span.following(), board), "sorted_query": _board_query(span, board)}
     template = "portal/_sites_board.html" if request.headers.get("HX-Request") else "portal/my_sites.html"
-    return render(request, template, context, status=400 if error else 200)
-
-
-BOARD_FIELDS = ("id", "name", "slug", "status", "schema_state", "deletion_due_at", "owner_id", "schema_name")
-PERIOD_KINDS = [("day", _lazy("Day")), ("week", _lazy("Week")), ("month", _lazy("Month")), ("year", _lazy("Year")),
-                ("range", _lazy("Date range"))]
-
-
-def _board_query(span: overview.Span, board: overview.Board | None = None) -> str:
-    """The query string giving this period back (and the board's sort order, if given)."""
-    params = {"period": span.kind, "date": span.start.isoformat()}
-    if span.kind == "range":
-        params["end"] = span.end.isoformat()
-    if board is not None:
-        params |= {"sort": board.sort, "order": board.order}
-    return urlencode(params)
+    return render(request, template, context, status=400 if context["error"] else 200)
 
 
 @login_required

@@ -6,8 +6,6 @@ API answers about that site only: idSite defaults to it and any other id is refu
 """
 import re
 
-from django.db.models import QuerySet
-
 from analytics.api.errors import ApiError
 from analytics.api.params import Params
 from instances.models import Instance, Role, SchemaState, Status
@@ -43,8 +41,8 @@ def readable_sites(user, host: Instance | None) -> list[Instance]:
     return list(readable_queryset(user, host))
 
 
-def readable_queryset(user, host: Instance | None) -> QuerySet:
-    """readable_sites as a query, for callers that need only a few columns of many sites."""
+def readable_queryset(user, host: Instance | None):
+    """readable_sites as a QuerySet, for callers that need only a few columns of many sites."""
     sites = instances_for_user(user).filter(status=Status.PUBLIE, schema_state=SchemaState.READY)
     if host is not None:
         sites = sites.filter(pk=host.pk)

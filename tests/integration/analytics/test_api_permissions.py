@@ -13,7 +13,8 @@ from tests.factories import make_instance, make_user
 from tests.integration.analytics.api_traffic import ALICE, DAY, call_api, make_traffic
 
 pytestmark = pytest.mark.django_db
-FARM_METHODS = {name for name, (_run, scope) in SITE_METHODS.items() if scope == "farm"} | {"API.getBulkRequest"}
+FARM_METHODS = {name for name, (_run, scope) in SITE_METHODS.items() if scope == "farm"} | {"API.getBulkRequest",
+                                                                                           "MultiSites.getAll"}
 SITE_SCOPED = sorted(set(METHODS) - FARM_METHODS)
 
 
@@ -84,6 +85,8 @@ def test_farm_methods_never_show_b_to_a_member(client, world):
     assert call_api(client, token_auth=member, method="SitesManager.getAllSites")[0] == 403
     _, bulk = call_api(client, token_auth=member, **params_for("API.getBulkRequest", b.pk))
     assert bulk[0]["result"] == "error" and "view" in bulk[0]["message"]
+    _, every = call_api(client, token_auth=member, method="MultiSites.getAll", period="day", date="today", enhanced=1)
+    assert [s["idsite"] for s in every] == [world["a"].pk]
 
 
 def test_id_site_all_covers_only_the_callers_sites(client, world):

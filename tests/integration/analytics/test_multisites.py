@@ -163,6 +163,7 @@ def test_pattern_limit_and_sort_filter_the_sites(client, owner, token):
     ({"period": "day", "date": "June"}, 400),
     ({"period": "day", "date": "1980-01-01"}, 400),
     ({"period": "day", "date": "last9999"}, 400),
+    ({"period": "week", "date": "9999-12-31"}, 400),
 ])
 def test_bad_periods_are_refused_with_a_message(client, owner, token, params, status):
     _site("honey", owner=owner)

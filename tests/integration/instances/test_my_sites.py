@@ -6,6 +6,7 @@ from datetime import date, datetime, timezone
 import pytest
 from django.utils import timezone as dj_timezone
 
+from instances import board as boards
 from instances import overview
 from instances.models import Instance, SiteDay
 from tests.factories import make_instance, make_user
@@ -93,6 +94,8 @@ def test_an_htmx_request_gets_the_board_alone(board):
     ({"period": "day", "date": "someday"}, "is not a date"),
     ({"period": "range", "date": "2026-06-02", "end": "2026-06-01"}, "must not end"),
     ({"period": "range", "date": "2020-01-01", "end": "2026-06-01"}, "at most 366 days"),
+    ({"period": "week", "date": "9999-12-31"}, "dates go from"),
+    ({"period": "year", "date": "0001-01-01"}, "dates go from"),
 ])
 def test_a_bad_period_is_explained_on_the_page(board, params, message):
     response = board.get("/sites/", params, **PORTAL)
@@ -112,10 +115,10 @@ def test_an_unfinished_period_is_compared_with_the_same_share_of_the_one_before(
 def test_a_long_list_is_cut_into_pages_and_the_totals_count_every_site(board):
     sites = list(Instance.objects.filter(owner__username="olga"))
     span = overview.Span.of("day", MONDAY)
-    first, second = (overview.sites_board(instances=sites, span=span, now=dj_timezone.now(), timezone_name="UTC",
+    first, second = (boards.sites_board(instances=sites, span=span, now=dj_timezone.now(), timezone_name="UTC",
                                           per_page=2, page=page) for page in (1, 2))
     assert [line.instance.slug for line in first.lines] == ["wax", "honey"]
     assert [line.instance.slug for line in second.lines] == ["pending"]
     assert (second.page, second.pages, second.count, second.totals["nb_visits"]) == (2, 2, 3, 8)
-    assert overview.sites_board(instances=sites, span=span, now=dj_timezone.now(), timezone_name="UTC", per_page=2,
+    assert boards.sites_board(instances=sites, span=span, now=dj_timezone.now(), timezone_name="UTC", per_page=2,
                                 page=99).page == 2
