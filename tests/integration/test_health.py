@@ -20,7 +20,8 @@ def test_two_quick_health_probes_ping_the_workers_once(client, monkeypatch):
     first, body = timed_probe(client)
     second, again = timed_probe(client)
     assert first >= 0.45, "the first probe waits for the workers' replies"
-    assert second < 0.2, f"the second probe pinged again ({second:.2f} s)"
+    # Relative, not absolute: on a busy machine the database and Redis checks alone may take a while.
+    assert second < first - 0.3, f"the second probe pinged again ({second:.2f} s after {first:.2f} s)"
     assert again["celery_workers"] == body["celery_workers"] and again["status"] == "ok"
 
 
