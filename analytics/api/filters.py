@@ -1,16 +1,21 @@
 """Matomo's generic filters on a report's rows: pattern, sort, offset/limit, then showColumns/hideColumns.
 
 Applied in Matomo's order on each table of an answer (each site, each period). Single-row answers
-(VisitsSummary.get) only take the column filters.
+(VisitsSummary.get) only take the column filters. filter_pattern runs on RE2 (google-re2), whose
+matching time is linear in the text: no pattern, however catastrophic for a backtracking engine
+(`(a+)+$`), can hold a web worker. RE2 has no backreferences or lookarounds; such a pattern is
+refused with a message saying so.
 """
-import re
 from collections.abc import Callable
+
+import re2
 
 from analytics.api.errors import ApiError
 from analytics.api.params import Params
 
 DEFAULT_LIMIT = 100
-_KEEP = ("label", "idsubdatatable")  # showColumns never drops the row key or the subtable link
+_KEEP = ("label", "idsubdatatable")
+_PATTERN_MEMORY = 8 << 20  # bytes RE2 may use for one compiled pattern: a{1000} repeated stays refused  # showColumns never drops the row key or the subtable link
 
 
 def rows_filtered(rows: list[dict], params: Params, *, paged: bool = False,
@@ -49,12 +54,25 @@ def _matching(rows: list[dict], params: Params) -> list[dict]:
         return rows
     if len(raw) > 200:
         raise ApiError("filter_pattern is limited to 200 characters")
-    try:
-        pattern = re.compile(raw, re.IGNORECASE)
-    except re.error as error:
-        raise ApiError(f"filter_pattern is not a valid regular expression ({error})") from None
+    pattern = pattern_compiled(raw)
     column = params.get("filter_column", "label")
     return [row for row in rows if pattern.search(str(row.get(column, "")))]
+
+
+def pattern_compiled(raw: str):
+    """filter_pattern as a case-insensitive RE2 pattern (as Matomo matches); ApiError if RE2 cannot
+    compile it (invalid, or a backreference / lookaround RE2 does not support)."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # NB: else RE2 writes every refused pattern to stderr
+    options.max_mem = _PATTERN_MEMORY
+    try:
+        return re2.compile(raw, options=options)
+    except re2.error as error:
+        reason = error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) \
+            else str(error)
+        raise ApiError(f"filter_pattern is not a regular expression this API supports ({reason}): use RE2 "
+                       "syntax, without backreferences or lookarounds") from None
 
 
 def _sorted(rows: list[dict], params: Params) -> list[dict]:

@@ -2,7 +2,8 @@
 
 Answers are plain data: a list of rows, one row (dict), a value, or `Keyed` (results by idSite or
 by date). csv/tsv flatten nested values into `parent_child` columns (a visit's
-actionDetails_0_type) and add the key column to keyed results.
+actionDetails_0_type) and add the key column to keyed results; a text cell that a spreadsheet would
+read as a formula (=, +, -, @, tab, CR first) is quoted, numbers are left as they are.
 """
 import csv
 import io
@@ -31,12 +32,16 @@ def render(data, fmt: str, *, status: int = 200) -> HttpResponse:
     return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
 
 
-def error(message: str, fmt: str, *, status: int) -> HttpResponse:
-    """Matomo's error answer: {"result": "error", "message": ...}."""
+def error(message: str, fmt: str, *, status: int = 200) -> HttpResponse:
+    """Matomo's error answer: {"result": "error", "message": ...} in json, <result><error message=..>
+    in xml, and `Error: ...` as plain text for csv and tsv (Matomo's Csv renderer; plain text rather
+    than Matomo's text/html, so a message never renders as a page)."""
     if fmt == "xml":
         body = f'<?xml version="1.0" encoding="utf-8" ?>\n<result>\n\t<error message={quoteattr(_xml_text(message))} />\n</result>'
         return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
-    return render({"result": "error", "message": message}, fmt, status=status)
+    if fmt in ("csv", "tsv"):
+        return HttpResponse(f"Error: {message}", status=status, content_type="text/plain; charset=utf-8")
+    return render({"result": "error", "message": message}, "json", status=status)
 
 
 def _json(data) -> str:
@@ -50,9 +55,11 @@ def _delimited(delimiter: str):
         rows = _table(data)
         header = list(dict.fromkeys(column for row in rows for column in row))
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        # NB: RFC 4180 line ends: the csv module quotes only fields holding a line end's characters,
+        # so with "\n" alone a tracked "\r" would stay bare and split the row in most readers
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow(header)
-        writer.writerows([[_cell(row.get(column)) for column in header] for row in rows])
+        writer.writerows([[_safe_cell(row.get(column)) for column in header] for row in rows])
         return out.getvalue()
     return write
 
@@ -83,6 +90,17 @@ def _flat(row: dict, prefix: str = "") -> dict:
 
 def _cell(value) -> str:
     return "" if value is None else str(value)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(value) -> str:
+    """A csv cell a spreadsheet shows as text: tracked strings (a page title `=HYPERLINK(...)`) get
+    OWASP's leading single quote; numbers, the API's own metrics, stay numbers (-3 is still -3)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return _cell(value)
 
 
 # xml -------------------------------------------------------------------------------------------

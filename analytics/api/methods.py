@@ -13,7 +13,7 @@ from typing import Callable
 from django.utils import translation
 
 from analytics.api import access, rates, sites, tables
-from analytics.api.errors import ApiError
+from analytics.api.errors import ApiError, unexpected
 from analytics.api.filters import columns, page, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
@@ -203,7 +203,8 @@ def _counters(call: Call) -> list[dict]:
 # API.* -----------------------------------------------------------------------------------------
 
 def _bulk(call: Call) -> list:
-    """Each `urls[i]` query string answered as its own call, as the caller; an error answers its slot only."""
+    """Each `urls[i]` query string answered as its own call, as the caller; an error, even an
+    unexpected one, answers its slot only (as Matomo, which runs each as a request of its own)."""
     if call.params.format not in ("json", "xml"):
         raise ApiError("API.getBulkRequest answers in format=json or xml only")
     urls = call.params.bulk_urls()
@@ -218,6 +219,8 @@ def _bulk(call: Call) -> list:
             answers.append(answer(sub, user=call.user, host=call.host))
         except ApiError as error:
             answers.append({"result": "error", "message": error.message})
+        except Exception:  # noqa: BLE001 — logged in `unexpected`; the other sub-requests are still answered
+            answers.append({"result": "error", "message": unexpected(sub.get("method") or "").message})
     return answers
 
 

@@ -3,7 +3,8 @@
 Thin: parse the parameters, authenticate, call `methods.answer`, render. Token calls are
 CSRF-exempt (a token is not ambient authority); a POST authenticated by the session cookie goes
 through Django's CSRF check like any form. Errors are Matomo's {"result": "error", "message"}
-in the asked format, with a 4xx status (see errors.ApiError); no input yields a 500.
+in the asked format, with HTTP 200, or 401 for access (see errors); anything unexpected is logged
+and answered the same way, so no input yields a 500.
 """
 from functools import wraps
 
@@ -11,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from analytics.api import access, formats, methods
-from analytics.api.errors import ApiError
+from analytics.api.errors import ApiError, unexpected
 from analytics.api.params import Params
 
 
@@ -32,6 +33,8 @@ def _answer(request, params: Params):
         return formats.render(methods.answer(params, user=user, host=request.instance), fmt)
     except ApiError as error:
         return formats.error(error.message, fmt, status=error.status)
+    except Exception:  # noqa: BLE001 — the API's last resort: logged in `unexpected`, answered as an error
+        return formats.error(unexpected(params.get("method") or "").message, fmt)
 
 
 _session_post = csrf_protect(_answer)  # NB: a session-authenticated POST keeps Django's CSRF check
