@@ -11,6 +11,7 @@ from collections.abc import Callable
 import re2
 
 from analytics.api.errors import ApiError
+from analytics.api.formats import Stream
 from analytics.api.params import Params
 
 DEFAULT_LIMIT = 100
@@ -28,6 +29,19 @@ def rows_filtered(rows: list[dict], params: Params, *, paged: bool = False,
         offset, limit = page(params)
         rows = rows[offset:] if limit < 0 else rows[offset:offset + limit]
     return [columns(present(row), params) for row in rows]
+
+
+def stream_filtered(stream: Stream, params: Params, *, present: Callable[[dict], dict] = lambda row: row) -> Stream:
+    """A paged Stream (Live's visits) after filter_pattern and the column filters, row by row.
+    No sort: as Matomo's Live API, the rows keep their own order (newest first)."""
+    pattern = _pattern(params)
+    column = params.get("filter_column", "label")
+
+    def rows():
+        for row in stream:
+            if pattern is None or pattern.search(str(row.get(column, ""))):
+                yield columns(present(row), params)
+    return Stream(rows)
 
 
 def page(params: Params) -> tuple[int, int]:
@@ -49,14 +63,20 @@ def _names(raw: str | None) -> set[str]:
 
 
 def _matching(rows: list[dict], params: Params) -> list[dict]:
-    raw = params.get("filter_pattern")
-    if raw is None:
+    pattern = _pattern(params)
+    if pattern is None:
         return rows
-    if len(raw) > 200:
-        raise ApiError("filter_pattern is limited to 200 characters")
-    pattern = pattern_compiled(raw)
     column = params.get("filter_column", "label")
     return [row for row in rows if pattern.search(str(row.get(column, "")))]
+
+
+def _pattern(params: Params):
+    raw = params.get("filter_pattern")
+    if raw is None:
+        return None
+    if len(raw) > 200:
+        raise ApiError("filter_pattern is limited to 200 characters")
+    return pattern_compiled(raw)
 
 
 def pattern_compiled(raw: str):

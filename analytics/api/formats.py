@@ -9,14 +9,29 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8",
                  "tsv": "text/tab-separated-values; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not allowed even escaped
+
+
+class Stream:
+    """Rows produced on demand (a long Live list): `rows()` gives a fresh iterator each time.
+
+    json streams them (one chunk in memory at a time); csv/tsv (which need every column before the
+    first line) and xml read them into a list, which the method's own cap keeps bounded.
+    """
+
+    def __init__(self, rows: Callable[[], Iterator[dict]]):
+        self.rows = rows
+
+    def __iter__(self) -> Iterator[dict]:
+        return self.rows()
 
 
 class Keyed(dict):
@@ -27,9 +42,61 @@ class Keyed(dict):
         self.key = key
 
 
-def render(data, fmt: str, *, status: int = 200) -> HttpResponse:
+def render(data, fmt: str, *, status: int = 200) -> HttpResponse | StreamingHttpResponse:
+    if _streamed(data):
+        if fmt == "json":
+            return StreamingHttpResponse(_buffered(_json_chunks(data)), status=status,
+                                         content_type=CONTENT_TYPES[fmt])
+        data = _listed(data)
     body = {"json": _json, "csv": _delimited(","), "tsv": _delimited("\t"), "xml": _xml}[fmt](data)
     return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
+
+
+def _streamed(data) -> bool:
+    """Whether a Stream is in the answer: at the top, under a key (idSite=1,2) or in a bulk's list."""
+    if isinstance(data, Stream):
+        return True
+    values = data.values() if isinstance(data, Keyed) else data if isinstance(data, list) else ()
+    return any(isinstance(value, (Stream, Keyed, list)) and _streamed(value) for value in values)
+
+
+def _listed(data):
+    if isinstance(data, Stream):
+        return list(data)
+    if isinstance(data, Keyed):
+        return Keyed(data.key, {key: _listed(value) for key, value in data.items()})
+    return [_listed(value) for value in data] if isinstance(data, list) else data
+
+
+def _buffered(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[str]:
+    """Pieces joined into writes of about `size` characters (not one write per row)."""
+    buffer, length = [], 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer)
+            buffer, length = [], 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def _json_chunks(data) -> Iterator[str]:
+    """The json text of `data`, a row of a Stream at a time."""
+    if not _streamed(data):
+        yield _json(data)
+    elif isinstance(data, Keyed):
+        for n, (key, value) in enumerate(data.items()):
+            yield ("," if n else "{") + _json(str(key)) + ":"
+            yield from _json_chunks(value)
+        yield "}" if data else "{}"
+    else:
+        yield "["
+        for n, value in enumerate(data):
+            if n:
+                yield ","
+            yield from _json_chunks(value)
+        yield "]"
 
 
 def error(message: str, fmt: str, *, status: int = 200) -> HttpResponse:

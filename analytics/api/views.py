@@ -15,6 +15,8 @@ from analytics.api import access, formats, methods
 from analytics.api.errors import ApiError, unexpected
 from analytics.api.params import Params
 
+NOT_ARCHIVED_LISTED = 60
+
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
@@ -30,11 +32,21 @@ def _answer(request, params: Params):
     try:
         fmt = params.format
         user = access.api_user(request, params)
-        return formats.render(methods.answer(params, user=user, host=request.instance), fmt)
+        data, not_archived = methods.answer_bounded(params, user=user, host=request.instance)
+        return _with_not_archived(formats.render(data, fmt), not_archived)
     except ApiError as error:
         return formats.error(error.message, fmt, status=error.status)
     except Exception:  # noqa: BLE001 — the API's last resort: logged in `unexpected`, answered as an error
         return formats.error(unexpected(params.get("method") or "").message, fmt)
+
+
+def _with_not_archived(response, not_archived: list[str]):
+    """Name the periods left to the archiving run: X-Farm-Not-Archived lists the first
+    NOT_ARCHIVED_LISTED (space-separated, a proxy's header buffer stays safe), the count says how many."""
+    if not_archived:
+        response["X-Farm-Not-Archived"] = " ".join(not_archived[:NOT_ARCHIVED_LISTED])
+        response["X-Farm-Not-Archived-Count"] = str(len(not_archived))
+    return response
 
 
 _session_post = csrf_protect(_answer)  # NB: a session-authenticated POST keeps Django's CSRF check

@@ -53,7 +53,7 @@ def call_api(client, host: str = "localhost", *, post: dict | None = None, path:
         response = client.get(path, query, HTTP_HOST=host)
     else:
         response = client.post(f"{path}?{urlencode(query)}", post, HTTP_HOST=host)
-    body = response.content.decode()
+    body = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
     is_json = response["Content-Type"].startswith("application/json")
     return response.status_code, json.loads(body) if is_json else body
 
