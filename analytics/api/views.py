@@ -1,6 +1,6 @@
 """The Reporting API's HTTP edge: /index.php, and `/` when the request carries module=API.
 
-Thin: parse the parameters, authenticate, call `methods.answer`, render. Token calls are
+Thin: parse the parameters, authenticate, call `methods.answer_bounded`, render. Token calls are
 CSRF-exempt (a token is not ambient authority); a POST authenticated by the session cookie goes
 through Django's CSRF check like any form. Errors are Matomo's {"result": "error", "message"}
 in the asked format, with HTTP 200, or 401 for access (see errors); anything unexpected is logged
