@@ -150,6 +150,12 @@ FARM_VISIT_TIMEOUT_MINUTES = int(os.environ.get("FARM_VISIT_TIMEOUT_MINUTES", "3
 FARM_HOST_LOCAL_CACHE_SECONDS = float(os.environ.get("FARM_HOST_LOCAL_CACHE_SECONDS", "2"))
 FARM_COUNTRY_CACHE_DIR = os.environ.get("FARM_COUNTRY_CACHE_DIR", "")
 
+# Reporting API: archives one request may build on demand (the rest waits for the hourly run), and Live caps
+FARM_API_MAX_ARCHIVES = int(os.environ.get("FARM_API_MAX_ARCHIVES", "100"))
+FARM_API_LIVE_MAX_VISITS = int(os.environ.get("FARM_API_LIVE_MAX_VISITS", "1000"))  # one Live.getLastVisitsDetails
+FARM_LIVE_PROFILE_MAX_VISITS = int(os.environ.get("FARM_LIVE_PROFILE_MAX_VISITS", "100"))  # as Matomo's profile
+FARM_LIVE_MAX_ACTIONS_PER_VISIT = int(os.environ.get("FARM_LIVE_MAX_ACTIONS_PER_VISIT", "500"))  # as Matomo
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -6,7 +6,7 @@ API answers about that site only: idSite defaults to it and any other id is refu
 """
 import re
 
-from analytics.api.errors import ApiError
+from analytics.api.errors import ApiError, NoAccess
 from analytics.api.params import Params
 from instances.models import Instance, Role, SchemaState, Status
 from instances.selectors import instance_allows, instances_for_user
@@ -23,17 +23,16 @@ def api_user(request, params: Params):
     if params.token is not None:
         user = token_user(params.token)
         if user is None:
-            raise ApiError("token_auth is not valid (unknown, malformed or revoked): create a new token on the "
-                           "portal's tokens page.", 401)
+            raise NoAccess("token_auth is not valid (unknown, malformed or revoked): create a new token on the "
+                           "portal's tokens page.")
         return user
     if request.user.is_authenticated:
         return request.user
-    raise ApiError(MUST_LOG_IN, 401)
+    raise NoAccess(MUST_LOG_IN)
 
 
-def no_access(id_site) -> ApiError:
-    return ApiError(f"You can't access this resource as it requires 'view' access for the website id = {id_site}.",
-                    403)
+def no_access(id_site) -> NoAccess:
+    return NoAccess(f"You can't access this resource as it requires 'view' access for the website id = {id_site}.")
 
 
 def readable_sites(user, host: Instance | None) -> list[Instance]:
@@ -77,4 +76,4 @@ def site_for(user, id_site: int, host: Instance | None, role: str = Role.VIEW) -
 
 def require_superuser(user) -> None:
     if not user.is_superuser:
-        raise ApiError("You can't access this resource as it requires 'superuser' access.", 403)
+        raise NoAccess("You can't access this resource as it requires 'superuser' access.")

@@ -1,16 +1,22 @@
 """Matomo's generic filters on a report's rows: pattern, sort, offset/limit, then showColumns/hideColumns.
 
 Applied in Matomo's order on each table of an answer (each site, each period). Single-row answers
-(VisitsSummary.get) only take the column filters.
+(VisitsSummary.get) only take the column filters. filter_pattern runs on RE2 (google-re2), whose
+matching time is linear in the text: no pattern, however catastrophic for a backtracking engine
+(`(a+)+$`), can hold a web worker. RE2 has no backreferences or lookarounds; such a pattern is
+refused with a message saying so.
 """
-import re
 from collections.abc import Callable
 
+import re2
+
 from analytics.api.errors import ApiError
+from analytics.api.formats import Stream
 from analytics.api.params import Params
 
 DEFAULT_LIMIT = 100
-_KEEP = ("label", "idsubdatatable")  # showColumns never drops the row key or the subtable link
+_KEEP = ("label", "idsubdatatable")
+_PATTERN_MEMORY = 8 << 20  # bytes RE2 may use for one compiled pattern: a{1000} repeated stays refused  # showColumns never drops the row key or the subtable link
 
 
 def rows_filtered(rows: list[dict], params: Params, *, paged: bool = False,
@@ -23,6 +29,19 @@ def rows_filtered(rows: list[dict], params: Params, *, paged: bool = False,
         offset, limit = page(params)
         rows = rows[offset:] if limit < 0 else rows[offset:offset + limit]
     return [columns(present(row), params) for row in rows]
+
+
+def stream_filtered(stream: Stream, params: Params, *, present: Callable[[dict], dict] = lambda row: row) -> Stream:
+    """A paged Stream (Live's visits) after filter_pattern and the column filters, row by row.
+    No sort: as Matomo's Live API, the rows keep their own order (newest first)."""
+    pattern = _pattern(params)
+    column = params.get("filter_column", "label")
+
+    def rows():
+        for row in stream:
+            if pattern is None or pattern.search(str(row.get(column, ""))):
+                yield columns(present(row), params)
+    return Stream(rows)
 
 
 def page(params: Params) -> tuple[int, int]:
@@ -44,17 +63,36 @@ def _names(raw: str | None) -> set[str]:
 
 
 def _matching(rows: list[dict], params: Params) -> list[dict]:
-    raw = params.get("filter_pattern")
-    if raw is None:
+    pattern = _pattern(params)
+    if pattern is None:
         return rows
-    if len(raw) > 200:
-        raise ApiError("filter_pattern is limited to 200 characters")
-    try:
-        pattern = re.compile(raw, re.IGNORECASE)
-    except re.error as error:
-        raise ApiError(f"filter_pattern is not a valid regular expression ({error})") from None
     column = params.get("filter_column", "label")
     return [row for row in rows if pattern.search(str(row.get(column, "")))]
+
+
+def _pattern(params: Params):
+    raw = params.get("filter_pattern")
+    if raw is None:
+        return None
+    if len(raw) > 200:
+        raise ApiError("filter_pattern is limited to 200 characters")
+    return pattern_compiled(raw)
+
+
+def pattern_compiled(raw: str):
+    """filter_pattern as a case-insensitive RE2 pattern (as Matomo matches); ApiError if RE2 cannot
+    compile it (invalid, or a backreference / lookaround RE2 does not support)."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # NB: else RE2 writes every refused pattern to stderr
+    options.max_mem = _PATTERN_MEMORY
+    try:
+        return re2.compile(raw, options=options)
+    except re2.error as error:
+        reason = error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) \
+            else str(error)
+        raise ApiError(f"filter_pattern is not a regular expression this API supports ({reason}): use RE2 "
+                       "syntax, without backreferences or lookarounds") from None
 
 
 def _sorted(rows: list[dict], params: Params) -> list[dict]:

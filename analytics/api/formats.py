@@ -2,20 +2,36 @@
 
 Answers are plain data: a list of rows, one row (dict), a value, or `Keyed` (results by idSite or
 by date). csv/tsv flatten nested values into `parent_child` columns (a visit's
-actionDetails_0_type) and add the key column to keyed results.
+actionDetails_0_type) and add the key column to keyed results; a text cell that a spreadsheet would
+read as a formula (=, +, -, @, tab, CR first) is quoted, numbers are left as they are.
 """
 import csv
 import io
 import json
 import re
+from collections.abc import Callable, Iterator
 from xml.sax.saxutils import escape, quoteattr
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8",
                  "tsv": "text/tab-separated-values; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not allowed even escaped
+
+
+class Stream:
+    """Rows produced on demand (a long Live list): `rows()` gives a fresh iterator each time.
+
+    json streams them (one chunk in memory at a time); csv/tsv (which need every column before the
+    first line) and xml read them into a list, which the method's own cap keeps bounded.
+    """
+
+    def __init__(self, rows: Callable[[], Iterator[dict]]):
+        self.rows = rows
+
+    def __iter__(self) -> Iterator[dict]:
+        return self.rows()
 
 
 class Keyed(dict):
@@ -26,17 +42,73 @@ class Keyed(dict):
         self.key = key
 
 
-def render(data, fmt: str, *, status: int = 200) -> HttpResponse:
+def render(data, fmt: str, *, status: int = 200) -> HttpResponse | StreamingHttpResponse:
+    if _streamed(data):
+        if fmt == "json":
+            return StreamingHttpResponse(_buffered(_json_chunks(data)), status=status,
+                                         content_type=CONTENT_TYPES[fmt])
+        data = _listed(data)
     body = {"json": _json, "csv": _delimited(","), "tsv": _delimited("\t"), "xml": _xml}[fmt](data)
     return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
 
 
-def error(message: str, fmt: str, *, status: int) -> HttpResponse:
-    """Matomo's error answer: {"result": "error", "message": ...}."""
+def _streamed(data) -> bool:
+    """Whether a Stream is in the answer: at the top, under a key (idSite=1,2) or in a bulk's list."""
+    if isinstance(data, Stream):
+        return True
+    values = data.values() if isinstance(data, Keyed) else data if isinstance(data, list) else ()
+    return any(isinstance(value, (Stream, Keyed, list)) and _streamed(value) for value in values)
+
+
+def _listed(data):
+    if isinstance(data, Stream):
+        return list(data)
+    if isinstance(data, Keyed):
+        return Keyed(data.key, {key: _listed(value) for key, value in data.items()})
+    return [_listed(value) for value in data] if isinstance(data, list) else data
+
+
+def _buffered(pieces: Iterator[str], size: int = 1 << 16) -> Iterator[str]:
+    """Pieces joined into writes of about `size` characters (not one write per row)."""
+    buffer, length = [], 0
+    for piece in pieces:
+        buffer.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield "".join(buffer)
+            buffer, length = [], 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def _json_chunks(data) -> Iterator[str]:
+    """The json text of `data`, a row of a Stream at a time."""
+    if not _streamed(data):
+        yield _json(data)
+    elif isinstance(data, Keyed):
+        for n, (key, value) in enumerate(data.items()):
+            yield ("," if n else "{") + _json(str(key)) + ":"
+            yield from _json_chunks(value)
+        yield "}" if data else "{}"
+    else:
+        yield "["
+        for n, value in enumerate(data):
+            if n:
+                yield ","
+            yield from _json_chunks(value)
+        yield "]"
+
+
+def error(message: str, fmt: str, *, status: int = 200) -> HttpResponse:
+    """Matomo's error answer: {"result": "error", "message": ...} in json, <result><error message=..>
+    in xml, and `Error: ...` as plain text for csv and tsv (Matomo's Csv renderer; plain text rather
+    than Matomo's text/html, so a message never renders as a page)."""
     if fmt == "xml":
         body = f'<?xml version="1.0" encoding="utf-8" ?>\n<result>\n\t<error message={quoteattr(_xml_text(message))} />\n</result>'
         return HttpResponse(body, status=status, content_type=CONTENT_TYPES[fmt])
-    return render({"result": "error", "message": message}, fmt, status=status)
+    if fmt in ("csv", "tsv"):
+        return HttpResponse(f"Error: {message}", status=status, content_type="text/plain; charset=utf-8")
+    return render({"result": "error", "message": message}, "json", status=status)
 
 
 def _json(data) -> str:
@@ -50,9 +122,11 @@ def _delimited(delimiter: str):
         rows = _table(data)
         header = list(dict.fromkeys(column for row in rows for column in row))
         out = io.StringIO()
-        writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+        # NB: RFC 4180 line ends: the csv module quotes only fields holding a line end's characters,
+        # so with "\n" alone a tracked "\r" would stay bare and split the row in most readers
+        writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow(header)
-        writer.writerows([[_cell(row.get(column)) for column in header] for row in rows])
+        writer.writerows([[_safe_cell(row.get(column)) for column in header] for row in rows])
         return out.getvalue()
     return write
 
@@ -83,6 +157,17 @@ def _flat(row: dict, prefix: str = "") -> dict:
 
 def _cell(value) -> str:
     return "" if value is None else str(value)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe_cell(value) -> str:
+    """A csv cell a spreadsheet shows as text: tracked strings (a page title `=HYPERLINK(...)`) get
+    OWASP's leading single quote; numbers, the API's own metrics, stay numbers (-3 is still -3)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return _cell(value)
 
 
 # xml -------------------------------------------------------------------------------------------

@@ -4,18 +4,23 @@
 enters each site's schema, resolves the periods, runs the method and applies the generic filters.
 Multi-site answers are keyed by idsite, multi-period ones (date=lastN/previousN) by date label.
 Report methods are read from analytics.reports.service, so every archived report is answered.
+`answer_bounded` is the HTTP request's entry: it caps the archives the whole request (all its sites,
+periods and bulk sub-requests) may build on demand; a period beyond the cap is queued for the
+archiving run, left out of a multi-period answer (an error for a single period) and named in
+the list the view sends as X-Farm-Not-Archived.
 """
 import re
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Callable
 
+from django.conf import settings
 from django.utils import translation
 
 from analytics.api import access, multisites, rates, sites, tables
-from analytics.api.errors import ApiError
-from analytics.api.filters import columns, page, rows_filtered
-from analytics.api.formats import Keyed
+from analytics.api.errors import ApiError, unexpected
+from analytics.api.filters import columns, page, rows_filtered, stream_filtered
+from analytics.api.formats import Keyed, Stream
 from analytics.api.params import Params
 from analytics.reports import labels, live, service
 from analytics.reports.archive import site_timezone
@@ -57,6 +62,14 @@ class Method:
     paged: bool = False
 
 
+def answer_bounded(params: Params, *, user, host: Instance | None) -> tuple[object, list[str]]:
+    """`answer`, building at most FARM_API_MAX_ARCHIVES archives on demand; with the periods it left
+    to the archiving run, as "idSite:period:label" (e.g. "3:week:2026-06-01,2026-06-07")."""
+    with service.archiving_bounded(max_archives=settings.FARM_API_MAX_ARCHIVES) as bound:
+        data = answer(params, user=user, host=host)
+    return data, [f"{site}:{period.kind}:{period.label}" for site, period in bound.deferred]
+
+
 def answer(params: Params, *, user, host: Instance | None):
     """The data answering one API call (not yet rendered). Raises ApiError."""
     method = METHODS.get(params.method)
@@ -69,7 +82,14 @@ def answer(params: Params, *, user, host: Instance | None):
     if method.scope == "farm":
         return method.run(call)
     found, keyed = access.requested_sites(user, params, host)
-    per_site = {site.pk: _for_site(method, Call(params, user, host, site)) for site in found}
+    per_site = {}
+    for site in found:
+        try:
+            per_site[site.pk] = _for_site(method, Call(params, user, host, site))
+        except service.NotArchived as error:
+            if not keyed:
+                raise ApiError(str(error)) from None
+            # NB: a site whose period is not processed yet is left out, as a period of a lastN answer
     return Keyed("idSite", per_site) if keyed else per_site[found[0].pk]
 
 
@@ -79,7 +99,16 @@ def _for_site(method: Method, call: Call):
             if method.scope == "site":
                 return _filtered(method, method.run(call), call.params)
             periods, keyed = _periods(call.params)
-            results = {p.label: _filtered(method, method.run(replace(call, period=p)), call.params) for p in periods}
+            results = {}
+            for period in periods:
+                try:
+                    results[period.label] = _filtered(method, method.run(replace(call, period=period)), call.params)
+                except service.NotArchived:
+                    if not keyed:
+                        raise
+                    # NB: left out, never zeros; answer_bounded lists it for the X-Farm-Not-Archived header
+        except service.NotArchived:
+            raise
         except ReportError as error:
             raise ApiError(str(error)) from None
     return Keyed("date", results) if keyed else results[periods[0].label]
@@ -112,6 +141,8 @@ def _language(params: Params) -> str:
 
 def _filtered(method: Method, data, params: Params):
     present = rates.presenter(params)
+    if isinstance(data, Stream):
+        return stream_filtered(data, params, present=present)
     if isinstance(data, list) and all(isinstance(row, dict) for row in data):
         return rows_filtered(data, params, paged=method.paged, present=present)
     return columns(present(data), params) if isinstance(data, dict) else data
@@ -168,22 +199,36 @@ def _value(metric: str) -> Callable[[Call], dict]:
 
 # Live, straight from the raw logs --------------------------------------------------------------
 
-def _last_visits(call: Call) -> list[dict]:
-    """The latest visits; with period and date, only those whose last action falls in that span."""
+def _last_visits(call: Call) -> Stream:
+    """The latest visits; with period and date, only those whose last action falls in that span.
+
+    At most FARM_API_LIVE_MAX_VISITS visits (filter_limit=-1 or more means that many; page on with
+    filter_offset), read a chunk at a time as the answer is written: the rows are produced after
+    the method returns, so they enter the site's schema and the answer's language themselves.
+    """
     offset, limit = page(call.params)
+    most = settings.FARM_API_LIVE_MAX_VISITS
+    limit = most if limit < 0 else min(limit, most)
     since = call.params.integer("minTimestamp", 0, minimum=0, maximum=2**31) if call.params.get("minTimestamp") \
         else None
     between = None
     if call.params.get("period") and call.params.get("date"):
         periods, _keyed = _periods(call.params)
         between = span_bounds(periods[0].start, periods[-1].end, site_timezone())
-    return [{"idSite": call.site.pk, **visit}
-            for visit in live.last_visits(limit=limit, offset=offset, min_timestamp=since, between=between)]
+    site, language = call.site, translation.get_language()
+
+    def rows():
+        with in_tenant(site), translation.override(language):
+            for visit in live.visits_iter(limit=limit, offset=offset, min_timestamp=since, between=between):
+                yield {"idSite": site.pk, **visit}
+    return Stream(rows)
 
 
 def _visitor_profile(call: Call) -> dict:
-    """One visitor's visits and totals; without visitorId, the most recent visitor's (as Matomo)."""
+    """One visitor's profile (see live.visitor_profile); without visitorId, the most recent visitor's
+    (as Matomo). lastVisits lists the `limitVisits` most recent (10 by default, as Matomo)."""
     visitor_id = call.params.get("visitorId")
+    shown = call.params.integer("limitVisits", 10, minimum=1, maximum=settings.FARM_LIVE_PROFILE_MAX_VISITS)
     if visitor_id is None:
         latest = live.last_visits(limit=1)
         visitor_id = latest[0]["visitorId"] if latest else None
@@ -192,7 +237,7 @@ def _visitor_profile(call: Call) -> dict:
     profile = live.visitor_profile(visitor_id.lower()) if visitor_id else None
     if profile is None:
         raise ApiError("No visit of this visitor on this site (visitorId unknown).")
-    return profile
+    return {**profile, "lastVisits": profile["lastVisits"][:shown]}
 
 
 def _counters(call: Call) -> list[dict]:
@@ -203,7 +248,8 @@ def _counters(call: Call) -> list[dict]:
 # API.* -----------------------------------------------------------------------------------------
 
 def _bulk(call: Call) -> list:
-    """Each `urls[i]` query string answered as its own call, as the caller; an error answers its slot only."""
+    """Each `urls[i]` query string answered as its own call, as the caller; an error, even an
+    unexpected one, answers its slot only (as Matomo, which runs each as a request of its own)."""
     if call.params.format not in ("json", "xml"):
         raise ApiError("API.getBulkRequest answers in format=json or xml only")
     urls = call.params.bulk_urls()
@@ -218,6 +264,8 @@ def _bulk(call: Call) -> list:
             answers.append(answer(sub, user=call.user, host=call.host))
         except ApiError as error:
             answers.append({"result": "error", "message": error.message})
+        except Exception:  # noqa: BLE001 — logged in `unexpected`; the other sub-requests are still answered
+            answers.append({"result": "error", "message": unexpected(sub.get("method") or "").message})
     return answers
 
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from django.utils import timezone
 
 from analytics.api import access
-from analytics.api.errors import ApiError
+from analytics.api.errors import ApiError, NoAccess
 from analytics.api.filters import columns, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
@@ -49,7 +49,7 @@ def get_all(call) -> list[dict] | Keyed:
     params = call.params
     found = [Listed(*row) for row in access.readable_queryset(call.user, call.host).values_list("pk", "name", "main_url")]
     if not found and not call.user.is_superuser:
-        raise ApiError("You can't access this resource as it requires 'view' access for at least one website.", 403)
+        raise NoAccess("You can't access this resource as it requires 'view' access for at least one website.")
     found = _matching(found, params.get("pattern"))
     metrics = _metrics(params)
     present = _presenter(params)

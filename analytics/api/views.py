@@ -1,9 +1,10 @@
 """The Reporting API's HTTP edge: /index.php, and `/` when the request carries module=API.
 
-Thin: parse the parameters, authenticate, call `methods.answer`, render. Token calls are
+Thin: parse the parameters, authenticate, call `methods.answer_bounded`, render. Token calls are
 CSRF-exempt (a token is not ambient authority); a POST authenticated by the session cookie goes
 through Django's CSRF check like any form. Errors are Matomo's {"result": "error", "message"}
-in the asked format, with a 4xx status (see errors.ApiError); no input yields a 500.
+in the asked format, with HTTP 200, or 401 for access (see errors); anything unexpected is logged
+and answered the same way, so no input yields a 500.
 """
 from functools import wraps
 
@@ -11,8 +12,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from analytics.api import access, formats, methods
-from analytics.api.errors import ApiError
+from analytics.api.errors import ApiError, unexpected
 from analytics.api.params import Params
+
+NOT_ARCHIVED_LISTED = 60
 
 
 @csrf_exempt
@@ -29,9 +32,21 @@ def _answer(request, params: Params):
     try:
         fmt = params.format
         user = access.api_user(request, params)
-        return formats.render(methods.answer(params, user=user, host=request.instance), fmt)
+        data, not_archived = methods.answer_bounded(params, user=user, host=request.instance)
+        return _with_not_archived(formats.render(data, fmt), not_archived)
     except ApiError as error:
         return formats.error(error.message, fmt, status=error.status)
+    except Exception:  # noqa: BLE001 — the API's last resort: logged in `unexpected`, answered as an error
+        return formats.error(unexpected(params.get("method") or "").message, fmt)
+
+
+def _with_not_archived(response, not_archived: list[str]):
+    """Name the periods left to the archiving run: X-Farm-Not-Archived lists the first
+    NOT_ARCHIVED_LISTED (space-separated, a proxy's header buffer stays safe), the count says how many."""
+    if not_archived:
+        response["X-Farm-Not-Archived"] = " ".join(not_archived[:NOT_ARCHIVED_LISTED])
+        response["X-Farm-Not-Archived-Count"] = str(len(not_archived))
+    return response
 
 
 _session_post = csrf_protect(_answer)  # NB: a session-authenticated POST keeps Django's CSRF check

@@ -6,14 +6,22 @@ show visits as they arrive. Visits and their details use Matomo's Live API field
 the dashboard's real-time page, visitor log and visitor profile read the very same dicts.
 
     last_visits(limit=10, offset=0, min_timestamp=None, visitor_id=None) -> [visit, ...]  newest first
+    visits_iter(limit=-1, ...)                                           -> visits, a chunk at a time
     visitor_profile("0123456789abcdef")                                  -> {...} or None
     counters(30)                                                         -> {"visits": 3, ...}
+
+Bounded as Matomo bounds them: a visit shows at most FARM_LIVE_MAX_ACTIONS_PER_VISIT actions
+(visitor_log_maximum_actions_per_visit, 500), a profile sums at most FARM_LIVE_PROFILE_MAX_VISITS
+visits (live_visitor_profile_max_visits_to_aggregate, 100), and long lists are read in chunks.
 """
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count
+from django.conf import settings
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone as dj_timezone
 
 from analytics.models import Action, Conversion, MediaPlay, Visit
@@ -25,14 +33,28 @@ ACTION_TYPES = {Action.Kind.PAGEVIEW: "action", Action.Kind.DOWNLOAD: "download"
                 Action.Kind.SEARCH: "search", Action.Kind.EVENT: "event", Action.Kind.CONTENT: "content"}
 
 
+CHUNK = 100  # visits read (with their details) per round trip by visits_iter
+
+
 def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None = None,
                 visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None) -> list[dict]:
     """The most recent visits (by last action, newest first), each with its actions in order.
 
     `min_timestamp` (Unix seconds) keeps visits whose last action is at or after it; `between`
     (start, end) those whose last action falls in [start, end), as Matomo's period and date do;
-    `visitor_id` keeps one visitor's. `limit` < 0 means no limit. Costs four queries whatever the
-    page size.
+    `visitor_id` keeps one visitor's. `limit` < 0 means no limit: prefer visits_iter for long
+    lists. Costs four queries per CHUNK visits.
+    """
+    return list(visits_iter(limit=limit, offset=offset, min_timestamp=min_timestamp, visitor_id=visitor_id,
+                            between=between))
+
+
+def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None = None,
+                visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None) -> Iterator[dict]:
+    """last_visits, read CHUNK visits at a time: memory holds one chunk whatever `limit` is.
+
+    After the first chunk (which skips `offset`), each one starts below the last (last_action_at, id)
+    seen, on the visit_last_action_idx index, so a deep list never re-reads the rows before it.
     """
     visits = Visit.objects.order_by("-last_action_at", "-id")
     if between is not None:
@@ -41,17 +63,34 @@ def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None 
         visits = visits.filter(last_action_at__gte=datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")))
     if visitor_id is not None:
         visits = visits.filter(visitor_id=visitor_id)
-    visits = list(visits[offset:] if limit < 0 else visits[offset:offset + limit])
-    return _with_details(visits)
+    left, after = (None if limit < 0 else limit), None
+    while left is None or left > 0:
+        size = CHUNK if left is None else min(CHUNK, left)
+        if after is None:
+            chunk = list(visits[offset:offset + size])
+        else:
+            chunk = list(visits.filter(Q(last_action_at__lt=after.last_action_at)
+                                       | Q(last_action_at=after.last_action_at, id__lt=after.pk))[:size])
+        yield from _with_details(chunk)
+        if len(chunk) < size:
+            return
+        after, left = chunk[-1], (None if left is None else left - len(chunk))
 
 
 def visitor_profile(visitor_id: str) -> dict | None:
-    """All visits of one visitor (newest first) with Matomo's profile totals; None for an unknown visitor."""
-    visits = last_visits(limit=-1, visitor_id=visitor_id)
+    """One visitor's most recent visits (newest first, at most FARM_LIVE_PROFILE_MAX_VISITS) with
+    Matomo's profile totals over them; None for an unknown visitor.
+
+    As Matomo: `visitsAggregated` says how many visits the totals cover, `hasMoreVisits` whether
+    older ones were left out, and `firstVisit` is the visitor's true first visit even then.
+    """
+    most = settings.FARM_LIVE_PROFILE_MAX_VISITS
+    visits = last_visits(limit=most, visitor_id=visitor_id)
     if not visits:
         return None
+    more = Visit.objects.filter(visitor_id=visitor_id).order_by("-last_action_at", "-id")[most:most + 1].exists()
     details = [a for visit in visits for a in visit["actionDetails"]]
-    first, last = visits[-1], visits[0]
+    first, last = (_first_visit(visitor_id) if more else visits[-1]), visits[0]
     return {
         "visitorId": visitor_id, "userId": last["userId"],
         "totalVisits": len(visits), "totalVisitDuration": sum(v["visitDuration"] for v in visits),
@@ -63,8 +102,14 @@ def visitor_profile(visitor_id: str) -> dict | None:
         "totalConversions": _count(details, "goal") + _count(details, "ecommerceOrder"),
         "totalEcommerceRevenue": round(sum(a["revenue"] for a in details if a["type"] == "ecommerceOrder"), 2),
         "firstVisit": _visit_summary(first), "lastVisit": _visit_summary(last),
+        "visitsAggregated": len(visits), "hasMoreVisits": int(more),
         "lastVisits": visits,
     }
+
+
+def _first_visit(visitor_id: str) -> dict:
+    visit = Visit.objects.filter(visitor_id=visitor_id).order_by("first_action_at", "id").first()
+    return _with_details([visit])[0]
 
 
 def counters(last_minutes: int, *, now: datetime | None = None) -> dict:
@@ -92,17 +137,26 @@ def _visit_summary(visit: dict) -> dict:
 
 def _with_details(visits: list[Visit]) -> list[dict]:
     """Each visit as Matomo's Live API row, its actions, media plays and conversions merged by time."""
-    ids = [visit.pk for visit in visits]
+    if not visits:
+        return []
+    ids, most = [visit.pk for visit in visits], settings.FARM_LIVE_MAX_ACTIONS_PER_VISIT
     details = defaultdict(list)
-    for action in Action.objects.filter(visit_id__in=ids).order_by("at", "id"):
+    for action in _first_of_each_visit(Action.objects.filter(visit_id__in=ids), "at", most):
         details[action.visit_id].append((action.at, 0, _action(action)))
-    for play in MediaPlay.objects.filter(visit_id__in=ids).order_by("first_at", "id"):
+    for play in _first_of_each_visit(MediaPlay.objects.filter(visit_id__in=ids), "first_at", most):
         details[play.visit_id].append((play.first_at, 1, _media(play)))
-    for conversion in Conversion.objects.filter(visit_id__in=ids).order_by("at", "id"):
+    for conversion in _first_of_each_visit(Conversion.objects.filter(visit_id__in=ids), "at", most):
         details[conversion.visit_id].append((conversion.at, 2, _conversion(conversion)))
     tz = ZoneInfo(site_timezone())
-    return [_visit(visit, [d for _at, _order, d in sorted(details[visit.pk], key=lambda t: t[:2])], tz)
+    return [_visit(visit, [d for _at, _order, d in sorted(details[visit.pk], key=lambda t: t[:2])][:most], tz)
             for visit in visits]
+
+
+def _first_of_each_visit(rows, at: str, most: int):
+    """The first `most` rows of each visit, in time order: a bot's visit of 100 000 hits shows its
+    first ones, as Matomo's visitor log does, instead of filling the worker's memory."""
+    rank = Window(RowNumber(), partition_by=[F("visit_id")], order_by=[F(at).asc(), F("id").asc()])
+    return rows.annotate(rank=rank).filter(rank__lte=most).order_by(at, "id")
 
 
 def _visit(visit: Visit, actions: list[dict], tz: ZoneInfo) -> dict:

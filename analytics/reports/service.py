@@ -14,13 +14,26 @@ archiving does, but the hourly `archive reports` task is the normal path.
 Rows are plain dicts: `label` (always a string), `parent` for sub-table rows (a campaign keyword's
 campaign, a search keyword's engine), then Matomo's metric columns, then the ratios. Rates are
 percentages as numbers (41.7 for 41.7 %); the API may format them as Matomo's "41.7%".
-Errors are ReportError (PeriodError, UnknownReport) with a message fit for the user.
+Errors are ReportError (PeriodError, UnknownReport, NotArchived) with a message fit for the user.
+
+Inside `archiving_bounded(max_archives=N)` (the Reporting API opens one per HTTP request) reads
+build at most N archives on demand: a period that would need more is not built, its days are
+queued for the next archiving run (ArchiveInvalidation rows), it is listed in the bound's
+`deferred`, and the read raises NotArchived, so a caller never shows zeros for unprocessed data.
 """
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from analytics.models import ArchiveState
+from django.db import connection
+
+from analytics.models import Archive, ArchiveInvalidation, ArchiveState
 from analytics.reports import catalog
-from analytics.reports.archive import archived, parts_reports, site_today, unique_sets
+from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, archived, parts_reports, site_today,
+                                       unique_sets)
+from analytics.reports.errors import ReportError
 from analytics.reports.merge import merge_reports
 from analytics.reports.periods import Period, PeriodError
 from analytics.reports.periods import periods_for as _periods_for
@@ -46,10 +59,11 @@ def report(name: str, period: Period, *, today: date | None = None) -> list[dict
 
 def report_series(name: str, periods: list[Period], *, today: date | None = None) -> list[list[dict] | dict]:
     """One report over many periods of one kind, oldest first (an evolution graph): their archives
-    are read in one query instead of one per period. Derived reports and ranges go period by period."""
+    are read in one query instead of one per period. Derived reports, ranges and bounded reads
+    (each period charged to the bound) go period by period."""
     today = today or site_today()
-    if name in catalog.VIEWS or name in _SOURCES or name == "Goals.getGoals" or any(
-            p.kind == "range" for p in periods):
+    if (name in catalog.VIEWS or name in _SOURCES or name == "Goals.getGoals" or _bound.get() is not None
+            or any(p.kind == "range" for p in periods)):
         return [report(name, period, today=today) for period in periods]
     spec = catalog.spec(name)
     return [_present(spec, raw.get(name, [])) for raw in parts_reports(periods, today=today, names=[name])]
@@ -59,6 +73,8 @@ def reports(names: list[str], period: Period, *, today: date | None = None) -> d
     """Several reports of one period in one read (the dashboard's overview asks for a handful)."""
     specs = [catalog.spec(name) for name in names]
     today = today or site_today()
+    if (bound := _bound.get()) is not None:
+        bound.charge(period, _unbuilt(period, today=today, names=_with_sources(names)), today=today)
     raw = _range(names, period, today) if period.kind == "range" else archived(
         period, today=today, names=_with_sources(names))
     for name, (source, column) in catalog.VIEWS.items():
@@ -107,3 +123,87 @@ def freshness() -> datetime | None:
     """When the last archiving run finished (None before the first): "reports processed N minutes ago"."""
     state = ArchiveState.objects.filter(pk=1).only("last_run_at").first()
     return state.last_run_at if state else None
+
+
+# Bounded on-demand archiving -------------------------------------------------------------------
+
+class NotArchived(ReportError):
+    """A period whose archives are missing and would cost more than the request may still build."""
+
+    def __init__(self, period: Period, needed: int):
+        super().__init__(f"The reports of {period.kind} {period.label} are not processed yet: they need {needed} "
+                         "archives built, more than one request may build. They are queued for the archiving run "
+                         "(hourly); ask again after it.")
+        self.period = period
+
+
+@dataclass
+class ArchivingBound:
+    """How many archives the reads of one request may still build, and the periods left to the cron
+    as (site id, period), in the order they were asked."""
+
+    remaining: int
+    deferred: list[tuple[int, Period]] = field(default_factory=list)
+
+    def charge(self, period: Period, unbuilt: list[Period], *, today: date) -> None:
+        """Take the cost of reading `period` (its `unbuilt` archives), or queue them and raise NotArchived."""
+        if len(unbuilt) <= self.remaining:
+            self.remaining -= len(unbuilt)
+            return
+        _queue(unbuilt, today=today)
+        self.deferred.append((connection.tenant.pk, period))
+        raise NotArchived(period, len(unbuilt))
+
+
+_bound: ContextVar[ArchivingBound | None] = ContextVar("archiving_bound", default=None)
+
+
+@contextmanager
+def archiving_bounded(*, max_archives: int) -> Iterator[ArchivingBound]:
+    """Reads inside build at most `max_archives` archives (days from the raw logs, weeks, months and
+    years from their parts) on demand, as Matomo's browser-triggered archiving but with a ceiling:
+    one request asking for `idSite=all&date=last366` must not build thousands of archives."""
+    token = _bound.set(ArchivingBound(max_archives))
+    try:
+        yield _bound.get()
+    finally:
+        _bound.reset(token)
+
+
+def _unbuilt(period: Period, *, today: date, names: list[str]) -> list[Period]:
+    """The archives reading `period` would build now (archive.parts_reports' rules, without building):
+    missing or stale ones that are not surely empty, then the missing parts of those longer periods."""
+    parts = [p for p in (period.parts() if period.kind == "range" else [period]) if p.start <= today]
+    return _unbuilt_parts(parts, today=today, wanted=set(names))
+
+
+def _unbuilt_parts(parts: list[Period], *, today: date, wanted: set[str]) -> list[Period]:
+    if not parts:
+        return []
+    stored: dict[tuple, list[bool]] = {}
+    for kind, start, report, complete in Archive.objects.filter(
+            period__in={p.kind for p in parts}, start__in={p.start for p in parts}, report__in=wanted
+    ).values_list("period", "start", "report", "complete"):
+        stored.setdefault((kind, start), []).append(complete)
+    missing = [p for p in parts if (p.kind, p.start) not in stored]
+    first, with_data = (_first_data_day(), _days_with_data(missing)) if missing else (None, set())
+    unbuilt = []
+    for part in parts:
+        found = stored.get((part.kind, part.start))
+        if found is None and _empty(part, first, with_data):
+            continue
+        if found is not None and len(found) >= len(wanted) and (all(found) or not part.ended(today)):
+            continue
+        unbuilt.append(part)
+    inner = sorted({Period.of("month" if p.kind == "year" else "day", day)
+                    for p in unbuilt if p.kind != "day" for day in p.days() if day <= today})
+    return unbuilt + _unbuilt_parts(inner, today=today, wanted=set(catalog.STORED))
+
+
+def _queue(unbuilt: list[Period], *, today: date) -> None:
+    """Mark days for the next archiving run, which rebuilds them and every week, month and year
+    containing them: the unbuilt days, and for an unbuilt longer period without one, its first day."""
+    days = {p.start for p in unbuilt if p.kind == "day"}
+    days |= {p.start for p in unbuilt if p.kind != "day" and not any(p.start <= d <= p.end for d in days)}
+    days -= set(ArchiveInvalidation.objects.filter(day__in=days).values_list("day", flat=True))
+    ArchiveInvalidation.objects.bulk_create([ArchiveInvalidation(day=day) for day in sorted(days) if day <= today])

@@ -52,5 +52,38 @@ def test_keyed_answers_render_with_their_key_in_every_format():
     assert render(data, "csv").content.decode().splitlines() == ["date,label,n", "2026-06-01,a\x01,1"]
     root = ET.fromstring(render(data, "xml").content)
     assert [r.get("date") for r in root.findall("result")] == ["2026-06-01", "2026-06-02"]
-    assert ET.fromstring(error("bad <thing>", "xml", status=400).content).find("error").get("message") == \
+    assert ET.fromstring(error("bad <thing>", "xml").content).find("error").get("message") == \
         "bad <thing>"
+
+
+def test_a_stream_renders_the_same_json_as_its_rows_wherever_it_sits():
+    from analytics.api.formats import Stream
+
+    rows = [{"idVisit": n, "label": f"v{n}"} for n in range(3)]
+    for data, plain in [(Stream(lambda: iter(rows)), rows),
+                        (Keyed("idSite", {1: Stream(lambda: iter(rows)), 2: Stream(lambda: iter([]))}),
+                         {"1": rows, "2": []}),
+                        ([{"value": 4}, Keyed("idSite", {3: Stream(lambda: iter(rows))})], [{"value": 4}, {"3": rows}])]:
+        response = render(data, "json")
+        assert response.streaming and json.loads(b"".join(response.streaming_content)) == plain
+    assert render(Stream(lambda: iter(rows)), "csv").content.decode().split("\r\n")[1] == "0,v0"
+
+
+def test_only_text_cells_that_start_like_a_formula_are_quoted_in_csv():
+    text = render([{"a": "=1+1", "b": "@x", "c": -4, "d": "a=b", "e": 2.5, "f": "-"}], "tsv").content.decode()
+    assert text.split("\r\n")[1].split("\t") == ["'=1+1", "'@x", "-4", "a=b", "2.5", "'-"]
+
+
+def test_errors_come_in_matomos_shape_for_each_format():
+    assert json.loads(error("nope", "json").content) == {"result": "error", "message": "nope"}
+    for fmt in ("csv", "tsv"):
+        response = error("nope", fmt)
+        assert response.content == b"Error: nope" and response["Content-Type"].startswith("text/plain")
+    assert error("who?", "json", status=401).status_code == 401 and error("x", "xml").status_code == 200
+
+
+def test_filter_pattern_is_re2_and_case_insensitive():
+    rows = [{"label": "/Blog/a"}, {"label": "/shop"}]
+    assert rows_filtered(rows, Params({"filter_pattern": "^/blog"})) == [{"label": "/Blog/a"}]
+    with pytest.raises(ApiError, match="RE2 syntax"):
+        rows_filtered(rows, Params({"filter_pattern": r"(?<=x)a"}))

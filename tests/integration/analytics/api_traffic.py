@@ -53,6 +53,12 @@ def call_api(client, host: str = "localhost", *, post: dict | None = None, path:
         response = client.get(path, query, HTTP_HOST=host)
     else:
         response = client.post(f"{path}?{urlencode(query)}", post, HTTP_HOST=host)
-    body = response.content.decode()
+    body = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
     is_json = response["Content-Type"].startswith("application/json")
     return response.status_code, json.loads(body) if is_json else body
+
+
+def is_error(answer: tuple) -> bool:
+    """Whether (status, body) is Matomo's answer to a bad request: HTTP 200 and result=error."""
+    status, body = answer
+    return status == 200 and isinstance(body, dict) and body.get("result") == "error" and bool(body.get("message"))

@@ -10,7 +10,7 @@ import pytest
 from analytics.reports import service
 from instances.tokens import token_create
 from tests.factories import make_instance
-from tests.integration.analytics.api_traffic import ALICE, DAY, call_api, make_traffic
+from tests.integration.analytics.api_traffic import ALICE, DAY, call_api, is_error, make_traffic
 
 pytestmark = pytest.mark.django_db
 D = DAY.date().isoformat()
@@ -76,7 +76,7 @@ def test_page_urls_are_a_folder_tree_with_subtables_and_flat_lists_every_page(ge
     assert sorted(r["label"] for r in flat) == ["/", "/blog/a", "/blog/b", "/shop"]
     _, expanded = get(method="Actions.getPageUrls", period="day", date=D, expanded=1)
     assert len(next(r for r in expanded if r["label"] == "blog")["subtable"]) == 2
-    assert get(method="Actions.getPageUrls", period="day", date=D, idSubtable=99)[0] == 400
+    assert is_error(get(method="Actions.getPageUrls", period="day", date=D, idSubtable=99))
 
 
 def test_search_engines_and_campaigns_have_keyword_subtables(get):
@@ -113,7 +113,7 @@ def test_last_n_keys_each_period_by_its_label(client, site, token):
 def test_bad_periods_and_dates_are_explained(get, period, date, fragment):
     params = {"method": "VisitsSummary.get", "date": date, **({"period": period} if period else {})}
     status, body = get(**params)
-    assert status == 400 and body["result"] == "error" and fragment in body["message"]
+    assert status == 200 and body["result"] == "error" and fragment in body["message"]
 
 
 def test_filters_limit_offset_sort_pattern_and_columns(get):
@@ -130,8 +130,8 @@ def test_filters_limit_offset_sort_pattern_and_columns(get):
     assert all("url" not in r and "nb_hits" not in r and "nb_visits" in r for r in rows)
     _, rows = get(**base, filter_limit=-1)
     assert len(rows) == 4
-    assert get(**base, filter_pattern="(")[0] == 400
-    assert get(**base, filter_limit="ten")[0] == 400
+    assert is_error(get(**base, filter_pattern="("))
+    assert is_error(get(**base, filter_limit="ten"))
 
 
 def test_csv_tsv_and_xml(client, site, token):
@@ -149,7 +149,7 @@ def test_csv_tsv_and_xml(client, site, token):
     response = client.get("/index.php", {**params, "format": "xml", "period": "yyy"}, HTTP_HOST="localhost")
     assert ET.fromstring(response.content).find("error").get("message").startswith("period must be")
     response = client.get("/index.php", {**params, "format": "php"}, HTTP_HOST="localhost")
-    assert response.status_code == 400 and "format=php is not supported" in response.json()["message"]
+    assert response.status_code == 200 and "format=php is not supported" in response.json()["message"]
 
 
 def test_multi_period_csv_and_xml_carry_the_date(client, site, token):
@@ -174,13 +174,13 @@ def test_live_last_visits_details_have_matomos_fields_and_action_details(get):
     _, two = get(method="Live.getLastVisitsDetails", filter_limit=2, filter_offset=1)
     assert [v["idVisit"] for v in two] == [v["idVisit"] for v in visits[1:3]]
     status, body = get(method="Live.getLastVisitsDetails", segment="visitCount>1")
-    assert status == 400 and "segment" in body["message"]
+    assert status == 200 and "segment" in body["message"]
 
 
 def test_live_visitor_profile_and_counters(get):
     _, profile = get(method="Live.getVisitorProfile", visitorId=ALICE)
     assert profile["totalVisits"] == 2 and len(profile["lastVisits"]) == 2
-    assert get(method="Live.getVisitorProfile", visitorId="nope")[0] == 400
+    assert is_error(get(method="Live.getVisitorProfile", visitorId="nope"))
     assert get(method="Live.getCounters", lastMinutes=30) == (200, [{"visits": 1, "actions": 2, "visitors": 1,
                                                                      "visitsConverted": 0}])
 
@@ -228,7 +228,7 @@ def test_token_auth_in_the_post_body(client, site, token):
 @pytest.mark.parametrize("period,date", [("week", "9999-12-31"), ("day", "1991-08-05"), ("year", "last366")])
 def test_dates_out_of_matomos_range_are_refused(get, period, date):
     status, body = get(method="VisitsSummary.get", period=period, date=date)
-    assert status == 400 and "date=" in body["message"]
+    assert status == 200 and "date=" in body["message"]
 
 
 def test_a_range_reaching_back_to_1991_builds_nothing_before_the_sites_first_visit(client):
@@ -250,7 +250,7 @@ def test_live_last_visits_details_keep_to_the_period_and_date_when_given(get):
     assert len(that_day) == 4 and {v["serverDate"] for v in that_day} == {DAY.date().isoformat()}
     _, today = get(method="Live.getLastVisitsDetails", period="day", date="today")
     assert len(today) == 1
-    assert get(method="Live.getLastVisitsDetails", period="day", date="someday")[0] == 400
+    assert is_error(get(method="Live.getLastVisitsDetails", period="day", date="someday"))
 
 
 def test_countries_and_languages_are_named_in_english_with_their_code(get):
@@ -271,7 +271,7 @@ def test_rates_are_matomos_percent_strings_or_quotients_with_format_metrics_0(ge
     _, frequency = get(method="VisitFrequency.get", period="day", date=D)
     assert (frequency["bounce_rate_new"], frequency["bounce_rate_returning"]) == ("33%", "100%")
     status, error = get(method="VisitsSummary.get", period="day", date=D, format_metrics="pretty")
-    assert status == 400 and "format_metrics" in error["message"]
+    assert status == 200 and "format_metrics" in error["message"]
 
 
 def test_sorting_by_a_rate_sorts_by_its_value_not_its_text(get):
@@ -293,4 +293,4 @@ def test_names_come_in_the_language_asked_for(get):
     _, rows = get(method="UserCountry.getCountry", period="day", date=D, language="fr")
     assert {row["label"] for row in rows} == {"Espagne", "Inconnu"}
     status, body = get(method="UserCountry.getCountry", period="day", date=D, language="<script>")
-    assert status == 400 and "language" in body["message"]
+    assert status == 200 and "language" in body["message"]

@@ -51,9 +51,10 @@ def caller(client):
 
 
 def parses(response, fmt: str) -> None:
-    body = response.content.decode()
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    body = content.decode()
     if fmt == "xml":
-        ET.fromstring(response.content)
+        ET.fromstring(content)
     elif fmt in ("csv", "tsv"):
         assert response["Content-Type"].startswith("text/")
     else:
@@ -71,6 +72,6 @@ def test_no_parameter_makes_the_api_fail(caller, params, use_post):
         response = client.post("/index.php", query, HTTP_HOST="localhost")
     else:
         response = client.get("/index.php", query, HTTP_HOST="localhost")
-    assert response.status_code in (200, 400, 401, 403), response.content[:300]
+    assert response.status_code in (200, 401), response
     fmt = (params.get("format") or "json").lower()
     parses(response, fmt if fmt in ("csv", "tsv", "xml") else "json")

@@ -69,11 +69,11 @@ def test_a_member_of_a_gets_the_same_refusal_for_b_as_for_a_site_that_does_not_e
     for method in SITE_SCOPED:
         status, body = call_api(client, token_auth=world["member"], **params_for(method, b.pk))
         _, missing = call_api(client, token_auth=world["member"], **params_for(method, 999999))
-        assert status == 403 and body["message"] == missing["message"].replace("999999", str(b.pk)), method
+        assert status == 401 and body["message"] == missing["message"].replace("999999", str(b.pk)), method
         assert b.name not in str(body)
     status, both = call_api(client, token_auth=world["member"], **params_for("VisitsSummary.get",
                                                                                f"{world['a'].pk},{b.pk}"))
-    assert status == 403  # a list is refused whole when one site is not readable
+    assert status == 401  # a list is refused whole when one site is not readable
 
 
 def test_farm_methods_never_show_b_to_a_member(client, world):
@@ -82,7 +82,7 @@ def test_farm_methods_never_show_b_to_a_member(client, world):
     assert [s["idsite"] for s in sites] == [world["a"].pk]
     assert call_api(client, token_auth=member, method="SitesManager.getSitesIdFromSiteUrl",
                     url="https://b.example") == (200, [])
-    assert call_api(client, token_auth=member, method="SitesManager.getAllSites")[0] == 403
+    assert call_api(client, token_auth=member, method="SitesManager.getAllSites")[0] == 401
     _, bulk = call_api(client, token_auth=member, **params_for("API.getBulkRequest", b.pk))
     assert bulk[0]["result"] == "error" and "view" in bulk[0]["message"]
     _, every = call_api(client, token_auth=member, method="MultiSites.getAll", period="day", date="today", enhanced=1)
@@ -106,7 +106,7 @@ def test_the_owner_of_b_and_a_superuser_read_b_with_every_method(client, world):
             assert status == 200, (who, method, body)
     assert call_api(client, token_auth=world["super"], method="SitesManager.getAllSites")[0] == 200
     status, body = call_api(client, token_auth=world["owner_b"], **params_for("Live.getVisitorProfile", b.pk))
-    assert status == 400 and "visitorId unknown" in body["message"]
+    assert status == 200 and "visitorId unknown" in body["message"]
 
 
 def test_a_site_domain_answers_only_about_its_own_site(client, world):
@@ -116,10 +116,10 @@ def test_a_site_domain_answers_only_about_its_own_site(client, world):
                     date=DAY.date().isoformat()) == (200, {"value": 4})
     status, _ = call_api(client, host_a, token_auth=world["super"], idSite=b.pk, method="VisitsSummary.getVisits",
                          period="day", date="today")
-    assert status == 403
+    assert status == 401
     status, _ = call_api(client, f"{b.slug}.localhost", token_auth=world["member"],
                          method="VisitsSummary.getVisits", period="day", date="today")
-    assert status == 403
+    assert status == 401
     _, listed = call_api(client, host_a, token_auth=world["super"], method="SitesManager.getSitesWithAtLeastViewAccess")
     assert [s["idsite"] for s in listed] == [a.pk]
 
@@ -131,6 +131,6 @@ def test_a_logged_in_session_works_for_gets_and_csrf_protects_its_posts(world):
               "date": DAY.date().isoformat()}
     assert call_api(browser, **params) == (200, {"value": 4})
     assert browser.post("/index.php?" + urlencode({"module": "API", **params}), {},
-                        HTTP_HOST="localhost").status_code == 403
+                        HTTP_HOST="localhost").status_code == 403  # Django's CSRF refusal, before the API
     token_post = call_api(browser, post={"token_auth": world["member"]}, **params)
     assert token_post == (200, {"value": 4})  # a token call needs no CSRF token
