@@ -5,13 +5,26 @@ going away while it holds messages; settings.CELERY_BROKER_TRANSPORT names it.
 """
 import logging
 import os
+import warnings
 
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
+from celery.signals import worker_ready
 from kombu.transport import redis as kombu_redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
 
 logger = logging.getLogger(__name__)
+
+
+@worker_ready.connect
+def _quiet_the_cancel_on_connection_loss_warning(**_kwargs) -> None:
+    """worker_cancel_long_running_tasks_on_connection_loss stays off on purpose (settings.py says
+    why); celery warns about it, in nine lines, at every loss of the broker connection, burying the
+    line that says what happened. NB: on worker_ready, since celery's logging set-up shows every
+    deprecation warning ("always") after our module is imported."""
+    warnings.filterwarnings("ignore", message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+                            category=CPendingDeprecationWarning)
 
 
 class _QoS(kombu_redis.QoS):
