@@ -5,9 +5,11 @@ through `farm with-services`, exactly as `make test` and `make up` do without DA
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,10 +58,14 @@ def _postgres_running(state: Path) -> bool:
 
 
 @pytest.fixture
-def state(tmp_path):
-    folder = tmp_path / "fresh" / "clone" / ".state"  # neither it nor its parents exist
+def state():
+    """A state folder that does not exist yet, nor its parents. NB: not under pytest's tmp_path,
+    whose root pytest keeps private to its user: PostgreSQL runs as its own user when we are root."""
+    root = Path(tempfile.mkdtemp(prefix="farm-embedded-"))
+    folder = root / "fresh" / "clone" / ".state"
     yield folder
     subprocess.run(["pkill", "-KILL", "-f", str(folder)], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_with_services_creates_the_state_folder_and_a_second_start_reuses_the_data(state):
@@ -85,8 +91,8 @@ def _start_and_crash(state: Path, marker: Path, *, everything: bool) -> None:
     time.sleep(0.5)
 
 
-def test_after_a_crash_the_next_start_is_clean_and_keeps_what_was_written(state, tmp_path):
-    marker = tmp_path / "ready"
+def test_after_a_crash_the_next_start_is_clean_and_keeps_what_was_written(state):
+    marker = state.parent / "ready"
     _start_and_crash(state, marker, everything=False)  # PostgreSQL survives its farm: reused, then stopped
     assert _visit(state) == {"rows": 2, "hits": 2, "aof": "yes"}
     assert not _postgres_running(state)
