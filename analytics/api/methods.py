@@ -11,13 +11,13 @@ the list the view sends as X-Farm-Not-Archived.
 """
 import re
 from dataclasses import dataclass, replace
-from datetime import date
 from typing import Callable
 
 from django.conf import settings
 from django.utils import translation
 
 from analytics.api import access, multisites, rates, sites, tables
+from analytics.api.dates import periods_asked
 from analytics.api.errors import ApiError, unexpected
 from analytics.api.filters import columns, page, rows_filtered, stream_filtered
 from analytics.api.formats import Keyed, Stream
@@ -29,10 +29,7 @@ from analytics.reports.errors import ReportError
 from farm.tenancy import in_tenant
 from instances.models import Instance
 
-_MULTI_DATE = re.compile(r"^(last|previous)(\d+)$", re.IGNORECASE)
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
-MAX_PERIODS = 366
-FIRST_DATE = date(1991, 8, 6)  # as Matomo: no web analytics before the first web site
 MAX_BULK = 100
 VALUE_METHODS = {"VisitsSummary.getVisits": "nb_visits", "VisitsSummary.getUniqueVisitors": "nb_uniq_visitors",
                  "VisitsSummary.getUsers": "nb_users", "VisitsSummary.getActions": "nb_actions",
@@ -98,7 +95,7 @@ def _for_site(method: Method, call: Call):
         try:
             if method.scope == "site":
                 return _filtered(method, method.run(call), call.params)
-            periods, keyed = _periods(call.params)
+            periods, keyed = periods_asked(call.params, today=service.site_today())
             results = {}
             for period in periods:
                 try:
@@ -112,22 +109,6 @@ def _for_site(method: Method, call: Call):
         except ReportError as error:
             raise ApiError(str(error)) from None
     return Keyed("date", results) if keyed else results[periods[0].label]
-
-
-def _periods(params: Params):
-    """The periods asked for, and whether the answer is keyed by date (lastN / previousN)."""
-    period = params.required("period", "one of day, week, month, year, range")
-    value = params.required("date", "YYYY-MM-DD, today, yesterday, lastN, previousN, or START,END with period=range")
-    multi = _MULTI_DATE.match(value.strip())
-    if multi and int(multi.group(2)) > MAX_PERIODS:
-        raise ApiError(f"date={value[:20]}: at most {MAX_PERIODS} periods in one call")
-    try:
-        periods = service.periods_for(period, value)
-    except OverflowError:
-        raise ApiError(f"date={value[:30]} is out of range for period={period[:10]}") from None
-    if periods[0].start < FIRST_DATE:
-        raise ApiError(f"date={value[:30]} reaches before {FIRST_DATE}, the first date Matomo accepts")
-    return periods, bool(multi) and period != "range"
 
 
 def _language(params: Params) -> str:
@@ -213,7 +194,7 @@ def _last_visits(call: Call) -> Stream:
         else None
     between = None
     if call.params.get("period") and call.params.get("date"):
-        periods, _keyed = _periods(call.params)
+        periods, _keyed = periods_asked(call.params, today=service.site_today())
         between = span_bounds(periods[0].start, periods[-1].end, site_timezone())
     site, language = call.site, translation.get_language()
 

@@ -16,17 +16,16 @@ never by entering site schemas. As Matomo's MultiSites API:
   per-site ecommerce switch).
 """
 import re
-from datetime import date
 from typing import NamedTuple
 
 from django.utils import timezone
 
 from analytics.api import access
+from analytics.api.dates import periods_asked
 from analytics.api.errors import ApiError, NoAccess
 from analytics.api.filters import columns, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
-from analytics.reports.periods import Period, PeriodError, periods_for
 from instances import overview
 
 BASE = {"nb_visits": "visits_evolution", "nb_actions": "actions_evolution", "nb_pageviews": "pageviews_evolution",
@@ -38,7 +37,6 @@ PREVIOUS = {"nb_visits": "previous_nb_visits", "nb_actions": "previous_nb_action
             "nb_conversions": "previous_Goal_nb_conversions", "orders": "previous_Goal_0_nb_conversions",
             "ecommerce_revenue": "previous_Goal_0_revenue"}
 CURRENCY_SYMBOL = "€"  # every site reports in EUR (analytics.api.sites.CURRENCY)
-_MULTI_DATE = re.compile(r"^(last|previous)(\d+)$", re.IGNORECASE)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 UTC = "UTC"
@@ -55,7 +53,7 @@ def get_all(call) -> list[dict] | Keyed:
     present = _presenter(params)
     show = params.get("showColumns")
     keep_empty = params.flag("enhanced") or (show is not None and "nb_visits" not in show.split(","))
-    periods, keyed = _periods(params, today=overview.today_in(UTC))
+    periods, keyed = periods_asked(params, today=overview.today_in(UTC))
     results = {}
     for period in periods:
         span = overview.Span(period.kind, period.start, period.end)
@@ -75,7 +73,7 @@ def get_one(call) -> dict | Keyed:
         raise ApiError("MultiSites.getOne needs one site: idSite=N")
     site = access.site_for(call.user, int(raw), call.host)
     metrics, present = _metrics(params), _presenter(params)
-    periods, keyed = _periods(params, today=overview.today_in(site.timezone))
+    periods, keyed = periods_asked(params, today=overview.today_in(site.timezone))
     results = {}
     for period in periods:
         span = overview.Span(period.kind, period.start, period.end)
@@ -143,26 +141,6 @@ def _matching(found: list[Listed], pattern: str | None) -> list[Listed]:
     wanted = pattern.strip().lower()
     return [site for site in found if wanted in site.name.lower() or wanted in (site.main_url or "").lower()
             or (wanted.isdigit() and int(wanted) == site.pk)]
-
-
-def _periods(params: Params, *, today: date) -> tuple[list[Period], bool]:
-    """The periods asked for, and whether the answer is keyed by date (lastN / previousN)."""
-    from analytics.api.methods import FIRST_DATE, MAX_PERIODS  # NB: methods registers this module
-
-    period = params.required("period", "one of day, week, month, year, range")
-    value = params.required("date", "YYYY-MM-DD, today, yesterday, lastN, previousN, or START,END with period=range")
-    multi = _MULTI_DATE.match(value.strip())
-    if multi and int(multi.group(2)) > MAX_PERIODS:
-        raise ApiError(f"date={value[:20]}: at most {MAX_PERIODS} periods in one call")
-    try:
-        periods = periods_for(period, value, today=today)
-    except PeriodError as error:
-        raise ApiError(str(error)) from None
-    except OverflowError:
-        raise ApiError(f"date={value[:30]} is out of range for period={period[:10]}") from None
-    if periods[0].start < FIRST_DATE:
-        raise ApiError(f"date={value[:30]} reaches before {FIRST_DATE}, the first date Matomo accepts")
-    return periods, bool(multi) and period != "range"
 
 
 def _number(value):

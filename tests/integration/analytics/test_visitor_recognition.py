@@ -176,6 +176,7 @@ def test_an_expired_day_salt_is_gone_and_a_new_days_digest_differs():
     today = timezone.now().date()
     old_day, recent_day = today - timedelta(days=4), today - timedelta(days=1)
     old_salt, recent_salt = day_salt(day=old_day), day_salt(day=recent_day)
+    assert old_salt != recent_salt
     old_digest = address_digest("81.2.69.160", site_id=1, salt=old_salt)
     DaySalt.objects.update(created_at=timezone.now() - timedelta(days=3))
 

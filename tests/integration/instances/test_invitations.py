@@ -27,7 +27,7 @@ def test_adding_by_the_email_of_another_account_grants_nothing_but_sends_an_invi
     make_user("alice@example.org", email="mallory@example.org")  # and an account *named* like it
     client.force_login(instance.owner)
 
-    path = invite(client, instance, "alice@example.org", role="admin")
+    invite(client, instance, "alice@example.org", role="admin")
 
     assert not Membership.objects.filter(instance=instance).exists()
     assert mail.outbox[-1].to == ["alice@example.org"] and "Secret" in mail.outbox[-1].subject
