@@ -35,6 +35,9 @@ DEFAULTS = {
     "FARM_VISIT_TIMEOUT_MINUTES": 30,
     "FARM_HITS_STREAM": "farm:hits",
     "FARM_INGEST_RECLAIM_MS": 60_000,
+    # Days a parsed user agent stays in the farm's cache (analytics.tracking.agents); it is parsed
+    # again when it comes back after that.
+    "FARM_AGENT_CACHE_DAYS": 30,
     # Where the country lookup's compact table is kept between processes ("" = ~/.cache/farm)
     "FARM_COUNTRY_CACHE_DIR": "",
     # Slugs nobody may request: they collide with infrastructure names or our own schemas.

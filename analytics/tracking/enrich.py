@@ -2,12 +2,11 @@
 browser's client hints), and bot detection. The country is looked up at the door, from the full
 address (analytics.tracking.country); `country` here serves hits that came without it.
 
-device-detector loads large rule sets, so they are loaded once per worker process and every
-answer is cached per (user agent, client hints).
+device-detector loads large rule sets, so they are loaded (and screened: analytics.tracking.detector)
+once per worker process; each agent is parsed once per farm (analytics.tracking.agents).
 """
 import gc
 import time
-from functools import lru_cache
 
 from analytics.models import Visit
 from analytics.tracking.country import country_of
@@ -55,14 +54,22 @@ def client_hints(uadata) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(headers.items()))
 
 
-@lru_cache(maxsize=20_000)
-def device(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
+def detect(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
     """{bot: bool, device_type, device_brand, …} for a user agent and its client hints (see
-    `client_hints`); empty strings when unknown, values cut to the visit's columns."""
+    `client_hints`): device-detector's reading, screened (analytics.tracking.detector). Parses
+    every time: ingest reads agents through the farm's cache (agents.devices)."""
     from device_detector import DeviceDetector
 
+    from analytics.tracking import detector
+
+    detector.install()
     # NB: check_cache=False: ours is the cache; the library's own would key hints lossily.
-    parsed = DeviceDetector(user_agent or "", headers=dict(hints) or None, check_cache=False).parse()
+    return reading(DeviceDetector(user_agent or "", headers=dict(hints) or None, check_cache=False).parse())
+
+
+def reading(parsed) -> dict:
+    """What ingest keeps of a parsed DeviceDetector: empty strings when unknown, values cut to the
+    visit's columns, nothing but `bot` for a bot."""
     if parsed.is_bot():
         return {"bot": True, **dict.fromkeys(DEVICE_FIELDS, "")}
     values = (parsed.device_type(), parsed.device_brand(), parsed.device_model(), parsed.os_name(),
@@ -71,17 +78,17 @@ def device(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
                              for name, value in zip(DEVICE_FIELDS, values, strict=True)}}
 
 
+def device(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
+    """`detect`'s reading of one agent, through the farm's cache (a batch asks agents.devices at once)."""
+    from analytics.tracking import agents
+
+    return agents.devices([(user_agent, hints)])[(user_agent, hints)]
+
+
 def country(masked_ip: str | None) -> str:
     """Two-letter country code of a masked address (hits queued without the door's country, and
     sites that geolocate the masked address), or "" when unknown or private."""
     return country_of(masked_ip)
-
-
-def cache_hit_rate() -> float:
-    """Share of device lookups answered from the cache (reported by the tracking benchmark)."""
-    info = device.cache_info()
-    total = info.hits + info.misses
-    return info.hits / total if total else 0.0
 
 
 _warm = False
@@ -99,7 +106,7 @@ def warm_up() -> float:
     if _warm:
         return 0.0
     started = time.perf_counter()
-    device("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0")
+    detect("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0")
     country("192.0.0.0")
     gc.collect()
     gc.freeze()

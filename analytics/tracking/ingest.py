@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 
 from analytics.models import Action, Conversion, MediaPlay
-from analytics.tracking import enrich, store, visitors
+from analytics.tracking import agents, enrich, store, visitors
 from analytics.tracking.params import parse_request
 from analytics.tracking.store import ActionRow, ConversionRow, VisitRow
 from farm.conf import farm_setting
@@ -39,7 +39,7 @@ class Hit:
     entry: dict
     params: dict
     user_agent: str
-    device: dict  # enrich.device() of the user agent and client hints
+    device: dict  # device-detector's reading of the user agent and client hints (agents.devices)
 
 
 def _timeout() -> timedelta:
@@ -280,20 +280,46 @@ def _check_door_fields(entry: dict) -> None:
         raise ValueError("the country must be a two-letter code or empty")
 
 
-def hit_prepare(entry: dict) -> Hit | None:
-    """A queued entry validated again (the queue is not trusted), timed and enriched with its
-    device; None for a bot's hit (bots are not visitors, unless the tracker says bots=1).
-
-    Raises on an entry that is not a valid hit (bad id, parameters, time): the caller sets it aside
-    with the error, so a hand-crafted entry never blocks the others.
-    """
+def _checked(entry: dict) -> tuple[dict, str, tuple]:
+    """An entry's parameters, user agent and client hints; raises if it is not a valid hit."""
     params = parse_request(entry["p"])
     _check_door_fields(entry)
-    user_agent = params.get("ua") or entry.get("ua", "")
-    device = enrich.device(user_agent, enrich.client_hints(params.get("uadata")))
-    if device["bot"] and not params.get("bots"):
-        return None
-    return Hit(_canonical_id(entry["id"]), hit_time(entry, params), entry, params, user_agent, device)
+    return params, params.get("ua") or entry.get("ua", ""), enrich.client_hints(params.get("uadata"))
+
+
+def hits_prepare(entries: list[dict]) -> tuple[list[Hit], list[tuple[dict, Exception]]]:
+    """Queued entries validated again (the queue is not trusted), timed and given their device;
+    bots' hits left out (bots are not visitors, unless the tracker says bots=1). Returns the hits
+    and, for the entries that are not valid hits, why: the caller sets them aside with the error,
+    so a hand-crafted entry never blocks the others.
+
+    The batch's agents are looked up at once (agents.devices): one query for those this process
+    has not met, a parse only for those the farm has never met."""
+    checked, invalid = [], []
+    for entry in entries:
+        try:
+            checked.append((entry, *_checked(entry)))
+        except Exception as exc:  # reported with the entry, never raised
+            invalid.append((entry, exc))
+    devices = agents.devices((user_agent, hints) for _entry, _params, user_agent, hints in checked)
+    hits = []
+    for entry, params, user_agent, hints in checked:
+        device = devices[(user_agent, hints)]
+        if device["bot"] and not params.get("bots"):
+            continue
+        try:
+            hits.append(Hit(_canonical_id(entry["id"]), hit_time(entry, params), entry, params, user_agent, device))
+        except Exception as exc:  # reported with the entry, never raised
+            invalid.append((entry, exc))
+    return hits, invalid
+
+
+def hit_prepare(entry: dict) -> Hit | None:
+    """`hits_prepare` for one entry: its hit (None for a bot's), or raises why it is not valid."""
+    hits, invalid = hits_prepare([entry])
+    if invalid:
+        raise invalid[0][1]
+    return hits[0] if hits else None
 
 
 def _new_hits(cursor, hits: list[Hit]) -> list[Hit]:

@@ -22,7 +22,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from analytics.tracking import enrich
-from analytics.tracking.ingest import Hit, hit_prepare, ingest_site_hits
+from analytics.tracking.ingest import Hit, hits_prepare, ingest_site_hits
 from farm.conf import farm_setting
 from farm.tenancy import in_tenant
 
@@ -117,20 +117,6 @@ def _store(tenant_id: int, hits: list[Hit]) -> int:
         return ingest_site_hits(tenant, hits)
 
 
-def _prepared(entries: list[dict]) -> tuple[list[Hit], list[tuple[dict, Exception]]]:
-    """Entries validated and enriched (bots' left out), and those that are not valid hits, with why."""
-    hits, invalid = [], []
-    for entry in entries:
-        try:
-            hit = hit_prepare(entry)
-        except Exception as exc:  # a hand-crafted or corrupted entry: reported with the hit, never raised
-            invalid.append((entry, exc))
-        else:
-            if hit is not None:
-                hits.append(hit)
-    return hits, invalid
-
-
 def _store_by_site(hits: list[Hit], *, reraise=()) -> tuple[int, list[tuple[dict, Exception]]]:
     """Store hits grouped by site; a failing group is retried hit by hit so one bad hit cannot
     block the others. Returns (hits stored, [(entry, error)] for those that could not be)."""
@@ -159,7 +145,7 @@ def hits_store_now(entries: list[dict]) -> list[str]:
     Returns the ids of the hits that could not be stored, so the endpoint can say so instead of
     pretending (the client may retry them); one site's failure never stops another's hits.
     """
-    hits, failures = _prepared(entries)
+    hits, failures = hits_prepare(entries)
     _stored, store_failures = _store_by_site(hits)
     for entry, exc in failures + store_failures:
         logger.warning("write-through of hit %s failed: %s", entry["id"], exc)
@@ -186,7 +172,7 @@ def _decoded(messages: list) -> tuple[list[Hit], list[tuple[bytes, str]]]:
             entries.append(entry)
         except (KeyError, ValueError, TypeError) as exc:
             aside.append((fields.get(b"h", b""), f"unreadable entry: {exc}"))
-    hits, invalid = _prepared(entries)
+    hits, invalid = hits_prepare(entries)
     return hits, aside + [_aside(entry, exc) for entry, exc in invalid]
 
 
