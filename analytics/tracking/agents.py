@@ -59,8 +59,8 @@ def _table() -> str:
 
 def _read(keys: list[str]) -> dict[str, dict]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT key, device FROM {_table()} WHERE key = ANY(%s)", [keys])
-        return {key: device for key, device in cursor.fetchall()}
+        cursor.execute(f"SELECT key, device::text FROM {_table()} WHERE key = ANY(%s)", [keys])
+        return {key: orjson.loads(device) for key, device in cursor.fetchall()}
 
 
 def _write(unseen: dict[str, Agent], parsed: dict[str, dict]) -> dict[str, dict]:
