@@ -147,6 +147,40 @@ def _ingest_line(console, name, entries, backend, baseline=None) -> float:
     return rate
 
 
+def _lag_under_cold_traffic(console, traffic: "Traffic", seconds: float, rate: int) -> float:
+    """Cold traffic queued at `rate` hits/s for `seconds` through the door's own enqueue (which
+    wakes the ingest worker), against a Celery worker started as `make up` starts it; samples the
+    oldest queued hit's wait every half second. Returns the longest wait seen."""
+    from analytics.tracking import queue
+    from farm.cli import _programs  # the command lines `make up` runs
+
+    command = _programs({**os.environ}, host="127.0.0.1", port="0")["worker"]
+    worker = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "DEBUG": "0"}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(8)  # the worker starts and loads its rule sets
+        worst, sent, started = 0.0, 0, time.monotonic()
+        entries = traffic.day(int(seconds * rate), start=time.time(), seconds=seconds)
+        while (elapsed := time.monotonic() - started) < seconds:
+            due = min(len(entries), int(elapsed * rate))
+            if due > sent:
+                queue.hits_enqueue([{**entry, "at": time.time()} for entry in entries[sent:due]])
+                sent = due
+            worst = max(worst, queue.ingest_lag_seconds())
+            time.sleep(0.5)
+        drained_at = time.monotonic()
+        while queue.queue_depth()["queued"] and time.monotonic() - drained_at < 300:
+            worst = max(worst, queue.ingest_lag_seconds())
+            time.sleep(0.5)
+        console.print(f"ingest lag, cold traffic at {rate} hits/s for {seconds:.0f} s through a worker as `make up` "
+                      f"runs it: oldest queued hit waited at most {worst:.1f} s; queue empty "
+                      f"{time.monotonic() - drained_at:.1f} s after the last hit ({sent} hits)")
+        return worst
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -155,6 +189,8 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--hits", type=int, default=60_000)
     parser.add_argument("--agents", type=int, default=7_000, help="agents in the long tail (about 4,000 are drawn)")
+    parser.add_argument("--lag-seconds", type=float, default=60, help="cold traffic through a real worker (0: skip)")
+    parser.add_argument("--lag-rate", type=int, default=1000)
     args = parser.parse_args()
 
     from common import django_in_own_database, live_site
@@ -251,9 +287,15 @@ def main() -> int:
     write_through = len(entries) / (time.perf_counter() - started)
     queue.client().delete(os.environ["FARM_HITS_STREAM"], os.environ["FARM_HITS_STREAM"] + ":dead")
     console.print(f"write-through (Redis down path), one hit per call: {write_through:8.0f} hits/s")
+    lag = 0.0
+    if args.lag_seconds:
+        fresh = agent_pool(args.agents, seed=12, release=release + 500)  # agents neither line has seen
+        lag = _lag_under_cold_traffic(console, Traffic([site.pk] + [s.pk for s in others], fresh, returning=0.6,
+                                                       seed=6), args.lag_seconds, args.lag_rate)
     console.print(f"cold ≥ 5,000 hits/s: {'yes' if cold >= 5000 else 'NO'}; warm ≥ 18,000 hits/s: "
                   f"{'yes' if warm >= 18000 else 'NO'}; warm ≥ 0.8× one agent: {'yes' if warm >= 0.8 * baseline else 'NO'}"
-                  f"; accept ≥ 1,500 hits/s: {'yes' if single_rate >= 1500 else 'NO'}")
+                  f"; accept ≥ 1,500 hits/s: {'yes' if single_rate >= 1500 else 'NO'}"
+                  + (f"; lag < 60 s at {args.lag_rate} hits/s cold: {'yes' if lag < 60 else 'NO'}" if args.lag_seconds else ""))
     return 0 if accepted_stored == accepted and returning > 0 else 1
 
 
