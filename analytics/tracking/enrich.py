@@ -9,6 +9,7 @@ import gc
 import time
 
 from analytics.models import Visit
+from analytics.tracking import detector
 from analytics.tracking.country import country_of
 
 DEVICE_FIELDS = ("device_type", "device_brand", "device_model", "os_name", "os_version", "browser_name",
@@ -60,8 +61,6 @@ def detect(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
     every time: ingest reads agents through the farm's cache (agents.devices)."""
     from device_detector import DeviceDetector
 
-    from analytics.tracking import detector
-
     detector.install()
     # NB: check_cache=False: ours is the cache; the library's own would key hints lossily.
     return reading(DeviceDetector(user_agent or "", headers=dict(hints) or None, check_cache=False).parse())
@@ -95,7 +94,8 @@ _warm = False
 
 
 def warm_up() -> float:
-    """Load both rule sets now, once per process, then freeze what is alive; returns the seconds it took.
+    """Load both rule sets now (device-detector's compiled: detector.compile_rules), once per
+    process, then freeze what is alive; returns the seconds it took.
 
     Why freeze: the rule sets and the rest of a worker's lasting state are about a million objects.
     The garbage collector walked them all at each full collection (~0.25 s, five times per 330,000
@@ -107,6 +107,7 @@ def warm_up() -> float:
         return 0.0
     started = time.perf_counter()
     detect("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0")
+    detector.compile_rules()
     country("192.0.0.0")
     gc.collect()
     gc.freeze()

@@ -83,6 +83,7 @@ class _Session:
 
     def __init__(self, cursor, tz: ZoneInfo, own_hosts: set[str]):
         self.cursor, self.tz, self.own_hosts = cursor, tz, own_hosts
+        self.timeout = _timeout()  # NB: read once per batch: a settings lookup per hit cost 3 µs
         self.current: dict[str, VisitRow] = {}
         self.new: list[VisitRow] = []  # opened by this batch: inserted together at the end
         self.touched: dict[int, VisitRow] = {}  # existing visits changed by this batch
@@ -93,7 +94,7 @@ class _Session:
     def _needs_new_visit(self, visit: VisitRow | None, params: dict, at: datetime, campaign_name: str) -> bool:
         if visit is None or params.get("new_visit"):
             return True
-        if at - visit.last_action_at > _timeout():
+        if at - visit.last_action_at > self.timeout:
             return True
         if at.astimezone(self.tz).date() != visit.last_action_at.astimezone(self.tz).date():
             return True
