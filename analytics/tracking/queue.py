@@ -127,22 +127,27 @@ def _store_by_site(hits: list[Hit], *, reraise=()) -> tuple[int, list[tuple[dict
     by_site, stored, failures = defaultdict(list), 0, []
     for hit in hits:
         by_site[hit.entry["t"]].append(hit)
-    tenants = get_tenant_model().objects.in_bulk(list(by_site))
-    with transaction.atomic():
-        for tenant_id, group in by_site.items():
-            tenant = tenants.get(tenant_id)
-            try:
-                stored += _store(tenant, tenant_id, group)
-            except reraise:
-                raise
-            except Exception:  # retried one at a time just below
-                for hit in group:
-                    try:
-                        stored += _store(tenant, tenant_id, [hit])
-                    except reraise:
-                        raise
-                    except Exception as exc:  # reported to the caller, with the hit
-                        failures.append((hit.entry, exc))
+    try:
+        tenants = get_tenant_model().objects.in_bulk(list(by_site))
+        with transaction.atomic():
+            for tenant_id, group in by_site.items():
+                tenant = tenants.get(tenant_id)
+                try:
+                    stored += _store(tenant, tenant_id, group)
+                except reraise:
+                    raise
+                except Exception:  # retried one at a time just below
+                    for hit in group:
+                        try:
+                            stored += _store(tenant, tenant_id, [hit])
+                        except reraise:
+                            raise
+                        except Exception as exc:  # reported to the caller, with the hit
+                            failures.append((hit.entry, exc))
+    except reraise:
+        raise
+    except Exception as exc:  # the batch's transaction failed (database away): none of it is stored
+        return 0, [(hit.entry, exc) for hit in hits]
     return stored, failures
 
 

@@ -42,8 +42,10 @@ else:  # race AGENT START: parse the same agent as another process, at the same 
 """
 
 
-def _new_process(*args: str) -> subprocess.Popen:
+def _new_process(*args: str, stream: str = "") -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_SETTINGS_MODULE": "farm.settings"}
+    if stream:
+        env["FARM_HITS_STREAM"] = stream
     return subprocess.Popen([sys.executable, "-c", _PROCESS, *args], env=env, cwd=settings.BASE_DIR,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -54,10 +56,13 @@ def _result(process: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _hits(site, user_agents: list[str]) -> list[dict]:
-    return [{"id": str(uuid.uuid4()), "t": site.pk, "at": time.time(), "ip": "192.0.0.0", "ua": ua, "lang": "en",
-             "p": {"idsite": str(site.pk), "rec": "1", "_id": f"{n:016x}", "url": "https://s.example/"}}
-            for n, ua in enumerate(user_agents)]
+def _queue(stream: str, site, user_agents: list[str]) -> None:
+    """Hits on a stream of the test's own: the session's real worker (woken by other tests) must not
+    drain them before the process under test does."""
+    for n, ua in enumerate(user_agents):
+        queue.client().xadd(stream, {"h": json.dumps({
+            "id": str(uuid.uuid4()), "t": site.pk, "at": time.time(), "ip": "192.0.0.0", "ua": ua, "lang": "en",
+            "p": {"idsite": str(site.pk), "rec": "1", "_id": f"{n:016x}", "url": "https://s.example/"}})})
 
 
 def test_screened_readings_agree_with_device_detector_on_a_fixed_sample_of_its_fixtures():
@@ -75,14 +80,15 @@ def test_a_restarted_worker_parses_no_agent_the_farm_already_read():
     browsers = [ua for ua, hints in fixture_agents() if not hints and "Firefox/" in ua and not detect(ua)["bot"]]
     first = [released(ua, 7) + f" t/{tag}" for ua in browsers[:20]]  # 20 agents never seen
     later = [released(ua, 7) + f" t/{tag}" for ua in browsers[20:30]]  # 10 more
-    queue.hits_enqueue(_hits(site, first))
-    before = _result(_new_process("drain"))
+    stream = f"{settings.FARM_HITS_STREAM}:agents-{tag}"
+    _queue(stream, site, first)
+    before = _result(_new_process("drain", stream=stream))
     assert before["stored"] == len(first) and before["parsed"] == len(set(first)), before
     assert ParsedAgent.objects.filter(user_agent__in=first).count() == len(set(first))
 
     # The worker is restarted mid-traffic: a new process, nothing in memory; old and new agents come.
-    queue.hits_enqueue(_hits(site, first + later))
-    after = _result(_new_process("drain"))
+    _queue(stream, site, first + later)
+    after = _result(_new_process("drain", stream=stream))
     assert after["parsed"] == len(set(later)), f"agents already read were parsed again: {after}"
     assert after["table"] == len(set(first))
     assert ParsedAgent.objects.filter(user_agent__in=first + later).count() == len(set(first + later))
@@ -90,6 +96,7 @@ def test_a_restarted_worker_parses_no_agent_the_farm_already_read():
         stored = set(Visit.objects.values_list("user_agent", "browser_name"))
     expected = {(ua, agents.devices([(ua, ())])[(ua, ())]["browser_name"]) for ua in first + later}
     assert expected <= stored
+    queue.client().delete(stream)
 
 
 @pytest.mark.django_db(transaction=True)
