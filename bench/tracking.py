@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -122,27 +123,68 @@ def _pct(values, q):
     return values[min(len(values) - 1, int(len(values) * q))] * 1000
 
 
-def _ingest_line(console, name, entries, backend, baseline=None) -> float:
-    """Queue `entries`, drain them as a worker does, print the line; returns hits/s."""
-    from analytics.tracking import agents, queue
+# One of the worker's ingest processes: loads its rules (as a running worker has), waits for the
+# start, drains the stream with the others, reports what it did and what it cost.
+_DRAINER = """
+import json, os, sys, time
+import django
+django.setup()
+from django.db import connection
+from analytics.tracking import agents, enrich, queue
+sys.path.insert(0, os.path.join(os.getcwd(), "bench"))
+from tracking import _tree_cpu_seconds
+enrich.warm_up()
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_backend_pid()")
+    backend = cursor.fetchone()[0]
+open(sys.argv[1], "w").close()
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.005)
+cpu, db, started = time.process_time(), _tree_cpu_seconds(backend), time.perf_counter()
+stored = queue.ingest_drain(max_batches=10_000)
+print(json.dumps({"stored": stored, "seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
+                  "db": _tree_cpu_seconds(backend) - db, **agents.counts}))
+"""
+
+
+def _drain(processes: int) -> dict:
+    """Drain the stream with `processes` processes at once, as the worker's pool does; their sums."""
+    with tempfile.TemporaryDirectory() as folder:
+        go = os.path.join(folder, "go")
+        ready = [os.path.join(folder, f"ready{i}") for i in range(processes)]
+        drainers = [subprocess.Popen([sys.executable, "-c", _DRAINER, flag, go], cwd=ROOT, stdout=subprocess.PIPE,
+                                     text=True) for flag in ready]
+        while not all(os.path.exists(flag) for flag in ready):
+            if any(drainer.poll() is not None for drainer in drainers):
+                raise RuntimeError("an ingest process exited before the start")
+            time.sleep(0.02)
+        started = time.perf_counter()
+        Path(go).touch()
+        reports = [json.loads(drainer.communicate()[0].strip().splitlines()[-1]) for drainer in drainers]
+    total = {key: sum(report.get(key, 0) for report in reports)
+             for key in ("stored", "cpu", "db", "memory", "table", "parsed")}
+    return {**total, "seconds": time.perf_counter() - started}
+
+
+def _ingest_line(console, name, entries, processes: int, baseline=None) -> float:
+    """Queue `entries`, drain them as the worker does (`processes` at once), print the line; returns hits/s."""
+    from analytics.tracking import queue
 
     queue.client().delete(os.environ["FARM_HITS_STREAM"])
     pipe = queue.client().pipeline(transaction=False)
     for entry in entries:
         pipe.xadd(os.environ["FARM_HITS_STREAM"], {"h": orjson.dumps(entry)})
     pipe.execute()
-    before = dict(agents.counts)
-    cpu_before, db_before, started = time.process_time(), _tree_cpu_seconds(backend), time.perf_counter()
-    stored = queue.ingest_drain(max_batches=10_000)
-    seconds = time.perf_counter() - started
-    cpu, db = time.process_time() - cpu_before, _tree_cpu_seconds(backend) - db_before
-    looked = {k: agents.counts[k] - before.get(k, 0) for k in ("memory", "table", "parsed")}
+    done = _drain(processes)
+    stored, seconds = done["stored"], done["seconds"]
     distinct = len({(e.get("ua"), e["p"].get("uadata")) for e in entries})
+    lookups = done["memory"] + done["table"] + done["parsed"]
     rate = stored / seconds
-    console.print(f"{name:<34} {rate:8.0f} hits/s  ({stored} stored of {len(entries)} in {seconds:.1f} s; "
-                  f"{len({e['t'] for e in entries})} sites, {distinct} distinct agents, {looked['parsed']} parsed; "
-                  f"agent lookups from memory {looked['memory']}, farm table {looked['table']}; "
-                  f"CPU per hit: ingest {cpu / stored * 1e6:.0f} µs, PostgreSQL {db / stored * 1e6:.0f} µs"
+    console.print(f"{name:<34} {rate:8.0f} hits/s  ({stored} stored of {len(entries)} in {seconds:.1f} s by "
+                  f"{processes} processes; {len({e['t'] for e in entries})} sites, {distinct} distinct agents, "
+                  f"{done['parsed']} parsed; agent cache hit rate {1 - done['parsed'] / max(1, lookups):.1%} of "
+                  f"{lookups} lookups (memory {done['memory']}, farm table {done['table']}); CPU per hit: ingest "
+                  f"{done['cpu'] / stored * 1e6:.0f} µs, PostgreSQL {done['db'] / stored * 1e6:.0f} µs"
                   + (f"; {rate / baseline:.2f}× the one-agent line)" if baseline else ")"))
     return rate
 
@@ -189,6 +231,7 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--hits", type=int, default=60_000)
     parser.add_argument("--agents", type=int, default=7_000, help="agents in the long tail (about 4,000 are drawn)")
+    parser.add_argument("--processes", type=int, default=2, help="ingest processes (`make up`'s worker runs 2)")
     parser.add_argument("--lag-seconds", type=float, default=60, help="cold traffic through a real worker (0: skip)")
     parser.add_argument("--lag-rate", type=int, default=1000)
     args = parser.parse_args()
@@ -250,11 +293,6 @@ def main() -> int:
     # A worker loads device-detector's and the country data's rule sets once in its life, not per
     # drain (the first drain does): load them before timing, and say how long.
     warm_up_seconds = enrich.warm_up()
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
     started = time.perf_counter()
     accepted_stored = queue.ingest_drain(max_batches=10_000)
     console.print(f"ingest of the {accepted} hits accepted over HTTP: {accepted_stored} stored in "
@@ -264,19 +302,19 @@ def main() -> int:
     now = time.time()
     one_agent = Traffic([site.pk], [(UA, ())], returning=0.0, seed=9)
     baseline = _ingest_line(console, "ingest, one agent, one site", one_agent.day(args.hits, start=now - day,
-                                                                                   seconds=3600), backend)
+                                                                                   seconds=3600), args.processes)
     first_day = traffic.day(args.hits, start=now - day, seconds=3600)
-    cold = _ingest_line(console, "ingest, realistic, cold agents", first_day, backend, baseline)
+    cold = _ingest_line(console, "ingest, realistic, cold agents", first_day, args.processes, baseline)
     # The same traffic the next day: the same visitors (all returning now) with the same browsers.
     next_day = [{**entry, "id": str(uuid.uuid4()), "at": entry["at"] + day - 3600} for entry in first_day]
-    warm = _ingest_line(console, "ingest, realistic, warm (next day)", next_day, backend, baseline)
+    warm = _ingest_line(console, "ingest, realistic, warm (next day)", next_day, args.processes, baseline)
 
     # Returning visitors: 20,000 visitors × 5 page views a minute apart, queued round by round, so
     # after the first rounds every batch extends visits stored by earlier ones (lookups + UPDATE).
     returning = _ingest_line(console, "ingest, 5 views per visitor", [
         {"id": str(uuid.uuid4()), "t": site.pk, "at": now - 300 + 60 * view, "ip": "192.0.0.0", "ua": UA, "lang": "en",
          "p": {"idsite": str(site.pk), "rec": "1", "_id": f"{v + 2**40:016x}", "url": f"https://bench.example/p{view}"}}
-        for view in range(5) for v in range(20_000)], backend, baseline)
+        for view in range(5) for v in range(20_000)], args.processes, baseline)
 
     entries = [{"id": str(uuid.uuid4()), "t": site.pk, "at": time.time(), "ip": "192.0.0.0", "ua": UA, "lang": "en",
                 "p": {"idsite": str(site.pk), "rec": "1", "url": "https://bench.example/wt", "_id": f"{i:016x}"}}

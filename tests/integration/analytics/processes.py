@@ -1,0 +1,64 @@
+"""Ingest in processes of their own, as a worker restarted or a second worker is: nothing in memory,
+their own database connection, this run's test database."""
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+from django.conf import settings
+
+from analytics.tracking import queue
+from tests.conftest import _test_database_url
+
+_SCRIPT = """
+import json, os, sys, time
+import django
+django.setup()
+from analytics.tracking import agents, enrich, queue
+if sys.argv[1] == "drain":  # drain BATCH [START]: drain the stream (from START, epoch seconds)
+    time.sleep(max(0.0, float(sys.argv[3]) - time.time()) if len(sys.argv) > 3 else 0)
+    stored = queue.ingest_drain(batch=int(sys.argv[2]), max_batches=10_000)
+    print(json.dumps({"stored": stored, **agents.counts}))
+else:  # race AGENT START: parse the same agent as another process, at the same moment
+    plain = enrich.detect
+    def marked(user_agent, hints=()):
+        time.sleep(0.3)  # both processes are parsing before either stores
+        return {**plain(user_agent, hints), "device_model": f"read by {os.getpid()}"}
+    enrich.detect = marked
+    time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+    print(json.dumps(agents.devices([(sys.argv[2], ())])[(sys.argv[2], ())]))
+"""
+
+
+def start(*args: str, stream: str = "") -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_SETTINGS_MODULE": "farm.settings"}
+    if stream:
+        env["FARM_HITS_STREAM"] = stream
+    return subprocess.Popen([sys.executable, "-c", _SCRIPT, *args], env=env, cwd=settings.BASE_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def result(process: subprocess.Popen) -> dict:
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def own_stream(tag: str) -> str:
+    """A stream of the test's own: the session's real worker (woken by other tests) must not drain
+    its hits before the processes under test do."""
+    return f"{settings.FARM_HITS_STREAM}:{tag}-{uuid.uuid4().hex[:6]}"
+
+
+def queue_hits(stream: str, hits: list[tuple[object, str, str]]) -> list[str]:
+    """Queue (site, visitor id, user agent) hits on `stream`, in this order; returns their ids."""
+    ids, pipe = [], queue.client().pipeline(transaction=False)
+    for site, visitor, user_agent in hits:
+        ids.append(str(uuid.uuid4()))
+        pipe.xadd(stream, {"h": json.dumps({
+            "id": ids[-1], "t": site.pk, "at": time.time(), "ip": "192.0.0.0", "ua": user_agent, "lang": "en",
+            "p": {"idsite": str(site.pk), "rec": "1", "_id": visitor, "url": "https://s.example/"}})})
+    pipe.execute()
+    return ids

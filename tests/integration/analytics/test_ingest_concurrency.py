@@ -1,0 +1,33 @@
+"""Two ingest processes at once, as `make up`'s worker runs them (concurrency 2): each batch holds
+its sites' ingest locks until it commits, so both must take them in one order."""
+import time
+
+import pytest
+
+from analytics.models import Action
+from farm.tenancy import in_tenant
+from tests.factories import make_instance
+from tests.integration.analytics import processes
+
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_storing_batches_of_the_same_sites_in_opposite_orders_store_every_hit_once():
+    sites = [make_instance(f"both-{name}", state="publie") for name in ("a", "b", "c")]
+    stream = processes.own_stream("both")
+    # Batches of 30: each lists the three sites in the opposite order of the one before, so two
+    # workers reading consecutive batches meet the sites in opposite orders (they deadlocked so).
+    hits = []
+    for batch in range(40):
+        order = sites if batch % 2 else sites[::-1]
+        hits += [(site, f"{batch:08x}{n:08x}", UA) for site in order for n in range(10)]
+    processes.queue_hits(stream, hits)
+    start = str(time.time() + 4)  # both are up and have set Django up by then
+    workers = [processes.start("drain", "30", start, stream=stream) for _ in range(2)]
+    stored = sum(processes.result(worker)["stored"] for worker in workers)
+    assert stored == len(hits)
+    for site in sites:
+        with in_tenant(site):
+            assert Action.objects.count() == 400
+            assert Action.objects.values("hit_id").distinct().count() == 400
