@@ -1,5 +1,6 @@
-"""Two ingest processes at once, as `make up`'s worker runs them (concurrency 2): each batch holds
-its sites' ingest locks until it commits, so both must take them in one order."""
+"""Two ingest processes at once, as `make up`'s worker runs them (concurrency 2), on batches that
+cover the same sites in opposite orders: every hit stored once, and no deadlock (a transaction per
+batch that locked its sites in the batch's order deadlocked here)."""
 import time
 
 import pytest
