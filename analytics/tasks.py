@@ -19,9 +19,10 @@ def ingest_drain_task() -> int:
 
 @worker_init.connect
 def ingest_worker_warm_up(sender=None, **_kwargs) -> None:
-    """A worker consuming the hit queue loads the device and country rule sets (~200 MB, ~4 s, device-detector's first-walked rules compiled) in
-    its main process, before the pool forks: its children share them (frozen out of the garbage
-    collector's sight, their pages stay shared) instead of each loading its own on its first drain."""
+    """A worker consuming the hit queue loads the device and country rule sets (~200 MB, ~4 s with
+    device-detector's first-walked rules compiled) in its main process, before the pool forks: its
+    children share them (frozen out of the garbage collector's sight, their pages stay shared)
+    instead of each loading its own on its first drain."""
     queues = sender.app.amqp.queues if sender is not None else {}
     if settings.FARM_INGEST_QUEUE in (getattr(queues, "consume_from", None) or queues):
         logger.info("ingest: device and country rule sets loaded in %.1f s", enrich.warm_up())

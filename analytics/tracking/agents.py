@@ -12,6 +12,7 @@ batch goes on: the cache saves time, it never decides whether a hit is stored.
 import hashlib
 import itertools
 import logging
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from functools import cache
 from importlib.metadata import version
 
 import orjson
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
@@ -30,14 +31,16 @@ logger = logging.getLogger(__name__)
 
 Agent = tuple[str, tuple[tuple[str, str], ...]]  # (user agent, client hints as enrich.client_hints gives them)
 
-# What a reading holds: bump when enrich.detect stores other fields or cuts them otherwise, so
-# readings made before are not trusted.
-READING_FORMAT = 1
+# What a reading holds and how it is read: bump when enrich.detect stores other fields or cuts them
+# otherwise, or when the screen in front of device-detector (analytics.tracking.detector) changes an
+# answer, so readings made before are not trusted. 2: the screen left non-ASCII agents to `regex`.
+READING_FORMAT = 2
 UNKNOWN = {"bot": False, "device_type": "", "device_brand": "", "device_model": "", "os_name": "", "os_version": "",
            "browser_name": "", "browser_version": ""}
 LOCAL_MAX = 20_000  # agents kept in each process's memory (about 4 MB)
 
 _local: dict[Agent, dict] = {}
+_lock = threading.Lock()
 _same: dict[tuple, dict] = {}  # identical readings (most agents are a common browser) share one dict
 counts = Counter()  # "memory", "table", "parsed": where the agents looked up were found
 
@@ -58,7 +61,9 @@ def _table() -> str:
 
 
 def _read(keys: list[str]) -> dict[str, dict]:
-    with connection.cursor() as cursor:
+    # NB: atomic (a savepoint inside a caller's transaction): a failure here never leaves the
+    # caller's transaction aborted behind Django's back.
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SELECT key, device::text FROM {_table()} WHERE key = ANY(%s)", [keys])
         return {key: orjson.loads(device) for key, device in cursor.fetchall()}
 
@@ -68,7 +73,7 @@ def _write(unseen: dict[str, Agent], parsed: dict[str, dict]) -> dict[str, dict]
     where it stored the same agent first)."""
     rows = [{"key": key, "user_agent": unseen[key][0], "hints": unseen[key][1], "device": parsed[key]}
             for key in sorted(unseen)]  # NB: one order for every worker: two batches never wait on each other in a cycle
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {_table()} (key, user_agent, hints, device, detector, created_at) "
             "SELECT key, user_agent, hints, device, %s, now() FROM jsonb_to_recordset(%s::jsonb) "
@@ -82,14 +87,15 @@ def _write(unseen: dict[str, Agent], parsed: dict[str, dict]) -> dict[str, dict]
 
 
 def _remember(agent: Agent, device: dict) -> dict:
-    device = _same.setdefault(tuple(device.items()), device)
-    if len(_local) >= LOCAL_MAX:  # forget the oldest tenth (insertion order): cheaper than an LRU's bookkeeping per hit
-        for old in list(itertools.islice(_local, LOCAL_MAX // 10)):
-            del _local[old]
-        if len(_same) >= LOCAL_MAX:
-            _same.clear()
-    _local[agent] = device
-    return device
+    with _lock:  # NB: web processes write through from several threads
+        device = _same.setdefault(tuple(device.items()), device)
+        if len(_local) >= LOCAL_MAX:  # forget the oldest tenth (insertion order): cheaper than an LRU's bookkeeping per hit
+            for old in list(itertools.islice(_local, LOCAL_MAX // 10)):
+                del _local[old]
+            if len(_same) >= LOCAL_MAX:
+                _same.clear()
+        _local[agent] = device
+        return device
 
 
 def devices(agents: Iterable[Agent]) -> dict[Agent, dict]:
@@ -117,7 +123,7 @@ def devices(agents: Iterable[Agent]) -> dict[Agent, dict]:
         for key, agent in list(unseen.items()):
             try:
                 parsed[key] = detect(*agent)
-            except Exception:  # a parser bug on some agent: its hits are stored without a device, nothing kept
+            except Exception:  # a parser bug on some agent: its hits are stored without a device; not in the table
                 logger.exception("device-detector failed on %r", agent[0][:200])
                 failed[key] = UNKNOWN
                 del unseen[key]

@@ -9,7 +9,8 @@ How: `install()` screens the library's own rule lists, in place, once per proces
 - For each list, the literals one of which any match of a pattern must contain (`required_literals`,
   read from the pattern's syntax tree) go into one Aho-Corasick automaton: one pass over the
   lower-cased agent names the handful of patterns that can match at all.
-- A candidate is then tried with RE2 (compiled in C++ in microseconds, searching in linear time).
+- A candidate is then tried with RE2 (compiled in C++ in microseconds, searching in linear time;
+  printable ASCII agents only, where RE2's classes and anchors read as `regex`'s do).
   Only a pattern RE2 finds is compiled and run by `regex`, whose match object the library reads
   (captures, substitutions). RE2 cannot run lookarounds: for such a pattern it runs the pattern
   without them, which matches a superset, and `regex` decides.
@@ -136,8 +137,8 @@ class _Screen:
         found = set(self._always)
         if self._automaton is not None:
             patterns_of = self._patterns_of
-            for literal in {match[0] for match in self._automaton.find_matches_as_indexes(text.lower(),
-                                                                                          overlapping=True)}:
+            lowered = text.lower() if text.isascii() else text.lower().replace("ſ", "s")  # NB: `regex` folds ſ to s
+            for literal in {match[0] for match in self._automaton.find_matches_as_indexes(lowered, overlapping=True)}:
                 found |= patterns_of[literal]
         found = frozenset(found)
         self._last = (text, found)
@@ -188,7 +189,9 @@ class _Screened:
         if not args and not kwargs and isinstance(text, str):
             if self._screen is not None and self._index not in self._screen.candidates(text):
                 return None
-            fast = self._fast()
+            # NB: RE2's \d, \w, \s, \b are ASCII-only and its $ never matches before a final
+            # newline: it only answers for printable ASCII text, where it reads as `regex` does.
+            fast = self._fast() if text.isascii() and text.isprintable() else None
             if fast is not None:
                 encoded = _utf8(text)
                 if fast.Match(_UNANCHORED, encoded, 0, len(encoded))[0] == _NO_MATCH:

@@ -285,7 +285,10 @@ def _checked(entry: dict) -> tuple[dict, str, tuple]:
     """An entry's parameters, user agent and client hints; raises if it is not a valid hit."""
     params = parse_request(entry["p"])
     _check_door_fields(entry)
-    return params, params.get("ua") or entry.get("ua", ""), enrich.client_hints(params.get("uadata"))
+    user_agent = params.get("ua") or entry.get("ua", "")
+    if not isinstance(user_agent, str):  # NB: before the batch's agents are looked up together
+        raise ValueError("the user agent must be text")
+    return params, user_agent, enrich.client_hints(params.get("uadata"))
 
 
 def hits_prepare(entries: list[dict]) -> tuple[list[Hit], list[tuple[dict, Exception]]]:

@@ -28,7 +28,8 @@ else:  # race AGENT START: parse the same agent as another process, at the same 
         return {**plain(user_agent, hints), "device_model": f"read by {os.getpid()}"}
     enrich.detect = marked
     time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
-    print(json.dumps(agents.devices([(sys.argv[2], ())])[(sys.argv[2], ())]))
+    reading = agents.devices([(sys.argv[2], ())])[(sys.argv[2], ())]
+    print(json.dumps({"reading": reading, **agents.counts}))
 """
 
 

@@ -151,6 +151,18 @@ def test_entries_whose_site_id_is_not_a_number_are_set_aside_without_stalling_th
     assert queue.ingest_drain() == 0
 
 
+def test_entries_whose_user_agent_is_not_text_are_set_aside_without_stalling_the_queue(site):
+    # NB: a batch's agents are looked up together: one unhashable agent must not stop the batch.
+    import orjson
+
+    for odd in (["Mozilla/5.0"], {"ua": 1}, True):
+        queue.client().xadd(settings.FARM_HITS_STREAM, {"h": orjson.dumps({**hit(site, T0), "ua": odd})})
+    queue.hits_enqueue([hit(site, T0)])
+    assert queue.ingest_drain() == 1
+    assert queue.queue_depth() == {"queued": 0, "dead": 3}
+    assert queue.ingest_drain() == 0
+
+
 def test_hits_for_a_site_deactivated_after_acceptance_are_kept_aside_not_lost(site):
     from instances import services
 
