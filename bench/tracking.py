@@ -189,7 +189,7 @@ def _ingest_line(console, name, entries, processes: int, baseline=None) -> float
     return rate
 
 
-def _lag_under_cold_traffic(console, traffic: "Traffic", seconds: float, rate: int) -> float:
+def _lag_under_cold_traffic(console, traffic, seconds: float, rate: int) -> float:
     """Cold traffic queued at `rate` hits/s for `seconds` through the door's own enqueue (which
     wakes the ingest worker), against a Celery worker started as `make up` starts it; samples the
     oldest queued hit's wait every half second. Returns the longest wait seen."""

@@ -145,12 +145,6 @@ def forget_local() -> None:
     _same.clear()
 
 
-def cache_hit_rate() -> float:
-    """Share of agents looked up that needed no parsing (from memory or the farm's table)."""
-    total = counts["memory"] + counts["table"] + counts["parsed"]
-    return 1 - counts["parsed"] / total if total else 0.0
-
-
 def parsed_agents_expire(*, now: datetime | None = None) -> int:
     """Delete readings older than FARM_AGENT_CACHE_DAYS or made by another device-detector version
     (they are parsed again when their agent comes back); returns how many went."""

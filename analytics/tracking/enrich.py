@@ -58,7 +58,7 @@ def client_hints(uadata) -> tuple[tuple[str, str], ...]:
 def detect(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
     """{bot: bool, device_type, device_brand, …} for a user agent and its client hints (see
     `client_hints`): device-detector's reading, screened (analytics.tracking.detector). Parses
-    every time: ingest reads agents through the farm's cache (agents.devices)."""
+    every time: ingest reads a batch's agents through the farm's cache (agents.devices)."""
     from device_detector import DeviceDetector
 
     detector.install()
@@ -75,13 +75,6 @@ def reading(parsed) -> dict:
               parsed.os_version(), parsed.client_name(), parsed.client_version())
     return {"bot": False, **{name: (str(value or "") if value not in ("UNK", "Unknown") else "")[:_MAX_LENGTH[name]]
                              for name, value in zip(DEVICE_FIELDS, values, strict=True)}}
-
-
-def device(user_agent: str, hints: tuple[tuple[str, str], ...] = ()) -> dict:
-    """`detect`'s reading of one agent, through the farm's cache (a batch asks agents.devices at once)."""
-    from analytics.tracking import agents
-
-    return agents.devices([(user_agent, hints)])[(user_agent, hints)]
 
 
 def country(masked_ip: str | None) -> str:
