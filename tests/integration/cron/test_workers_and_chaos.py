@@ -89,6 +89,9 @@ def test_a_worker_killed_mid_run_is_recovered_by_the_sweeper_and_the_period_succ
     try:
         work_task.apply_async(queue=queue)
         wait_for(lambda: TaskRun.objects.get(pk=run.pk).status == RunStatus.RUNNING, timeout=60)
+        # NB: and inside the task's first call (its sleep): killed between "running" and that call,
+        # the next call would be the first, and sleep (this test failed so under a loaded CI).
+        wait_for(lambda: cron_tasks.cache.get(cron_tasks._key(f"sleeper:{site.schema_name}")) == 1, timeout=30)
         os.killpg(doomed.pid, signal.SIGKILL)  # no goodbye, no cleanup: the run stays "running"
         doomed.wait(timeout=10)
     finally:
