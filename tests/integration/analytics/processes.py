@@ -17,17 +17,24 @@ import json, os, sys, time
 import django
 django.setup()
 from analytics.tracking import agents, enrich, queue
-if sys.argv[1] == "drain":  # drain BATCH [START]: drain the stream (from START, epoch seconds)
-    time.sleep(max(0.0, float(sys.argv[3]) - time.time()) if len(sys.argv) > 3 else 0)
+if sys.argv[1] == "drain":  # drain BATCH [BARRIER]: drain the stream (all at once: see `release`)
+    enrich.warm_up()  # as a running worker has: rules loaded before the first hit
+    if len(sys.argv) > 3:
+        queue.client().incr(sys.argv[3] + ":ready")
+        while not queue.client().exists(sys.argv[3] + ":go"):
+            time.sleep(0.01)
     stored = queue.ingest_drain(batch=int(sys.argv[2]), max_batches=10_000)
     print(json.dumps({"stored": stored, **agents.counts}))
-else:  # race AGENT START: parse the same agent as another process, at the same moment
+else:  # race AGENT BARRIER: parse the same agent as another process, at the same moment
     plain = enrich.detect
     def marked(user_agent, hints=()):
         time.sleep(0.3)  # both processes are parsing before either stores
         return {**plain(user_agent, hints), "device_model": f"read by {os.getpid()}"}
     enrich.detect = marked
-    time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+    enrich.warm_up()
+    queue.client().incr(sys.argv[3] + ":ready")
+    while not queue.client().exists(sys.argv[3] + ":go"):
+        time.sleep(0.01)
     reading = agents.devices([(sys.argv[2], ())])[(sys.argv[2], ())]
     print(json.dumps({"reading": reading, **agents.counts}))
 """
@@ -45,6 +52,16 @@ def result(process: subprocess.Popen) -> dict:
     out, err = process.communicate(timeout=180)
     assert process.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
+
+
+def release(barrier: str, count: int, timeout: float = 120) -> None:
+    """Start `count` processes started with `barrier` together, once all have set Django up and
+    loaded their rules (a loaded machine can take seconds for that)."""
+    deadline = time.monotonic() + timeout
+    while int(queue.client().get(barrier + ":ready") or 0) < count:
+        assert time.monotonic() < deadline, "the processes did not get ready"
+        time.sleep(0.02)
+    queue.client().set(barrier + ":go", 1, ex=600)
 
 
 def own_stream(tag: str) -> str:

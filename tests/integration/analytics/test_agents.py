@@ -1,7 +1,6 @@
 """User agents at ingest: the screened reading agrees with device-detector's own, and each agent is
 parsed once per farm (the shared table), by a restarted worker or by two workers at once."""
 import random
-import time
 import uuid
 from datetime import timedelta
 
@@ -70,8 +69,9 @@ def test_a_restarted_worker_parses_no_agent_the_farm_already_read():
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_reading_the_same_new_agent_keep_one_entry_and_the_same_reading():
     user_agent = f"Mozilla/5.0 (X11; Linux x86_64; rv:999.0) Gecko/20100101 Firefox/999.{uuid.uuid4().int % 10**6}"
-    start = time.time() + 4  # both processes are up and have set Django up by then
-    racers = [processes.start("race", user_agent, str(start)) for _ in range(2)]
+    barrier = processes.own_stream("race")
+    racers = [processes.start("race", user_agent, barrier) for _ in range(2)]
+    processes.release(barrier, 2)
     results = [processes.result(racer) for racer in racers]
     assert [result["parsed"] for result in results] == [1, 1], "both processes parsed the agent (a real race)"
     stored = ParsedAgent.objects.get(user_agent=user_agent)  # one entry (get() fails on two)

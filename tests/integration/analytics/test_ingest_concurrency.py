@@ -1,8 +1,6 @@
 """Two ingest processes at once, as `make up`'s worker runs them (concurrency 2), on batches that
 cover the same sites in opposite orders: every hit stored once, by both, and no deadlock (a
 transaction per batch that locked its sites in the batch's order deadlocked here)."""
-import time
-
 import pytest
 
 from analytics.models import Action
@@ -24,8 +22,8 @@ def test_two_workers_storing_batches_of_the_same_sites_in_opposite_orders_store_
         order = sites if batch % 2 else sites[::-1]
         hits += [(site, f"{batch:08x}{n:08x}", UA) for site in order for n in range(10)]
     processes.queue_hits(stream, hits)
-    start = str(time.time() + 4)  # both are up and have set Django up by then
-    workers = [processes.start("drain", "30", start, stream=stream) for _ in range(2)]
+    workers = [processes.start("drain", "30", stream, stream=stream) for _ in range(2)]
+    processes.release(stream, 2)
     stored = [processes.result(worker)["stored"] for worker in workers]
     assert sum(stored) == len(hits) and min(stored) > 0, stored
     for site in sites:
