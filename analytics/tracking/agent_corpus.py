@@ -42,31 +42,24 @@ def released(user_agent: str, release: int = 1) -> str:
     return _LAST_NUMBER.sub(lambda m: str(int(m.group(1)) + release), user_agent, count=1)
 
 
-def _plain_readings(agents: list[Agent]) -> tuple[list[dict], float]:
-    """The library's own answers, in a process where nothing was screened (spawned)."""
+def _readings(agents: list[Agent], screened: bool) -> tuple[list[dict], float]:
+    """The readings of `agents` and the seconds they took, in a spawned process: screened, as
+    ingest reads them (enrich.detect), or the library's own answers, in a process where nothing
+    was screened."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
     import django
 
     django.setup()
     from device_detector import DeviceDetector
 
-    from analytics.tracking.enrich import reading
+    from analytics.tracking.enrich import detect, reading
 
+    def plain(ua, hints):
+        return reading(DeviceDetector(ua, headers=dict(hints) or None, check_cache=False).parse())
+
+    read = detect if screened else plain
     started = time.perf_counter()
-    readings = [reading(DeviceDetector(ua, headers=dict(hints) or None, check_cache=False).parse())
-                for ua, hints in agents]
-    return readings, time.perf_counter() - started
-
-
-def _screened_readings(agents: list[Agent]) -> tuple[list[dict], float]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
-    import django
-
-    django.setup()
-    from analytics.tracking.enrich import detect
-
-    started = time.perf_counter()
-    readings = [detect(ua, hints) for ua, hints in agents]
+    readings = [read(ua, hints) for ua, hints in agents]
     return readings, time.perf_counter() - started
 
 
@@ -81,8 +74,8 @@ def agreement(agents: list[Agent], *, processes: int = 2, progress=None) -> dict
               "screened_ms": 0.0}
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as plain_pool, context.Pool(processes) as screened_pool:
-        plain_jobs = [plain_pool.apply_async(_plain_readings, (chunk,)) for chunk in chunks]
-        screened_jobs = [screened_pool.apply_async(_screened_readings, (chunk,)) for chunk in chunks]
+        plain_jobs = [plain_pool.apply_async(_readings, (chunk, False)) for chunk in chunks]
+        screened_jobs = [screened_pool.apply_async(_readings, (chunk, True)) for chunk in chunks]
         for done, (chunk, plain_job, screened_job) in enumerate(zip(chunks, plain_jobs, screened_jobs, strict=True)):
             (plain, plain_seconds), (screened, screened_seconds) = plain_job.get(), screened_job.get()
             result["plain_ms"] += 1000 * plain_seconds / len(agents)

@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from analytics.tracking.enrich import DEVICE_FIELDS, detect
 from farm.conf import farm_setting
 from farm.models import ParsedAgent
 
@@ -35,8 +36,7 @@ Agent = tuple[str, tuple[tuple[str, str], ...]]  # (user agent, client hints as 
 # otherwise, or when the screen in front of device-detector (analytics.tracking.detector) changes an
 # answer, so readings made before are not trusted. 2: the screen left non-ASCII agents to `regex`.
 READING_FORMAT = 2
-UNKNOWN = {"bot": False, "device_type": "", "device_brand": "", "device_model": "", "os_name": "", "os_version": "",
-           "browser_name": "", "browser_version": ""}
+UNKNOWN = {"bot": False, **dict.fromkeys(DEVICE_FIELDS, "")}  # a reading that failed: stored without a device
 LOCAL_MAX = 20_000  # agents kept in each process's memory (about 4 MB)
 
 _local: dict[Agent, dict] = {}
@@ -101,8 +101,6 @@ def _remember(agent: Agent, device: dict) -> dict:
 def devices(agents: Iterable[Agent]) -> dict[Agent, dict]:
     """device-detector's reading ({bot, device_type, …}) of each agent, parsing only those the farm
     has never seen."""
-    from analytics.tracking.enrich import detect
-
     found, missing = {}, {}
     for agent in set(agents):
         if (device := _local.get(agent)) is not None:

@@ -281,6 +281,8 @@ def _parser_classes(root) -> list:
 def install() -> None:
     """Screen every rule list device-detector walks (once per process; safe to call again)."""
     global _installed
+    if _installed:  # NB: called before every parse: no lock once done
+        return
     with _install_lock:
         if _installed:
             return

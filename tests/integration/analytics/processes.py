@@ -26,11 +26,11 @@ if sys.argv[1] == "drain":  # drain BATCH [BARRIER]: drain the stream (all at on
     stored = queue.ingest_drain(batch=int(sys.argv[2]), max_batches=10_000)
     print(json.dumps({"stored": stored, **agents.counts}))
 else:  # race AGENT BARRIER: parse the same agent as another process, at the same moment
-    plain = enrich.detect
+    plain = agents.detect
     def marked(user_agent, hints=()):
         time.sleep(0.3)  # both processes are parsing before either stores
         return {**plain(user_agent, hints), "device_model": f"read by {os.getpid()}"}
-    enrich.detect = marked
+    agents.detect = marked
     enrich.warm_up()
     queue.client().incr(sys.argv[3] + ":ready")
     while not queue.client().exists(sys.argv[3] + ":go"):

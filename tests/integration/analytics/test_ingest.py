@@ -338,13 +338,15 @@ def test_a_later_batch_extends_the_visit_an_earlier_one_opened(site):
 def test_a_worker_loads_the_rule_sets_once_and_hides_them_from_the_garbage_collector(site):
     import gc
 
-    from analytics.tracking import enrich
+    from analytics.tracking import detector, enrich
 
     queue.hits_enqueue([hit(site, T0)])
     assert queue.ingest_drain() == 1  # the first drain of a process warms it up
     frozen = gc.get_freeze_count()
     assert frozen > 100_000  # device-detector's rules, among the rest of the process's lasting state
     assert enrich.warm_up() == 0.0 and gc.get_freeze_count() == frozen
+    # device-detector's first-walked rules were compiled then, not by the first new agents' hits
+    assert detector.compile_rules() == 0
 
 
 def test_write_through_stores_the_valid_hits_and_names_the_invalid_one(site):

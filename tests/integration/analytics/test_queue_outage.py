@@ -119,3 +119,31 @@ def test_an_entry_deleted_but_still_pending_is_only_acknowledged(site):
     assert queue.ingest_drain() == 1
     assert queue.queue_depth() == {"queued": 0, "dead": 0}, "the deleted entry is not set aside as unreadable"
     assert queue.client().xpending(settings.FARM_HITS_STREAM, queue.GROUP)["pending"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_through_while_postgres_refuses_names_every_hit_and_raises_nothing():
+    """Redis and PostgreSQL both away: the endpoint's write-through cannot keep the hits and says
+    which (the client may retry them). Agents never seen are parsed here meanwhile (the farm's
+    table of readings is away too), so nothing raises on the way."""
+    from django.db import connection
+
+    from analytics.tracking import agents
+
+    site = make_instance("dbaway", state="publie")
+    entries = [{**hit(site, T0), "ua": f"Mozilla/5.0 (X11; Linux x86_64; rv:130.0) Gecko/20100101 Firefox/130.{n}"}
+               for n in range(3)]
+    agents.forget_local()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed: connections are refused
+    saved = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = port
+    try:
+        refused = queue.hits_store_now(entries)
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = saved
+    assert refused == [entry["id"] for entry in entries]
+    assert actions(site) == 0
