@@ -26,7 +26,8 @@ def _manage(*args: str, env: dict) -> int:
 
 
 def _programs(env: dict, *, host: str, port: str) -> dict[str, list[str]]:
-    """The farm's processes: the web server, one Celery worker (tasks and ingest) and Celery Beat."""
+    """The farm's processes: the web server, one Celery worker (tasks and ingest), one for the sites'
+    cron URLs, and Celery Beat."""
     python = sys.executable
     bin_dir = Path(python).parent
     return {
@@ -37,6 +38,11 @@ def _programs(env: dict, *, host: str, port: str) -> dict[str, list[str]]:
         # outage its restart fails noisily, and every bootstep less is one thing less to reconnect.
         "worker": [python, "-m", "celery", "-A", "farm", "worker", "--loglevel", "INFO", "--concurrency", "2",
                    "--without-gossip", "-Q", f"celery,{env.get('FARM_INGEST_QUEUE', 'ingest')}"],
+        # Sites' cron URLs: each message is a batch of calls made concurrently on an event loop, so a
+        # few threads suffice, and slow sites never hold the worker above (instances.site_cron).
+        "crons": [python, "-m", "celery", "-A", "farm", "worker", "--loglevel", "INFO", "--pool", "threads",
+                  "--concurrency", "4", "--without-gossip", "-n", "crons@%h",
+                  "-Q", env.get("FARM_SITE_CRON_QUEUE", "site_cron")],
         "beat": [python, "-m", "celery", "-A", "farm", "beat", "--loglevel", "INFO",
                  "--schedule", str(_state_dir() / "celerybeat-schedule")],
     }

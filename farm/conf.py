@@ -28,9 +28,25 @@ DEFAULTS = {
     "FARM_CRON_LEASE_SECONDS": 60,
     "FARM_CRON_RETRY_BASE_SECONDS": 5.0,
     "FARM_CRON_RETRY_CAP_SECONDS": 600.0,
+    # farm.cron: run ids per message to a runner (farm.cron.batches); hours of history kept for the
+    # runs of minute tasks (10,000 sites every minute is 14 million runs a day: their timetable rows
+    # keep totals and the last run's summary, the history only its last hours)
+    "FARM_CRON_RUNNER_BATCH": 500,
+    "FARM_CRON_MINUTE_HISTORY_HOURS": 2,
     # farm.cron's view of tenants: what makes one live, and where its timezone is
     "FARM_CRON_LIVE_TENANT": {"status": "publie", "schema_state": "ready"},
     "FARM_CRON_TENANT_TIMEZONE_FIELD": "timezone",
+    # Sites' own cron URLs (instances.site_cron): the call's timeout (s), the calls at once in a
+    # runner and per host, how much of an answer is read, failures in a row before the site's admins
+    # hear of it, and the networks a cron URL may reach although they are not public (e.g.
+    # ["127.0.0.0/8"] for sites on this machine; private, loopback, link-local, multicast and cloud
+    # metadata addresses are refused otherwise).
+    "FARM_CRON_URL_TIMEOUT": 10.0,
+    "FARM_CRON_URL_CONCURRENCY": 500,
+    "FARM_CRON_URL_PER_HOST": 6,
+    "FARM_CRON_URL_MAX_BYTES": 64 * 1024,
+    "FARM_CRON_URL_FAILURE_ALERT": 10,
+    "FARM_CRON_URL_ALLOW": [],
     # Tracking: inactivity that ends a visit; the hit stream; when a dead worker's entries are reclaimed
     "FARM_VISIT_TIMEOUT_MINUTES": 30,
     "FARM_HITS_STREAM": "farm:hits",

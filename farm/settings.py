@@ -132,7 +132,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Hits are ingested by workers of their own queue (`celery worker -Q ingest`).
 FARM_INGEST_QUEUE = os.environ.get("FARM_INGEST_QUEUE", "ingest")
 FARM_HITS_STREAM = os.environ.get("FARM_HITS_STREAM", "farm:hits")
-CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": FARM_INGEST_QUEUE}}
+# Sites' cron URLs are called by a worker of their own queue (`celery worker -Q site_cron --pool threads`).
+FARM_SITE_CRON_QUEUE = os.environ.get("FARM_SITE_CRON_QUEUE", "site_cron")
+CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": FARM_INGEST_QUEUE},
+                      "instances.site_cron": {"queue": FARM_SITE_CRON_QUEUE}}
 # Tests give each run its own queue so a running `farm up` worker never takes their tasks.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("FARM_CELERY_QUEUE", "celery")
 CELERY_TASK_IGNORE_RESULT = True
@@ -146,6 +149,8 @@ CELERY_TIMEZONE = "UTC"
 FARM_CRON_RETRY_BASE_SECONDS = float(os.environ.get("FARM_CRON_RETRY_BASE_SECONDS", "5"))
 FARM_CRON_HISTORY_DAYS = int(os.environ.get("FARM_CRON_HISTORY_DAYS", "30"))
 FARM_CRON_LEASE_SECONDS = int(os.environ.get("FARM_CRON_LEASE_SECONDS", "60"))
+FARM_CRON_URL_ALLOW = [n.strip() for n in os.environ.get("FARM_CRON_URL_ALLOW", "").split(",") if n.strip()]
+FARM_CRON_URL_TIMEOUT = float(os.environ.get("FARM_CRON_URL_TIMEOUT", "10"))
 FARM_VISIT_TIMEOUT_MINUTES = int(os.environ.get("FARM_VISIT_TIMEOUT_MINUTES", "30"))
 FARM_HOST_LOCAL_CACHE_SECONDS = float(os.environ.get("FARM_HOST_LOCAL_CACHE_SECONDS", "2"))
 FARM_COUNTRY_CACHE_DIR = os.environ.get("FARM_COUNTRY_CACHE_DIR", "")

@@ -1,5 +1,7 @@
 """The farm console: Django admin for sites, with lifecycle actions that call the services."""
+from django import forms
 from django.contrib import admin, messages
+from django.utils.html import format_html
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
@@ -8,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from farm.cron.selectors import instance_cron_annotate
 from instances import services
 from instances.errors import FarmError
-from instances.forms import ReasonForm
+from instances.forms import CronUrlFormMixin, ReasonForm
 from instances.models import ApiToken, Domain, Instance, Membership, StatusChange
+from instances.site_cron import instance_cron_url_set
 
 
 class DomainInline(admin.TabularInline):
@@ -100,23 +103,55 @@ def schedule_deletion(modeladmin, request, queryset):
     _run(modeladmin, request, queryset, services.instance_schedule_deletion, _("Deletion scheduled"))
 
 
+class InstanceAdminForm(CronUrlFormMixin, forms.ModelForm):
+    """The admin's site form: the cron URL goes through the SSRF guard, as on the site's Settings page."""
+
+    class Meta:
+        model = Instance
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_cron_url()
+
+
+class CronUrlFailingFilter(admin.SimpleListFilter):
+    title = _("cron URL")
+    parameter_name = "cron_url_state"
+
+    def lookups(self, request, model_admin):
+        return (("failing", _("failing")), ("set", _("set")), ("none", _("none")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "failing":
+            return queryset.filter(cron_failing_since__isnull=False)
+        if self.value() == "set":
+            return queryset.exclude(cron_url="")
+        if self.value() == "none":
+            return queryset.filter(cron_url="")
+        return queryset
+
+
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
+    form = InstanceAdminForm
     list_display = ("slug", "name", "id", "status", "schema_state", "owner", "created_at", "validated_at",
-                    "last_task_run", "task_failures_24h", "dispatch_lag", "schema_size")
-    list_filter = ("status", "schema_state", "created_at")
+                    "last_task_run", "task_failures_24h", "dispatch_lag", "cron_url_state", "schema_size")
+    list_filter = ("status", "schema_state", CronUrlFailingFilter, "created_at")
     search_fields = ("slug", "name", "owner__username", "owner__email", "domains__domain")
     list_select_related = ("owner",)
     autocomplete_fields = ("owner",)
     readonly_fields = (
         "slug", "schema_name", "status", "schema_state", "provisioning_error", "created_at", "validated_at",
         "deactivated_at", "deletion_due_at", "purged_at", "schema_size_bytes", "schema_size_measured_at",
+        "cron_failing_since",
     )
     fields = (
         "name", "slug", "owner", "purpose", "timezone", "main_url", "alias_urls", "status", "schema_state",
         "provisioning_error", "schema_name", "created_at", "validated_at", "deactivated_at", "deletion_due_at",
         "purged_at", "schema_size_bytes", "schema_size_measured_at",
         "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips", "excluded_user_agents",
+        "cron_url", "cron_every", "cron_failing_since",
     )
     inlines = (DomainInline, MembershipInline, StatusChangeInline)
     actions = (validate, refuse, deactivate, reactivate, retry_provisioning, schedule_deletion)
@@ -136,6 +171,22 @@ class InstanceAdmin(admin.ModelAdmin):
     def dispatch_lag(self, obj):
         lag = obj.cron_dispatch_lag
         return f"{lag.total_seconds():.1f} s" if lag is not None else "—"
+
+    @admin.display(description=_("cron URL"), ordering="cron_failing_since")
+    def cron_url_state(self, obj):
+        if obj.cron_failing_since:
+            return format_html('<strong style="color:#c62828" title="{}">{}</strong>', obj.cron_failing_since,
+                               _("failing"))
+        return _("every %(n)s min") % {"n": obj.cron_every} if obj.cron_url else "—"
+
+    def save_model(self, request, obj, form, change):
+        """Saved as the form says; a new cron URL or schedule then goes through its service (the timetable)."""
+        super().save_model(request, obj, form, change)
+        if {"cron_url", "cron_every"} & set(form.changed_data):
+            try:
+                instance_cron_url_set(instance=obj, url=obj.cron_url, every=obj.cron_every)
+            except FarmError as exc:  # its address changed between the form's check and now
+                self.message_user(request, str(exc), messages.ERROR)
 
     @admin.display(description=_("size"), ordering="schema_size_bytes")
     def schema_size(self, obj):

@@ -7,6 +7,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from instances.models import TIMEZONE_CHOICES, Instance, Role
+from instances.url_guard import UrlRefused, url_check, url_redacted
 
 
 class SignupForm(UserCreationForm):
@@ -59,8 +60,36 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
-class SiteSettingsForm(forms.ModelForm):
-    """What a site admin may change on their own site: its clock and its privacy at the door."""
+class CronUrlFormMixin:
+    """The cron URL field, checked by the SSRF guard; a password in it is shown back as "***" (and a
+    URL sent back unchanged keeps the stored one)."""
+
+    def _init_cron_url(self):
+        stored = self.instance.cron_url if self.instance and self.instance.pk else ""
+        self._stored_cron_url = stored
+        if "cron_url" in self.fields and not self.is_bound:
+            self.initial["cron_url"] = url_redacted(stored)
+        if "cron_every" in self.fields:
+            self.fields["cron_every"].required = False  # a form without it keeps the site's choice
+
+    def clean_cron_every(self):
+        every = self.cleaned_data.get("cron_every")
+        return every if every not in (None, "") else (self.instance.cron_every if self.instance.pk else 1)
+
+    def clean_cron_url(self):
+        url = (self.cleaned_data.get("cron_url") or "").strip()
+        if url and url == url_redacted(self._stored_cron_url):
+            return self._stored_cron_url
+        if url:
+            try:
+                url_check(url)
+            except UrlRefused as exc:
+                raise ValidationError(str(exc)) from None
+        return url
+
+
+class SiteSettingsForm(CronUrlFormMixin, forms.ModelForm):
+    """What a site admin may change on their own site: its clock, its privacy at the door, its cron URL."""
 
     timezone = forms.ChoiceField(label=_("Timezone"), choices=TIMEZONE_CHOICES,
                                  help_text=_("Days, reports and scheduled tasks follow this timezone."))
@@ -68,6 +97,11 @@ class SiteSettingsForm(forms.ModelForm):
     class Meta:
         model = Instance
         fields = ("timezone", "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips",
-                  "excluded_user_agents")
+                  "excluded_user_agents", "cron_url", "cron_every")
         widgets = {"excluded_ips": forms.Textarea(attrs={"rows": 4}),
-                   "excluded_user_agents": forms.Textarea(attrs={"rows": 3})}
+                   "excluded_user_agents": forms.Textarea(attrs={"rows": 3}),
+                   "cron_url": forms.TextInput(attrs={"placeholder": "https://www.example.org/spip.php?action=cron"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_cron_url()

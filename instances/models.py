@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_tenants.models import DomainMixin, TenantMixin
 
 from instances.privacy import validate_excluded_ips
@@ -36,6 +37,10 @@ def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(_("“%(value)s” is not a known timezone (use a name like Europe/Paris)."),
                               params={"value": value})
+
+
+CRON_EVERY_CHOICES = [(1, pgettext_lazy("cron URL schedule", "every minute")), (5, _("every 5 minutes")),
+                      (15, _("every 15 minutes")), (60, _("every hour"))]
 
 
 class Instance(TenantMixin):
@@ -86,6 +91,21 @@ class Instance(TenantMixin):
         _("use the masked address for geolocation"), default=False,
         help_text=_("Off: the country comes from the full address, looked up at the door and never stored. "
                     "On: from the masked address (less accurate)."))
+
+    # The site's own cron, called by the farm's super cron (instances.site_cron); set through
+    # instances.site_cron.instance_cron_url_set, which checks the URL (SSRF guard) and schedules it.
+    cron_url = models.CharField(  # not a URLField: instances.url_guard checks it (http(s) only, public hosts)
+        _("cron URL"), max_length=2000, blank=True,
+        help_text=_("Your site's own cron, which the farm calls on schedule so its tasks run even without "
+                    "visits: SPIP https://www.example.org/spip.php?action=cron, WordPress "
+                    "https://www.example.org/wp-cron.php?doing_wp_cron, Drupal https://www.example.org/cron/KEY. "
+                    "Leave empty to call nothing."))
+    cron_every = models.PositiveSmallIntegerField(
+        _("call it"), default=1, choices=CRON_EVERY_CHOICES)
+    cron_failing_since = models.DateTimeField(
+        _("cron URL failing since"), null=True, blank=True,
+        help_text=_("Set once the cron URL failed FARM_CRON_URL_FAILURE_ALERT times in a row; cleared when it "
+                    "answers again."))
 
     # Provisioning is ours (instances.provisioning), never a side effect of save().
     auto_create_schema = False

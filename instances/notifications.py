@@ -9,7 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from farm.conf import farm_setting
-from instances.models import Role
+from instances.models import Membership, Role
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +48,20 @@ def notify_invitation(*, instance, email: str, role: str, invited_by, link: str,
         context = {"instance": instance, "role": Role(role).label, "invited_by": invited_by, "link": link,
                    "days": days}
         _send("emails/invitation_subject.txt", "emails/invitation_body.txt", context, [email])
+
+
+def site_admin_emails(instance) -> list[str]:
+    """The addresses of the site's owner and admins (once each)."""
+    admins = Membership.objects.filter(instance=instance, role=Role.ADMIN, user__is_active=True).exclude(
+        user__email="").values_list("user__email", flat=True)
+    return list(dict.fromkeys([instance.owner.email, *admins]))
+
+
+def notify_cron_url_state(instance, *, failing: bool, failures: int) -> None:
+    """Tell the site's admins their cron URL keeps failing (failing=True), or answers again."""
+    from instances.url_guard import url_redacted
+
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"instance": instance, "failing": failing, "failures": failures,
+                   "url": url_redacted(instance.cron_url), "farm_domain": farm_setting("FARM_DOMAIN")}
+        _send("emails/cron_url_subject.txt", "emails/cron_url_body.txt", context, site_admin_emails(instance))

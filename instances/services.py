@@ -17,6 +17,7 @@ from farm.cron.timetable import timetable_tenant_changed, timetable_tenant_rezon
 from instances import notifications
 from instances.errors import FarmError, InvalidRequest, TransitionNotAllowed
 from instances.models import Instance, SchemaState, Status, StatusChange
+from instances.site_cron import instance_cron_url_set
 from instances.slugs import schema_name_for, slug_clean
 
 Action = StatusChange.Action
@@ -237,11 +238,17 @@ def instance_provision_retry(*, instance: Instance, by) -> Instance:
 
 
 @transaction.atomic
+@transaction.atomic
 def instance_settings_update(*, instance: Instance, form) -> Instance:
-    """Save a site admin's settings form (already valid); a new timezone moves the scheduled tasks too."""
-    old_timezone = Instance.objects.filter(pk=instance.pk).values_list("timezone", flat=True).get()
+    """Save a site admin's settings form (already valid); a new timezone moves the scheduled tasks too,
+    and a new cron URL or schedule goes through instance_cron_url_set."""
+    old = Instance.objects.filter(pk=instance.pk).values("timezone", "cron_url", "cron_every").get()
     instance = form.save(commit=False)
-    instance.save(update_fields=[*form.Meta.fields, "updated_at"])  # never the status, whatever the form held
-    if instance.timezone != old_timezone:
+    cron_fields = ("cron_url", "cron_every")
+    # never the status, whatever the form held; the cron URL only through its service
+    instance.save(update_fields=[*(f for f in form.Meta.fields if f not in cron_fields), "updated_at"])
+    if instance.timezone != old["timezone"]:
         timetable_tenant_rezoned(instance)
+    if any(getattr(instance, f) != old[f] for f in cron_fields if f in form.Meta.fields):
+        instance = instance_cron_url_set(instance=instance, url=instance.cron_url, every=instance.cron_every)
     return instance

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from farm.cron import execution as cron_execution
 from farm.cron import selectors as cron_selectors
-from farm.cron.dispatch import wake_workers
+from farm.cron.dispatch import runs_wake
 from farm.cron.labels import task_label
 from farm.cron.models import RunStatus, ScheduledTask
 from instances.errors import InvalidRequest
@@ -38,7 +38,13 @@ def tasks(request):
     instance = request.instance
     return render(request, "site/tasks.html", site_context(
         request, section="tasks", tasks=cron_selectors.timetable(instance_id=instance.pk),
-        runs=cron_selectors.run_history(instance_id=instance.pk, limit=20)))
+        runs=cron_selectors.run_history(instance_id=instance.pk, limit=20),
+        cron_failing_since=_cron_failing_since(instance)))
+
+
+def _cron_failing_since(instance):
+    """Read afresh: the runner flags a site without touching the host cache's copy of it."""
+    return Instance.objects.filter(pk=instance.pk).values_list("cron_failing_since", flat=True).first()
 
 
 @require_http_methods(["GET", "POST"])
@@ -46,13 +52,19 @@ def tasks(request):
 def site_settings(request):
     """Timezone and privacy settings, for the site's admins only."""
     instance = request.instance
-    form = SiteSettingsForm(request.POST or None, instance=Instance.objects.get(pk=instance.pk))
+    current = Instance.objects.get(pk=instance.pk)
+    form = SiteSettingsForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():
-        instance_settings_update(instance=instance, form=form)
-        messages.success(request, _("Settings saved."))
-        return redirect("/settings/")
+        try:
+            instance_settings_update(instance=instance, form=form)
+        except InvalidRequest as exc:  # the URL changed address between the form's check and the save
+            form.add_error("cron_url", str(exc))
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("/settings/")
     return render(request, "site/settings.html", site_context(
-        request, section="settings", form=form, opt_out_url=f"{request.scheme}://{request.get_host()}/optout/"))
+        request, section="settings", form=form, opt_out_url=f"{request.scheme}://{request.get_host()}/optout/",
+        cron_failing_since=current.cron_failing_since))
 
 
 @require_POST
@@ -66,7 +78,7 @@ def task_run_now(request, task_id: int):
                                                      "message": _("No such task on this site.")}, status=404)
     run = cron_execution.run_now(task=task)
     if run.status == RunStatus.QUEUED:
-        transaction.on_commit(lambda: wake_workers(1))
+        transaction.on_commit(lambda: runs_wake([run.pk]))
         messages.success(request, _("“%(task)s” will run in a moment.") % {"task": task_label(task)})
     else:
         messages.warning(request, _("Not started: the previous run is still running."))

@@ -1,7 +1,7 @@
 """Celery tasks for instances: thin wrappers that take ids and call one service."""
 from celery import shared_task
 
-from instances import provisioning, services
+from instances import provisioning, services, site_cron
 
 
 @shared_task(name="instances.provision")
@@ -14,3 +14,9 @@ def instance_provision_task(instance_id: int) -> str:
 def instances_purge_due_task() -> list[str]:
     """Purge the sites whose deletion grace period has ended (scheduled hourly)."""
     return services.instances_purge_due()
+
+
+@shared_task(name="instances.site_cron", ignore_result=True, acks_late=True)
+def site_cron_task(run_ids: list[int]) -> int:
+    """Call the sites' cron URLs of these runs (a batch handed over by the super cron's tick)."""
+    return site_cron.site_crons_call(run_ids=run_ids)

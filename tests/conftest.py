@@ -26,11 +26,16 @@ os.environ["FARM_CELERY_QUEUE"] = TEST_QUEUE
 settings.CELERY_TASK_DEFAULT_QUEUE = TEST_QUEUE
 celery_app.conf.task_default_queue = TEST_QUEUE
 TEST_INGEST_QUEUE = os.environ["FARM_INGEST_QUEUE"] = f"{TEST_QUEUE}-ingest"
-celery_app.conf.task_routes = settings.CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": TEST_INGEST_QUEUE}}
+TEST_SITE_CRON_QUEUE = os.environ["FARM_SITE_CRON_QUEUE"] = f"{TEST_QUEUE}-site-cron"
+celery_app.conf.task_routes = settings.CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": TEST_INGEST_QUEUE},
+                                                             "instances.site_cron": {"queue": TEST_SITE_CRON_QUEUE}}
 os.environ["FARM_HITS_STREAM"] = settings.FARM_HITS_STREAM = f"{TEST_QUEUE}:hits"
 settings.FARM_DOMAIN = "localhost"  # the tests name hosts like blog.localhost
 os.environ["FARM_CRON_RETRY_BASE_SECONDS"] = "0.01"  # retries within milliseconds, not minutes
 settings.FARM_CRON_RETRY_BASE_SECONDS = 0.01
+# Sites' cron URLs in the tests are local servers: loopback is allowed (nothing else is).
+os.environ["FARM_CRON_URL_ALLOW"] = "127.0.0.0/8"
+settings.FARM_CRON_URL_ALLOW = ["127.0.0.0/8"]
 os.environ["FARM_CRON_EXTRA_MODULES"] = "tests.cron_tasks"  # worker processes register the test tasks
 import tests.cron_tasks  # noqa: E402,F401  (registers them here)
 
@@ -91,7 +96,7 @@ def celery_worker_process(django_db_setup):
     name = f"test-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "farm", "worker", "--pool", "solo", "--loglevel", "INFO",
-         "-n", name, "-Q", f"{TEST_QUEUE},{TEST_INGEST_QUEUE}", "--without-gossip", "--without-mingle"],
+         "-n", name, "-Q", f"{TEST_QUEUE},{TEST_INGEST_QUEUE},{TEST_SITE_CRON_QUEUE}", "--without-gossip", "--without-mingle"],
         env=env, cwd=settings.BASE_DIR,
     )
     deadline = time.monotonic() + 30

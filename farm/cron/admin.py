@@ -10,9 +10,9 @@ def run_now(modeladmin, request, queryset):
     runs = [execution.run_now(task=task) for task in queryset.filter(enabled=True, live=True)]
     queued = [r for r in runs if r.status == "queued"]
     if queued:
-        from farm.cron.dispatch import wake_workers
+        from farm.cron.dispatch import runs_wake
 
-        wake_workers(len(queued))
+        runs_wake([r.pk for r in queued])
     modeladmin.message_user(request, f"{len(queued)} run(s) queued, {len(runs) - len(queued)} skipped "
                                      "(previous run still running).", messages.SUCCESS)
 
@@ -27,8 +27,9 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
     list_select_related = ("instance",)
     raw_id_fields = ("instance",)
     actions = (run_now,)
-    readonly_fields = ("instance", "name", "param", "period", "minute", "hour", "weekday", "day", "last_status",
-                       "last_run_at", "last_duration_ms", "consecutive_failures", "next_period_key")
+    readonly_fields = ("instance", "name", "param", "period", "every", "minute", "hour", "weekday", "day", "runner",
+                       "last_status", "last_run_at", "last_duration_ms", "consecutive_failures", "run_count",
+                       "failure_count", "next_period_key")
 
     def has_add_permission(self, request):
         return False  # rows come from the registry (code)

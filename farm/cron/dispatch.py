@@ -12,12 +12,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import current_app
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
 from farm.conf import farm_setting
-from farm.cron.periods import NOMINAL_SECONDS, Schedule, boundaries_between, current_boundary, next_boundary
+from farm.cron.models import TaskRun
+from farm.cron.periods import Schedule, boundaries_between, current_boundary, next_boundary
 from farm.cron.tenants import live_sql, tenant_table, timezone_field, zone
 
 LAST_TICK_KEY = "cron:last-tick"
@@ -38,6 +40,7 @@ class TickResult:
     wakeups: int = 0
     seconds: float = 0.0
     run_ids: list = field(default_factory=list)
+    handed: dict = field(default_factory=dict)  # runner task name → queued run ids it executes
 
 
 def _due_rows(now, limit: int, filters: dict) -> list[tuple]:
@@ -51,7 +54,7 @@ def _due_rows(now, limit: int, filters: dict) -> list[tuple]:
             extra_params.append(filters[column])
     sql = f"""
         SELECT t.id, t.period, t.minute, t.hour, t.weekday, t.day, t.priority, t.overlap, t.backfill,
-               t.start_deadline, t.next_run_at, t.next_period_key, i."{timezone_field()}"
+               t.start_deadline, t.next_run_at, t.next_period_key, i."{timezone_field()}", t.every, t.runner
           FROM cron_scheduledtask t
           LEFT JOIN "{tenant_table()}" i ON i.id = t.instance_id
          WHERE t.enabled AND t.live AND t.next_run_at <= %s
@@ -67,8 +70,8 @@ def _due_rows(now, limit: int, filters: dict) -> list[tuple]:
 def _plan(row, now):
     """Decide the run(s) for one due row: [(period_key, scheduled_for, status, coalesced)], next boundary."""
     (_id, period, minute, hour, weekday, day, _priority, _overlap, backfill, start_deadline, next_run_at,
-     next_key, tz_name) = row
-    schedule, tz = Schedule(period, minute, hour, weekday, day), zone(tz_name)
+     next_key, tz_name, every, _runner) = row
+    schedule, tz = Schedule(period, minute, hour, weekday, day, every), zone(tz_name)
     following = next_boundary(schedule, now, tz)
     if backfill:
         periods = boundaries_between(schedule, next_run_at, now, tz, limit=BACKFILL_LIMIT)
@@ -78,7 +81,9 @@ def _plan(row, now):
         latest_at, latest_key, coalesced = next_run_at, next_key, 0
     else:
         coalesced = len(boundaries_between(schedule, next_run_at, latest_at, tz, limit=BACKFILL_LIMIT)) - 1
-    deadline = timedelta(seconds=start_deadline or NOMINAL_SECONDS[period] // 2)
+    # A minute task's deadline is its whole period: a tick a few seconds late still runs this minute.
+    nominal = schedule.nominal_seconds
+    deadline = timedelta(seconds=start_deadline or (nominal if period == "minutes" else nominal // 2))
     status = "queued" if now - latest_at <= deadline else "missed"
     return [(latest_key, latest_at, status, coalesced)], following
 
@@ -102,7 +107,7 @@ def _insert_runs(runs, now) -> list[tuple[int, str]]:
           FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::text[], %s::int[], %s::int[], %s::text[])
                AS v(task_id, period_key, scheduled_for, status, priority, coalesced, error)
         ON CONFLICT (task_id, period_key) WHERE NOT forced DO NOTHING
-        RETURNING id, status"""
+        RETURNING id, status, task_id"""
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, *[list(c) for c in columns]])
         return cursor.fetchall()
@@ -123,6 +128,7 @@ def _tick_batch(now, filters, result: TickResult) -> int:
         if not rows:
             return 0
         running = _running_task_ids([r[0] for r in rows], now)
+        runners = {r[0]: r[14] for r in rows if r[14]}
         runs, rows_next, replace = [], [], []
         for row in rows:
             task_id, priority, overlap = row[0], row[6], row[7]
@@ -146,10 +152,12 @@ def _tick_batch(now, filters, result: TickResult) -> int:
         inserted = _insert_runs(runs, now)
         _advance(rows_next)
     result.due += len(rows)
-    for run_id, status in inserted:
+    for run_id, status, task_id in inserted:
         if status == "queued":
             result.queued += 1
             result.run_ids.append(run_id)
+            if task_id in runners:
+                result.handed.setdefault(runners[task_id], []).append(run_id)
         elif status == "skipped":
             result.skipped += 1
         elif status == "missed":
@@ -167,15 +175,43 @@ def wake_workers(runs: int) -> int:
     return count
 
 
+def hand_over(runs_by_runner: dict[str, list[int]]) -> int:
+    """Send each runner (a Celery task name) the ids of its queued runs, FARM_CRON_RUNNER_BATCH per
+    message; returns the messages sent. The runner claims them itself: a duplicate message finds
+    nothing left to claim."""
+    size = farm_setting("FARM_CRON_RUNNER_BATCH")
+    sent = 0
+    for runner, ids in runs_by_runner.items():
+        for start in range(0, len(ids), size):
+            current_app.send_task(runner, args=[ids[start:start + size]])
+            sent += 1
+    return sent
+
+
+def runs_wake(run_ids: list[int]) -> int:
+    """Wake whoever executes these queued runs (their runner, else the workers); returns messages sent."""
+    by_runner: dict[str, list[int]] = {}
+    generic = 0
+    for run_id, runner in TaskRun.objects.filter(pk__in=run_ids).values_list("pk", "task__runner"):
+        if runner:
+            by_runner.setdefault(runner, []).append(run_id)
+        else:
+            generic += 1
+    return hand_over(by_runner) + (wake_workers(generic) if generic else 0)
+
+
 def tick(*, now=None, filters: dict | None = None, wake: bool = True) -> TickResult:
-    """Plan every due run (in batches) and wake workers once the batches are committed."""
+    """Plan every due run (in batches) and wake workers (and runners) once the batches are committed."""
     started = time.perf_counter()
     now = now or timezone.now()
     result = TickResult()
     while _tick_batch(now, filters or {}, result) == BATCH_SIZE:
         pass
-    if wake and result.queued:
-        result.wakeups = wake_workers(result.queued)
+    handed = sum(len(ids) for ids in result.handed.values())
+    if wake and result.queued > handed:
+        result.wakeups = wake_workers(result.queued - handed)
+    if wake and handed:
+        result.wakeups += hand_over(result.handed)
     if not filters:
         cache.set(LAST_TICK_KEY, timezone.now().timestamp(), timeout=None)
     result.seconds = time.perf_counter() - started

@@ -21,7 +21,7 @@ from django.utils import timezone
 from farm.conf import farm_setting
 from farm.cron import registry
 from farm.cron.models import RunStatus, ScheduledTask, TaskRun
-from farm.cron.periods import NOMINAL_SECONDS, next_boundary
+from farm.cron.periods import next_boundary
 from farm.cron.tenants import TenantNotLive, entered, tenant_zone
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ def worker_name() -> str:
 def run_claim(*, run_id: int | None = None, worker: str | None = None, now=None) -> TaskRun | None:
     """Claim one queued run (the given one, or the next by priority); None if there is none to claim."""
     now = now or timezone.now()
-    only = "AND q.id = %(run_id)s" if run_id is not None else _NOT_BUSY
+    # Runs of a task with a runner are that runner's (farm.cron.batches), unless claimed by id.
+    only = "AND q.id = %(run_id)s" if run_id is not None else "AND qt.runner = ''" + _NOT_BUSY
     params = {"now": now, "worker": worker or worker_name(), "run_id": run_id, "lease": lease_seconds()}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_CLAIM.format(only=only), params)
@@ -68,7 +69,7 @@ def run_claim(*, run_id: int | None = None, worker: str | None = None, now=None)
 def period_end(run: TaskRun):
     """Retries must finish inside the run's period: its end is the next boundary."""
     if run.forced:
-        return run.scheduled_for + timedelta(seconds=NOMINAL_SECONDS[run.task.period])
+        return run.scheduled_for + timedelta(seconds=run.task.schedule.nominal_seconds)
     tenant = run.task.instance if run.task.instance_id else None
     return next_boundary(run.task.schedule, run.scheduled_for, tenant_zone(tenant))[0]
 
@@ -80,12 +81,12 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(0, min(cap, base * 2 ** attempt))
 
 
-def _finish(run: TaskRun, *, status: str, error: str = "", not_before=None) -> bool:
+def _finish(run: TaskRun, *, status: str, error: str = "", not_before=None, result=None) -> bool:
     """Record the outcome if the run is still ours; returns False when someone else took it over."""
     now = timezone.now()
     duration = int((now - run.started_at).total_seconds() * 1000) if run.started_at else None
     fields = {"status": status, "error": error[:5000], "finished_at": None if status == "queued" else now,
-              "duration_ms": duration, "lease_expires_at": None, "not_before": not_before}
+              "duration_ms": duration, "lease_expires_at": None, "not_before": not_before, "result": result}
     with transaction.atomic():
         updated = TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt).update(**fields)
         if updated and status != RunStatus.QUEUED:
@@ -94,14 +95,17 @@ def _finish(run: TaskRun, *, status: str, error: str = "", not_before=None) -> b
 
 
 def summarise(task_id: int, *, status: str, at, duration_ms) -> None:
-    """Keep the timetable row's last-run summary (status, time, duration, failures in a row)."""
+    """Keep the timetable row's last-run summary (status, time, duration, failures in a row, totals)."""
     task = ScheduledTask.objects.select_for_update().get(pk=task_id)
     task.last_status, task.last_run_at, task.last_duration_ms = status, at, duration_ms
+    task.run_count += 1
     if status == RunStatus.SUCCEEDED:
         task.consecutive_failures = 0
     elif status == RunStatus.FAILED:
         task.consecutive_failures += 1
-    task.save(update_fields=["last_status", "last_run_at", "last_duration_ms", "consecutive_failures"])
+        task.failure_count += 1
+    task.save(update_fields=["last_status", "last_run_at", "last_duration_ms", "consecutive_failures", "run_count",
+                             "failure_count"])
 
 
 @contextmanager
@@ -144,7 +148,7 @@ def run_execute(run: TaskRun) -> str:
         return RunStatus.FAILED
     try:
         with _heartbeat(run), entered(task.instance_id):
-            spec.func(task.param) if task.param else spec.func()
+            outcome = spec.func(task.param) if task.param else spec.func()
     except registry.RetryableError as exc:
         now = timezone.now()
         delay = backoff_seconds(run.attempt)
@@ -164,7 +168,7 @@ def run_execute(run: TaskRun) -> str:
         logger.exception("scheduled task %s failed", task.name)
         _finish(run, status=RunStatus.FAILED, error=traceback.format_exc(limit=8))
         return RunStatus.FAILED
-    _finish(run, status=RunStatus.SUCCEEDED)
+    _finish(run, status=RunStatus.SUCCEEDED, result=outcome if isinstance(outcome, dict) else None)
     return RunStatus.SUCCEEDED
 
 

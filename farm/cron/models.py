@@ -20,12 +20,15 @@ class ScheduledTask(models.Model):
     hour = models.PositiveSmallIntegerField(default=0)
     weekday = models.PositiveSmallIntegerField(default=0)
     day = models.PositiveSmallIntegerField(default=1)
+    every = models.PositiveSmallIntegerField(default=0, help_text="Minutes between runs (minutes period).")
     priority = models.PositiveSmallIntegerField(default=6)
     overlap = models.CharField(max_length=8, default="forbid")
     max_retries = models.PositiveSmallIntegerField(default=3)
     time_limit = models.PositiveIntegerField(default=600)
     backfill = models.BooleanField(default=False)
     start_deadline = models.PositiveIntegerField(null=True, blank=True)
+    runner = models.CharField(max_length=200, blank=True,
+                              help_text="Celery task that executes this task's runs in batches; empty: any worker.")
     enabled = models.BooleanField(default=True, help_text="Off when the code no longer registers the task.")
     live = models.BooleanField(default=True, help_text="Off while the site is deactivated or not ready.")
     next_run_at = models.DateTimeField()
@@ -34,6 +37,9 @@ class ScheduledTask(models.Model):
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # Totals since the row was created: what remains of a minute task's runs once their short history is pruned.
+    run_count = models.PositiveBigIntegerField(default=0)
+    failure_count = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -53,7 +59,8 @@ class ScheduledTask(models.Model):
     def schedule(self):
         from farm.cron.periods import Schedule
 
-        return Schedule(period=self.period, minute=self.minute, hour=self.hour, weekday=self.weekday, day=self.day)
+        return Schedule(period=self.period, minute=self.minute, hour=self.hour, weekday=self.weekday, day=self.day,
+                        every=self.every)
 
 
 class RunStatus(models.TextChoices):
@@ -85,6 +92,7 @@ class TaskRun(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True, help_text="What the task reported (a dict), e.g. an HTTP status.")
 
     class Meta:
         constraints = [

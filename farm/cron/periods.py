@@ -1,5 +1,7 @@
 """Period maths for scheduled tasks: boundaries and period keys, DST-safe. Pure functions.
 
+- minutes: every N minutes (N divides 60), at UTC minutes m with m % N == offset (`minute`);
+  key "N:2026-03-29T01:05" (the UTC minute). The offset spreads many sites' runs over the period.
 - hourly: boundary at minute M of every UTC hour; key "H:2026-03-29T01" (the UTC hour).
 - daily: at hh:mm local time; key "D:2026-03-29" (the local date).
 - weekly: on a weekday at hh:mm local; key "W:2026-W13" (the ISO week).
@@ -15,8 +17,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
-PERIODS = ("hourly", "daily", "weekly", "monthly")
+PERIODS = ("minutes", "hourly", "daily", "weekly", "monthly")
 NOMINAL_SECONDS = {"hourly": 3600, "daily": 86400, "weekly": 7 * 86400, "monthly": 30 * 86400}
+MINUTE_STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)  # the divisors of 60 below 60 (60 is "hourly")
 
 
 @dataclass(frozen=True)
@@ -28,17 +31,34 @@ class Schedule:
     hour: int = 0
     weekday: int = 0  # Monday = 0, as datetime.weekday()
     day: int = 1
+    every: int = 0  # minutes between runs, for the "minutes" period only
 
     def __post_init__(self):
         if self.period not in PERIODS:
             raise ValueError(f"unknown period {self.period!r}; use one of {', '.join(PERIODS)}")
+        if self.period == "minutes":
+            if self.every not in MINUTE_STEPS:
+                raise ValueError(f"every must divide an hour: one of {', '.join(map(str, MINUTE_STEPS))} minutes"
+                                 f" (60 is the hourly period), not {self.every!r}")
+            if not isinstance(self.minute, int) or not 0 <= self.minute < self.every:
+                raise ValueError(f"minute (the offset) must be an integer from 0 to {self.every - 1}, "
+                                 f"not {self.minute!r}")
+        elif self.every:
+            raise ValueError(f"every is for the minutes period only, not {self.period}")
         for name, value, low, high in (("minute", self.minute, 0, 59), ("hour", self.hour, 0, 23),
                                        ("weekday", self.weekday, 0, 6), ("day", self.day, 1, 31)):
             if not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be an integer from {low} to {high}, not {value!r}")
 
+    @property
+    def nominal_seconds(self) -> int:
+        """The period's length (a month counts 30 days): start deadlines and forced runs' windows."""
+        return self.every * 60 if self.period == "minutes" else NOMINAL_SECONDS[self.period]
+
     def describe(self) -> str:
         at = f"{self.hour:02d}:{self.minute:02d}"
+        if self.period == "minutes":
+            return "every minute" if self.every == 1 else f"every {self.every} minutes"
         return {
             "hourly": f"hourly at :{self.minute:02d}",
             "daily": f"daily at {at}",
@@ -64,6 +84,13 @@ def _month_day(year: int, month: int, day: int) -> date:
 
 def _candidates(schedule: Schedule, around: datetime, tz: ZoneInfo):
     """(instant, key) boundaries near `around`, enough to contain the next one after it."""
+    if schedule.period == "minutes":
+        base = around.astimezone(UTC).replace(second=0, microsecond=0)
+        base -= timedelta(minutes=(base.minute - schedule.minute) % schedule.every)
+        for steps in (-1, 0, 1, 2):
+            start = base + timedelta(minutes=steps * schedule.every)
+            yield start, "N:" + start.strftime("%Y-%m-%dT%H:%M")
+        return
     if schedule.period == "hourly":
         base = around.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         for hours in (-1, 0, 1, 2):
@@ -101,7 +128,7 @@ def current_boundary(schedule: Schedule, at: datetime, tz: ZoneInfo) -> tuple[da
 
 def boundaries_between(schedule: Schedule, start: datetime, end: datetime, tz: ZoneInfo, *, limit: int):
     """Boundaries b with start <= b <= end, oldest first, at most the last `limit` of them."""
-    nominal = timedelta(seconds=NOMINAL_SECONDS[schedule.period])
+    nominal = timedelta(seconds=schedule.nominal_seconds)
     start = max(start, end - nominal * (limit + 2))
     found = []
     instant, key = current_boundary(schedule, start, tz)

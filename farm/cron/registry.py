@@ -34,7 +34,12 @@ class TaskSpec:
     max_retries: int = 3
     time_limit: int = 600
     backfill: bool = False
-    start_deadline: int | None = None  # seconds; default half the period
+    start_deadline: int | None = None  # seconds; default half the period (the whole period for minute tasks)
+    # Opt-in tasks have timetable rows only for the tenants that turned them on, each row with its own
+    # schedule (farm.cron.timetable.timetable_task_set); the others run for every live tenant.
+    opt_in: bool = False
+    # A Celery task name: its runs go to that task in batches of run ids instead of to any worker.
+    runner: str = ""
     # What a person reads on the site's Scheduled tasks page (translated at display time when lazy).
     label: str = field(default="", compare=False)
 
@@ -64,16 +69,16 @@ def label_for(name: str, param: str = "") -> str:
 
 
 def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL, hour: int = 0, minute: int = 0,
-              weekday: int = 0, day: int = 1, scope: str = TENANT, overlap: str = "forbid", max_retries: int = 3,
-              time_limit: int = 600, backfill: bool = False, start_deadline: int | None = None,
-              label=None) -> TaskSpec:
+              weekday: int = 0, day: int = 1, every: int = 0, scope: str = TENANT, overlap: str = "forbid",
+              max_retries: int = 3, time_limit: int = 600, backfill: bool = False,
+              start_deadline: int | None = None, label=None, opt_in: bool = False, runner: str = "") -> TaskSpec:
     if not callable(func):
         raise RegistrationError(f"{period}() needs a function, not {func!r}")
     name = dotted_name(func)
     if "<locals>" in name or "<lambda>" in name:
         raise RegistrationError(f"{name}: register a module-level function, so workers can import it by name")
     try:
-        schedule = Schedule(period=period, minute=minute, hour=hour, weekday=weekday, day=day)
+        schedule = Schedule(period=period, minute=minute, hour=hour, weekday=weekday, day=day, every=every)
     except ValueError as exc:
         raise RegistrationError(f"{name}: {exc}") from None
     if not isinstance(priority, int) or not HIGHEST <= priority <= LOWEST:
@@ -86,6 +91,10 @@ def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL
         raise RegistrationError(f"{name}: max_retries must be an integer from 0 to 20")
     if not isinstance(time_limit, int) or time_limit < 1:
         raise RegistrationError(f"{name}: time_limit must be a positive number of seconds")
+    if opt_in and scope != TENANT:
+        raise RegistrationError(f"{name}: only tenant tasks can be opt-in")
+    if runner and not isinstance(runner, str):
+        raise RegistrationError(f"{name}: runner is the name of a Celery task")
     param = "" if param is None else str(param)
     if len(param) > 200:
         raise RegistrationError(f"{name}: param must be at most 200 characters")
@@ -93,12 +102,18 @@ def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL
         raise RegistrationError(f"{name}: label must be a non-empty text (or left out to derive one from the name)")
     spec = TaskSpec(func=func, name=name, param=param, schedule=schedule, priority=priority, scope=scope,
                     overlap=overlap, max_retries=max_retries, time_limit=time_limit, backfill=backfill,
-                    start_deadline=start_deadline, label=label if label is not None else default_label(name))
+                    start_deadline=start_deadline, label=label if label is not None else default_label(name),
+                    opt_in=opt_in, runner=runner)
     existing = _registry.get(spec.key)
     if existing is not None and existing != spec:
         raise RegistrationError(f"{name} (param {param!r}) is already registered with another schedule")
     _registry[spec.key] = spec
     return spec
+
+
+def every_minutes(func, minutes: int = 1, **options) -> TaskSpec:
+    """Every `minutes` minutes (a divisor of 60); `minute` is the offset, e.g. 2 → :02, :07, … for 5."""
+    return _register("minutes", func, every=minutes, **options)
 
 
 def hourly(func, **options) -> TaskSpec:
@@ -135,5 +150,5 @@ def fingerprint() -> str:
     import hashlib
 
     parts = sorted(f"{s.name}|{s.param}|{s.schedule}|{s.priority}|{s.scope}|{s.overlap}|{s.max_retries}|"
-                   f"{s.time_limit}|{s.backfill}|{s.start_deadline}" for s in _registry.values())
+                   f"{s.time_limit}|{s.backfill}|{s.start_deadline}|{s.opt_in}|{s.runner}" for s in _registry.values())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

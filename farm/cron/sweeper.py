@@ -46,9 +46,14 @@ def runs_sweep(*, now=None, wake: bool = True) -> SweepResult:
                 result.failed += 1
                 summarise(run.task_id, status=RunStatus.FAILED, at=now, duration_ms=None)
     stale = timedelta(seconds=farm_setting("FARM_CRON_STALE_QUEUED"))
-    waiting = TaskRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=now - stale).count()
-    if wake and (waiting or result.requeued):
-        from farm.cron.dispatch import wake_workers
+    waiting = TaskRun.objects.filter(status=RunStatus.QUEUED, queued_at__lt=now - stale)
+    requeued = [run.pk for run in expired if run.status == RunStatus.QUEUED]
+    if wake:
+        from farm.cron.dispatch import runs_wake
 
-        result.woken = wake_workers(waiting + result.requeued)
+        # Bounded like a tick's wake-ups: a backlog of runs gets at most this many messages a tick.
+        cap = farm_setting("FARM_CRON_MAX_WAKEUPS") * farm_setting("FARM_CRON_RUNS_PER_WAKEUP")
+        ids = requeued + list(waiting.exclude(pk__in=requeued).values_list("pk", flat=True)[:cap])
+        if ids:
+            result.woken = runs_wake(ids)
     return result

@@ -1,7 +1,8 @@
 """Builds the timetable (data) from the registry (code), and follows tenants going live or not.
 
 Rows appear when a tenant becomes live or a task is registered; rows of tasks no longer registered
-are disabled (their history is kept). A tenant coming back to life resumes at the next boundary,
+are disabled (their history is kept). Opt-in tasks get rows only through timetable_task_set, each
+with its own schedule, which the sync leaves alone. A tenant coming back to life resumes at the next boundary,
 never with a flood of catch-up runs.
 """
 from django.core.cache import cache
@@ -11,26 +12,31 @@ from django.utils import timezone
 
 from farm.cron import registry
 from farm.cron.models import ScheduledTask
-from farm.cron.periods import next_boundary
+from farm.cron.periods import Schedule, next_boundary
 from farm.cron.tenants import is_live, live_tenants, tenant_zone, timezone_field, zone
 
 _FINGERPRINT_KEY = "cron:registry-fingerprint"
-SPEC_FIELDS = ("period", "minute", "hour", "weekday", "day", "priority", "overlap", "max_retries", "time_limit",
-               "backfill", "start_deadline")
-SCHEDULE_FIELDS = ("period", "minute", "hour", "weekday", "day")
+SCHEDULE_FIELDS = ("period", "minute", "hour", "weekday", "day", "every")
+
+
+def _schedule_values(schedule: Schedule) -> dict:
+    return {f: getattr(schedule, f) for f in SCHEDULE_FIELDS}
 
 
 def _spec_values(spec: registry.TaskSpec) -> dict:
-    s = spec.schedule
-    return {"period": s.period, "minute": s.minute, "hour": s.hour, "weekday": s.weekday, "day": s.day,
-            "priority": spec.priority, "overlap": spec.overlap, "max_retries": spec.max_retries,
-            "time_limit": spec.time_limit, "backfill": spec.backfill, "start_deadline": spec.start_deadline}
+    """The row fields the registry owns: all but the schedule for opt-in tasks (each row has its own)."""
+    values = {"priority": spec.priority, "overlap": spec.overlap, "max_retries": spec.max_retries,
+              "time_limit": spec.time_limit, "backfill": spec.backfill, "start_deadline": spec.start_deadline,
+              "runner": spec.runner}
+    return values if spec.opt_in else {**values, **_schedule_values(spec.schedule)}
 
 
-def _new_row(spec, *, instance_id, tz, now) -> ScheduledTask:
-    at, key = next_boundary(spec.schedule, now, tz)
+def _new_row(spec, *, instance_id, tz, now, schedule: Schedule | None = None, live: bool = True) -> ScheduledTask:
+    schedule = schedule or spec.schedule
+    at, key = next_boundary(schedule, now, tz)
     return ScheduledTask(instance_id=instance_id, name=spec.name, param=spec.param, next_run_at=at,
-                         next_period_key=key, enabled=True, live=True, **_spec_values(spec))
+                         next_period_key=key, enabled=True, live=live,
+                         **{**_spec_values(spec), **_schedule_values(schedule)})
 
 
 def _specs(scope: str):
@@ -48,10 +54,11 @@ def timetable_sync_all(*, now=None) -> int:
     for spec in specs:
         stale = ScheduledTask.objects.filter(name=spec.name, param=spec.param)
         values = _spec_values(spec)
-        changed_schedule = stale.exclude(**{f: values[f] for f in SCHEDULE_FIELDS})
-        for row in changed_schedule.select_related("instance"):
-            row.next_run_at, row.next_period_key = next_boundary(spec.schedule, now, tenant_zone(row.instance))
-            row.save(update_fields=["next_run_at", "next_period_key"])
+        if not spec.opt_in:
+            changed_schedule = stale.exclude(**{f: values[f] for f in SCHEDULE_FIELDS})
+            for row in changed_schedule.select_related("instance"):
+                row.next_run_at, row.next_period_key = next_boundary(spec.schedule, now, tenant_zone(row.instance))
+                row.save(update_fields=["next_run_at", "next_period_key"])
         stale.update(enabled=True, **values)
     registered = Q(pk__in=[])  # matches nothing: with no declaration every row is disabled
     for spec in specs:
@@ -61,7 +68,7 @@ def timetable_sync_all(*, now=None) -> int:
     existing = set(ScheduledTask.objects.values_list("instance_id", "name", "param"))
     rows = [_new_row(s, instance_id=None, tz=zone(None), now=now) for s in _specs(registry.FARM)
             if (None, s.name, s.param) not in existing]
-    tenant_specs = _specs(registry.TENANT)
+    tenant_specs = [s for s in _specs(registry.TENANT) if not s.opt_in]
     for tenant_id, tz_name in live_tenants().values_list("id", timezone_field()):
         tz = zone(tz_name)
         rows.extend(_new_row(s, instance_id=tenant_id, tz=tz, now=now) for s in tenant_specs
@@ -91,6 +98,8 @@ def timetable_tenant_changed(tenant, *, now=None) -> None:
     have = {(r.name, r.param): r for r in rows}
     for spec in _specs(registry.TENANT):
         row = have.get((spec.name, spec.param))
+        if row is None and spec.opt_in:
+            continue  # only the tenant's own choice (timetable_task_set) creates it
         if row is None:
             _new_row(spec, instance_id=tenant.pk, tz=tz, now=now).save()
         elif not row.live:
@@ -108,3 +117,34 @@ def timetable_tenant_rezoned(tenant, *, now=None) -> None:
     for row in ScheduledTask.objects.filter(instance_id=tenant.pk, live=True):
         row.next_run_at, row.next_period_key = next_boundary(row.schedule, now, tz)
         row.save(update_fields=["next_run_at", "next_period_key"])
+
+
+@transaction.atomic
+def timetable_task_set(*, tenant, name: str, param: str = "", schedule: Schedule, now=None) -> ScheduledTask:
+    """Turn an opt-in task on for a tenant with its schedule, or change the schedule (next run: the
+    next boundary of the new one; a period whose key already ran is not run again).
+
+    Raises RegistrationError if the task is not a registered opt-in tenant task.
+    """
+    spec = registry.spec_for(name, param)
+    if spec is None or not spec.opt_in:
+        raise registry.RegistrationError(f"{name} (param {param!r}) is not a registered opt-in task")
+    now = now or timezone.now()
+    tz = tenant_zone(tenant)
+    row = ScheduledTask.objects.select_for_update().filter(instance_id=tenant.pk, name=name, param=param).first()
+    if row is None:
+        row = _new_row(spec, instance_id=tenant.pk, tz=tz, now=now, schedule=schedule, live=is_live(tenant))
+        row.save()
+        return row
+    if row.schedule != schedule:
+        for field, value in _schedule_values(schedule).items():
+            setattr(row, field, value)
+        row.next_run_at, row.next_period_key = next_boundary(schedule, now, tz)
+        row.save(update_fields=[*SCHEDULE_FIELDS, "next_run_at", "next_period_key"])
+    return row
+
+
+def timetable_task_remove(*, tenant_id: int, name: str, param: str = "") -> int:
+    """Turn an opt-in task off for a tenant: its row and run history go. Returns rows deleted (0 or 1)."""
+    rows = ScheduledTask.objects.filter(instance_id=tenant_id, name=name, param=param)
+    return 1 if rows.delete()[0] else 0

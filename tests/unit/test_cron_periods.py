@@ -99,3 +99,34 @@ def test_boundaries_strictly_advance_and_every_period_key_is_new(schedule, start
         keys.append(key)
         instant = following
     assert len(set(keys)) == len(keys)
+
+
+def test_minute_boundaries_fall_on_the_utc_minutes_of_the_step_and_its_offset():
+    every_5_at_2 = Schedule("minutes", every=5, minute=2)
+    assert next_boundary(every_5_at_2, utc(2026, 3, 29, 0, 58, 30), PARIS) == (
+        utc(2026, 3, 29, 1, 2), "N:2026-03-29T01:02")
+    assert current_boundary(every_5_at_2, utc(2026, 3, 29, 1, 6, 59), PARIS) == (
+        utc(2026, 3, 29, 1, 2), "N:2026-03-29T01:02")
+    every_minute = Schedule("minutes", every=1)
+    assert next_boundary(every_minute, utc(2026, 3, 29, 1, 0), PARIS) == (utc(2026, 3, 29, 1, 1), "N:2026-03-29T01:01")
+    assert every_minute.nominal_seconds == 60 and Schedule("minutes", every=15).nominal_seconds == 900
+
+
+@given(st.sampled_from([1, 5, 15]), st.integers(0, 14), st.datetimes(min_value=datetime(2000, 1, 1),
+                                                                      max_value=datetime(2100, 1, 1)))
+def test_minute_periods_are_consecutive_and_each_key_names_one_period(every, offset, naive):
+    schedule = Schedule("minutes", every=every, minute=offset % every)
+    at = naive.replace(tzinfo=UTC)
+    start, key = current_boundary(schedule, at, PARIS)
+    following, next_key = next_boundary(schedule, at, PARIS)
+    assert start <= at < following and (following - start).total_seconds() == every * 60
+    assert key != next_key and following.minute % every == offset % every
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"every": 7}, "every must divide an hour"), ({"every": 60}, "every must divide an hour"),
+    ({"every": 5, "minute": 5}, "offset"), ({"period": "hourly", "every": 5}, "minutes period only"),
+])
+def test_minute_schedules_refuse_steps_that_do_not_divide_an_hour(options, message):
+    with pytest.raises(ValueError, match=message):
+        Schedule(**{"period": "minutes", **options})

@@ -7,4 +7,5 @@ from farm.cron import labels
 register = template.Library()
 register.filter("task_label", labels.task_label)
 register.filter("schedule_label", labels.schedule_label)
+register.filter("run_result_label", labels.run_result_label)
 register.filter("status_label", labels.status_label)

@@ -5,7 +5,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from instances import services
+from instances import services, site_cron
 from instances.errors import FarmError
 from instances.models import Instance, SchemaState, Status
 
@@ -28,6 +28,13 @@ class Command(BaseCommand):
         val.add_argument("slug")
         val.add_argument("--wait", action="store_true", help="return once the schema is ready")
         val.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits (default 120)")
+        cron = sub.add_parser("cron-url", help="set, show or clear the site's cron URL (called by the super cron)")
+        cron.add_argument("slug")
+        cron.add_argument("url", nargs="?", help="the site's cron entry point, e.g. "
+                                                 "https://www.example.org/spip.php?action=cron")
+        cron.add_argument("--every", type=int, choices=site_cron.EVERY_CHOICES, default=None,
+                          help="minutes between calls (default 1, or the site's current choice)")
+        cron.add_argument("--clear", action="store_true", help="stop calling the site's cron")
         for name, needs_reason in (("refuse", True), ("deactivate", True), ("reactivate", False),
                                    ("delete", False), ("purge", False)):
             p = sub.add_parser(name)
@@ -42,6 +49,8 @@ class Command(BaseCommand):
             if action == "request":
                 return self._request(options)
             instance = self._instance(options["slug"])
+            if action == "cron-url":
+                return self._cron_url(instance, options)
             service = {
                 "validate": services.instance_validate, "refuse": services.instance_refuse,
                 "deactivate": services.instance_deactivate, "reactivate": services.instance_reactivate,
@@ -77,6 +86,25 @@ class Command(BaseCommand):
         for row in data:
             self.stdout.write(f"{row['idsite']:>5}  {row['slug']:<40} {row['status']:<10} {row['schema_state']:<13}"
                               f" {' '.join(row['domains'])}")
+
+    def _cron_url(self, instance: Instance, options):
+        from instances.url_guard import url_redacted
+
+        if options["clear"] and options["url"]:
+            raise CommandError("Give a URL or --clear, not both.")
+        if options["clear"] or options["url"] or options["every"]:
+            if not (options["clear"] or options["url"] or instance.cron_url):
+                raise CommandError(f"{instance.slug} has no cron URL; give one before --every.")
+            url = "" if options["clear"] else (options["url"] or instance.cron_url)
+            instance = site_cron.instance_cron_url_set(instance=instance, url=url,
+                                                       every=options["every"] or instance.cron_every)
+        if not instance.cron_url:
+            self.stdout.write(f"{instance.slug}: no cron URL")
+            return
+        every = "every minute" if instance.cron_every == 1 else f"every {instance.cron_every} minutes"
+        failing = f" — failing since {instance.cron_failing_since:%Y-%m-%d %H:%M %Z}" \
+            if instance.cron_failing_since else ""
+        self.stdout.write(f"{instance.slug}: {url_redacted(instance.cron_url)} called {every}{failing}")
 
     def _request(self, options):
         owner = get_user_model().objects.filter(username=options["owner"]).first()

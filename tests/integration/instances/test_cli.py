@@ -79,3 +79,36 @@ def test_the_farm_command_exits_non_zero_with_a_message_for_an_unknown_slug():
     assert result.returncode == 1
     assert "No site has the slug “ghost”" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cron_url_set_show_change_and_clear_from_the_command_line(settings):
+    from farm.cron.models import ScheduledTask
+    from instances.site_cron import TASK_NAME
+
+    site = make_instance("cli-cron", state="publie")
+    out = run("instance", "cron-url", "cli-cron", "http://127.0.0.1:8080/spip.php?action=cron", "--every", "5")
+    assert out.strip() == "cli-cron: http://127.0.0.1:8080/spip.php?action=cron called every 5 minutes"
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    assert (task.period, task.every) == ("minutes", 5)
+    assert "called every 15 minutes" in run("instance", "cron-url", "cli-cron", "--every", "15")
+    assert "called every 15 minutes" in run("instance", "cron-url", "cli-cron")
+    assert run("instance", "cron-url", "cli-cron", "--clear").strip() == "cli-cron: no cron URL"
+    assert not ScheduledTask.objects.filter(instance=site, name=TASK_NAME).exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["http://10.0.0.8/cron"], "a private or reserved address"),
+    (["ftp://127.0.0.1/cron"], "Only http:// and https:// URLs"),
+    (["http://127.0.0.1/", "--clear"], "Give a URL or --clear, not both."),
+    (["--every", "5"], "has no cron URL; give one before --every"),
+])
+def test_cron_url_refusals_are_command_errors(args, message):
+    make_instance("cli-refused", state="publie")
+    with pytest.raises(CommandError, match=message):
+        run("instance", "cron-url", "cli-refused", *args)
+
+
+def test_cron_url_with_a_bad_every_exits_non_zero_with_a_message():
+    proc = subprocess.run([sys.executable, "manage.py", "instance", "cron-url", "x", "http://127.0.0.1/", "--every",
+                           "7"], capture_output=True, text=True, env={**os.environ, "DATABASE_URL": _test_database_url()})
+    assert proc.returncode == 2 and "invalid choice: 7" in proc.stderr

@@ -1,0 +1,195 @@
+"""Sites' own cron URLs, called by the super cron: once per period, retried, flagged, and stopped
+with the site. A local server stands in for the sites and counts the calls it gets."""
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from farm.cron import dispatch
+from farm.cron.models import RunStatus, ScheduledTask, TaskRun
+from instances import services
+from instances.models import Instance
+from instances.site_cron import RUNNER, TASK_NAME, instance_cron_url_set, site_crons_call
+from tests.conftest import wait_for
+from tests.cron_server import cron_server
+from tests.factories import make_instance, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def server():
+    with cron_server() as running:
+        yield running
+
+
+def tick_and_call(at, *, racing: int = 1) -> int:
+    """`racing` ticks at once at `at`, then the runner with what they handed over; returns calls made."""
+    handed, lock = [], threading.Lock()
+
+    def one_tick():
+        try:
+            result = dispatch.tick(now=at, filters={"name": TASK_NAME}, wake=False)
+            with lock:
+                handed.extend(result.handed.get(RUNNER, []))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one_tick) for _ in range(racing)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return site_crons_call(run_ids=handed, now=at + timedelta(seconds=1)) if handed else 0
+
+
+def test_a_cron_url_is_called_once_per_period_over_a_simulated_day_with_two_racing_ticks(server):
+    site = make_instance("spip-day", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"), every=5)
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    start = task.next_run_at
+    for minute in range(24 * 60):
+        tick_and_call(start + timedelta(minutes=minute, seconds=3), racing=2)
+
+    assert server.called("/ok") == 24 * 12
+    periods = Counter(TaskRun.objects.filter(task=task).values_list("period_key", flat=True))
+    assert len(periods) == 24 * 12 and set(periods.values()) == {1}
+    assert TaskRun.objects.filter(task=task, status=RunStatus.SUCCEEDED).count() == 24 * 12
+    task.refresh_from_db()
+    assert (task.run_count, task.failure_count, task.consecutive_failures) == (288, 0, 0)
+    assert all(call["user_agent"].startswith("farm-super-cron/") for call in server.calls)
+
+
+def test_each_run_records_the_status_code_duration_and_bytes_read_capped(server, settings):
+    settings.FARM_CRON_URL_MAX_BYTES = 1000
+    site = make_instance("big-answer", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/big"))
+    tick_and_call(ScheduledTask.objects.get(instance=site, name=TASK_NAME).next_run_at)
+    run = TaskRun.objects.get(task__instance=site)
+    assert run.status == RunStatus.SUCCEEDED
+    assert run.result == {"status_code": 200, "bytes_read": 1000, "truncated": True, "duration_ms": run.duration_ms}
+
+
+def test_a_503_is_retried_within_the_period_by_a_real_worker_until_it_succeeds(server, celery_worker_process):
+    site = make_instance("flaky-cron", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/flaky/2/a"))
+    ScheduledTask.objects.filter(instance=site, name=TASK_NAME).update(next_run_at=timezone.now())
+    assert dispatch.tick(filters={"name": TASK_NAME}).handed  # sent to the worker's site cron queue
+    run = wait_for(lambda: TaskRun.objects.filter(task__instance=site, status=RunStatus.SUCCEEDED).first(),
+                   timeout=45)
+    assert server.called("/flaky/2/a") == 3 and run.attempt == 3
+    assert run.result["status_code"] == 200
+
+
+def test_a_timeout_is_recorded_as_a_failure(server, settings):
+    settings.FARM_CRON_URL_TIMEOUT = 0.3
+    site = make_instance("slow-cron", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/slow/2"))
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    ScheduledTask.objects.filter(pk=task.pk).update(max_retries=0)
+    tick_and_call(task.next_run_at)
+    run = TaskRun.objects.get(task=task)
+    assert run.status == RunStatus.FAILED and run.error == "timed out after 0.3 s"
+    assert 300 <= run.duration_ms < 1500
+
+
+def test_a_404_fails_at_once_and_redirects_are_followed_on_the_same_host_only(server):
+    paths = {"not-found": "/status/404", "same": "/redirect-same", "other": "/redirect-other/127.0.0.2:9"}
+    sites = {}
+    for name, path in paths.items():
+        sites[name] = make_instance(f"redirect-{name}", state="publie")
+        instance_cron_url_set(instance=sites[name], url=server.url(path))
+    due = max(ScheduledTask.objects.filter(name=TASK_NAME).values_list("next_run_at", flat=True))
+    tick_and_call(due)
+    run = {name: TaskRun.objects.get(task__instance=site) for name, site in sites.items()}
+    assert (run["not-found"].status, run["not-found"].attempt, run["not-found"].result["status_code"]) == \
+        (RunStatus.FAILED, 1, 404)
+    assert run["same"].status == RunStatus.SUCCEEDED and server.called("/ok") == 1
+    assert run["other"].status == RunStatus.FAILED and "another host, not followed" in run["other"].error
+
+
+def test_failures_in_a_row_flag_the_site_and_email_its_admins_once_and_once_more_on_recovery(server, settings):
+    settings.FARM_CRON_URL_FAILURE_ALERT = 3
+    owner = make_user("cron-owner", email="owner@example.org")
+    site = make_instance("failing-cron", owner=owner, state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/status/410"))
+    start = ScheduledTask.objects.get(instance=site, name=TASK_NAME).next_run_at
+    mail.outbox.clear()
+    for minute in range(5):
+        tick_and_call(start + timedelta(minutes=minute))
+    site.refresh_from_db()
+    assert site.cron_failing_since is not None
+    assert len(mail.outbox) == 1 and "failing" in mail.outbox[0].subject
+    assert mail.outbox[0].to == ["owner@example.org"] and "3 times in a row" in mail.outbox[0].body
+
+    Instance.objects.filter(pk=site.pk).update(cron_url=server.url("/ok"))  # the site repaired its cron
+    for minute in range(5, 8):
+        tick_and_call(start + timedelta(minutes=minute))
+    site.refresh_from_db()
+    assert site.cron_failing_since is None
+    assert len(mail.outbox) == 2 and "answers again" in mail.outbox[1].subject
+
+
+def test_a_deactivated_site_is_never_called_and_reactivation_resumes_without_a_flood(server):
+    site = make_instance("paused-cron", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"))
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    now = timezone.now()
+    queued = dispatch.tick(now=task.next_run_at, filters={"name": TASK_NAME}, wake=False).handed[RUNNER]
+    site = services.instance_deactivate(instance=site, by=None, reason="test")
+    assert site_crons_call(run_ids=queued, now=task.next_run_at) == 0  # queued before, skipped after
+    assert TaskRun.objects.get(pk=queued[0]).status == RunStatus.SKIPPED
+    for minute in range(1, 30):
+        assert tick_and_call(now + timedelta(minutes=minute)) == 0
+    assert server.called("/ok") == 0
+
+    services.instance_reactivate(instance=site, by=None)
+    assert tick_and_call(timezone.now() + timedelta(minutes=30)) == 1  # one call, not thirty
+    assert server.called("/ok") == 1
+
+
+def test_changing_the_schedule_or_clearing_the_url_moves_or_removes_the_task(server):
+    site = make_instance("resched", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"), every=15)
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    assert (task.period, task.every) == ("minutes", 15) and task.next_run_at.minute % 15 == task.minute
+    instance_cron_url_set(instance=site, url=server.url("/ok"), every=60)
+    task.refresh_from_db()
+    assert task.period == "hourly" and task.every == 0
+    instance_cron_url_set(instance=site, url="")
+    assert not ScheduledTask.objects.filter(instance=site, name=TASK_NAME).exists()
+    assert Instance.objects.get(pk=site.pk).cron_url == ""
+
+
+def test_minute_runs_are_pruned_after_their_short_history_and_the_totals_stay(server, settings):
+    from farm.cron.maintenance import prune_minute_run_history
+
+    settings.FARM_CRON_MINUTE_HISTORY_HOURS = 1
+    site = make_instance("pruned", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"))
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    for minute in range(3):
+        tick_and_call(task.next_run_at + timedelta(minutes=minute))
+    TaskRun.objects.filter(task=task).update(queued_at=timezone.now() - timedelta(hours=2))
+    assert prune_minute_run_history() == 3
+    task.refresh_from_db()
+    assert not TaskRun.objects.filter(task=task).exists() and task.run_count == 3
+
+
+def test_the_super_cron_beat_entry_is_moved_to_fire_on_the_minute():
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every_60_s = IntervalSchedule.objects.create(every=60, period="seconds")
+    PeriodicTask.objects.update_or_create(name="super cron", defaults={"task": "cron.tick", "interval": every_60_s,
+                                                                      "crontab": None})
+    importlib.import_module("farm.cron.migrations.0004_super_cron_on_the_minute").to_crontab(apps, None)
+    entry = PeriodicTask.objects.get(name="super cron")
+    assert entry.interval is None
+    assert (entry.crontab.minute, entry.crontab.hour, str(entry.crontab.timezone)) == ("*", "*", "UTC")
