@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/farm with-services -- $(BIN)/python bench/provisioning.py
 	$(BIN)/farm with-services -- $(BIN)/python bench/super_cron.py
+	$(BIN)/farm with-services -- $(BIN)/python bench/site_cron.py
 	$(BIN)/farm with-services -- $(BIN)/python bench/tracking.py
 	$(BIN)/farm with-services -- $(BIN)/python bench/agents.py
 	$(BIN)/farm with-services -- $(BIN)/python bench/reports.py
