@@ -1,7 +1,7 @@
 """The `farm` command: `farm up`, `farm with-services -- CMD`, and every manage.py command.
 
 `farm up` is what `make up` runs: services (given by URL, else embedded), migrations, first
-superuser, then web + Celery worker + Celery Beat in the foreground with prefixed logs, under
+superuser, then web + Celery workers (tasks and ingest; sites' cron URLs) + Celery Beat in the foreground with prefixed logs, under
 farm.supervisor: a process that exits (and the embedded Redis) is restarted on its own; Ctrl-C
 stops them all.
 """

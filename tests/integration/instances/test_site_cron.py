@@ -64,6 +64,18 @@ def test_a_cron_url_is_called_once_per_period_over_a_simulated_day_with_two_raci
     assert all(call["user_agent"].startswith("farm-super-cron/") for call in server.calls)
 
 
+def test_a_tick_late_in_the_minute_still_runs_that_minute_and_a_skipped_minute_is_folded_not_missed(server):
+    site = make_instance("late-tick", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"))
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    tick_and_call(task.next_run_at + timedelta(seconds=50))  # a tick 50 s late
+    tick_and_call(task.next_run_at + timedelta(minutes=2, seconds=30))  # the next tick missed a whole minute
+    runs = list(TaskRun.objects.filter(task=task).order_by("scheduled_for"))
+    assert [(r.status, r.coalesced) for r in runs] == [(RunStatus.SUCCEEDED, 0), (RunStatus.SUCCEEDED, 1)]
+    assert runs[1].scheduled_for == task.next_run_at + timedelta(minutes=2)
+    assert server.called("/ok") == 2
+
+
 def test_each_run_records_the_status_code_duration_and_bytes_read_capped(server, settings):
     settings.FARM_CRON_URL_MAX_BYTES = 1000
     site = make_instance("big-answer", state="publie")
