@@ -2,14 +2,16 @@
 
 A local server stands in for the sites (a process of its own): it listens on --hosts loopback
 addresses (127.0.1.1, 127.0.1.2, …), so the per-host limit works as on real hosts, and answers
-each call after a random 50–500 ms. Each site (no schema: calling its URL needs none) has a cron
+each call after a random 50–500 ms. Then, in the same run, one site in 97 answers after 12 s (past
+the 10 s timeout, so it is retried within the minute) to show that slow sites do not hold up the
+others. Each site (no schema: calling its URL needs none) has a cron
 URL called every minute. At each minute boundary the bench runs the super cron's tick, as Beat's
 crontab entry does, which hands the due runs to a real worker started with `make up`'s command line
 for the sites' cron queue. Prints, per minute: calls received (one per site is the goal), the lag
 from the boundary to each call's arrival and to its answer, the runs recorded; and the CPU and
 memory of the worker, the server and the tick.
 
-    .venv/bin/python bench/site_cron.py            # --sites 10000 --hosts 100 --minutes 3
+    .venv/bin/python bench/site_cron.py    # --sites 10000 --hosts 100 --minutes 3 --slow-minutes 2
 """
 import argparse
 import asyncio
@@ -43,7 +45,7 @@ def serve(port: int, hosts: int, seed: int) -> None:
 
     async def cron(request):
         arrived = time.time()
-        await asyncio.sleep(rng.uniform(0.05, 0.5))
+        await asyncio.sleep(12.0 if "slow" in request.query else rng.uniform(0.05, 0.5))
         calls.append((int(request.query.get("site", -1)), arrived, time.time()))
         return web.Response(text="cron done")
 
@@ -86,6 +88,8 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--minutes", type=int, default=3)
+    parser.add_argument("--slow-minutes", type=int, default=2,
+                        help="minutes more with one site in 97 answering after 12 s (past the 10 s timeout)")
     parser.add_argument("--port", type=int, default=18931)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -131,14 +135,14 @@ def main() -> int:
     worker = subprocess.Popen(_programs(env, host="127.0.0.1", port="0")["crons"], env=env, cwd=ROOT,
                               stdout=worker_log, stderr=subprocess.STDOUT)
     try:
-        return measure(args, console, server, worker, dispatch, TaskRun)
+        return measure(args, console, server, worker, dispatch, TaskRun, Instance)
     finally:
         for process in (worker, server):
             process.terminate()
             process.wait(timeout=30)
 
 
-def measure(args, console, server, worker, dispatch, TaskRun) -> int:
+def measure(args, console, server, worker, dispatch, TaskRun, Instance) -> int:
     from farm.celery import app as celery_app
 
     deadline = time.monotonic() + 60
@@ -149,7 +153,11 @@ def measure(args, console, server, worker, dispatch, TaskRun) -> int:
     start_cpu = {"worker": cpu_seconds(worker.pid), "server": cpu_seconds(server.pid)}
     ticks, boundaries = [], []
     started_wall = time.time()
-    for _ in range(args.minutes):
+    slow = {i for i in range(args.sites) if i % 97 == 0}
+    for minute in range(args.minutes + args.slow_minutes):
+        if minute == args.minutes:  # from now on, some sites answer too late
+            for site in Instance.objects.filter(slug__in=[f"s{i:05d}" for i in slow]):
+                Instance.objects.filter(pk=site.pk).update(cron_url=site.cron_url + "&slow=1")
         boundary = (int(time.time()) // 60 + 1) * 60
         time.sleep(max(0.0, boundary + 0.1 - time.time()))  # Beat's crontab fires on the minute
         cpu = time.process_time()
@@ -164,15 +172,27 @@ def measure(args, console, server, worker, dispatch, TaskRun) -> int:
     console.print("minute  | tick: runs, s (CPU s) | calls  sites called once | arrival lag p50 / p95 / p99 / max s"
                   " | answered by (max) s | runs succeeded")
     ok = True
-    for (queued, seconds, tick_cpu, _), boundary in zip(ticks, boundaries, strict=True):
-        mine = [c for c in calls if boundary <= c[1] < boundary + 60]
+    for minute, ((queued, seconds, tick_cpu, _), boundary) in enumerate(zip(ticks, boundaries, strict=True)):
+        if minute == args.minutes:
+            console.print(f"with {len(slow)} sites (one in 97) answering after 12 s; the lags and counts are the "
+                          f"other {args.sites - len(slow)} sites'; the slow ones:")
+        slowed = minute >= args.minutes
+        every = [c for c in calls if boundary <= c[1] < boundary + 60]
+        mine = [c for c in every if not (slowed and c[0] in slow)]
+        if slowed:
+            slow_calls = len(every) - len(mine)
+            key = "N:" + datetime.fromtimestamp(boundary, timezone.utc).strftime("%Y-%m-%dT%H:%M")
+            failed = TaskRun.objects.filter(period_key=key, status="failed").count()
+            console.print(f"          {slow_calls} calls to the {len(slow)} slow sites (retries included), "
+                          f"{failed} runs failed after their retries")
         per_site = Counter(c[0] for c in mine)
         arrival = [c[1] - boundary for c in mine]
         done = [c[2] - boundary for c in mine]
         key = "N:" + datetime.fromtimestamp(boundary, timezone.utc).strftime("%Y-%m-%dT%H:%M")
         succeeded = TaskRun.objects.filter(period_key=key, status="succeeded").count()
         once = sum(1 for n in per_site.values() if n == 1)
-        ok &= once == args.sites == len(mine) == succeeded
+        expected = args.sites - (len(slow) if slowed else 0)
+        ok &= once == expected == len(mine) == succeeded
         console.print(f"{datetime.fromtimestamp(boundary, timezone.utc):%H:%M}   | {queued:>6} {seconds:5.2f} "
                       f"({tick_cpu:4.2f})      | {len(mine):>6} {once:>6}              | "
                       f"{percentile(arrival, .5):5.2f} / {percentile(arrival, .95):5.2f} / "

@@ -1,6 +1,7 @@
 """The farm console: Django admin for sites, with lifecycle actions that call the services."""
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
@@ -103,12 +104,20 @@ def schedule_deletion(modeladmin, request, queryset):
     _run(modeladmin, request, queryset, services.instance_schedule_deletion, _("Deletion scheduled"))
 
 
+def _https_by_default(db_field, **kwargs):
+    """Form fields as the admin makes them; a URL typed without a scheme gets https:// (as Django 6 will)."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
 class InstanceAdminForm(CronUrlFormMixin, forms.ModelForm):
     """The admin's site form: the cron URL goes through the SSRF guard, as on the site's Settings page."""
 
     class Meta:
         model = Instance
         fields = "__all__"
+        formfield_callback = _https_by_default
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -135,6 +144,7 @@ class CronUrlFailingFilter(admin.SimpleListFilter):
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
     form = InstanceAdminForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("slug", "name", "id", "status", "schema_state", "owner", "created_at", "validated_at",
                     "last_task_run", "task_failures_24h", "dispatch_lag", "cron_url_state", "schema_size")
     list_filter = ("status", "schema_state", CronUrlFailingFilter, "created_at")
@@ -180,11 +190,15 @@ class InstanceAdmin(admin.ModelAdmin):
         return _("every %(n)s min") % {"n": obj.cron_every} if obj.cron_url else "—"
 
     def save_model(self, request, obj, form, change):
-        """Saved as the form says; a new cron URL or schedule then goes through its service (the timetable)."""
+        """Saved as the form says, but the cron URL and schedule through their service (the guard, the
+        timetable, the failure flag); if the service refuses, the stored ones stay."""
+        stored = Instance.objects.filter(pk=obj.pk).values("cron_url", "cron_every").first() or {}
+        wanted = {"url": obj.cron_url, "every": obj.cron_every}
+        obj.cron_url, obj.cron_every = stored.get("cron_url", ""), stored.get("cron_every", 1)
         super().save_model(request, obj, form, change)
-        if {"cron_url", "cron_every"} & set(form.changed_data):
+        if (wanted["url"], wanted["every"]) != (obj.cron_url, obj.cron_every):
             try:
-                instance_cron_url_set(instance=obj, url=obj.cron_url, every=obj.cron_every)
+                instance_cron_url_set(instance=obj, **wanted)
             except FarmError as exc:  # its address changed between the form's check and now
                 self.message_user(request, str(exc), messages.ERROR)
 

@@ -44,7 +44,10 @@ class CallResult:
 
     def as_dict(self) -> dict:
         """What the run history keeps (TaskRun.result)."""
-        return {k: v for k, v in asdict(self).items() if k != "retryable" and v not in ("", None)}
+        kept = {k: v for k, v in asdict(self).items() if k != "retryable" and v not in ("", None)}
+        if not self.truncated:
+            kept.pop("truncated")
+        return kept
 
 
 def user_agent() -> str:
@@ -92,28 +95,33 @@ async def _get(session, url: str, max_bytes: int) -> CallResult:
     first = url_guard.url_parse(url)
     for _hop in range(MAX_REDIRECTS + 1):
         target = url_guard.url_parse(url)
-        if target.is_address:  # aiohttp does not resolve an address: check it here
+        if target.is_address:  # aiohttp connects to an address without its resolver: check it here
             url_guard.addresses_check(target.host, target.port)
         async with session.get(url, allow_redirects=False, headers={"User-Agent": user_agent()}) as response:
             location = response.headers.get("Location")
             if response.status in REDIRECTS and location:
-                following = urljoin(url, location)
                 try:
-                    same_host = url_guard.url_parse(following).host.lower() == first.host.lower()
-                except url_guard.UrlRefused:
+                    following = urljoin(url, location)
+                    same_host = url_guard.url_parse(following).host == first.host
+                except (ValueError, url_guard.UrlRefused):
                     same_host = False
                 if not same_host:
                     return CallResult(status_code=response.status, error=(
                         f"HTTP {response.status}: redirected to another host, not followed"))
                 url = following
                 continue
-            body = await response.content.read(max_bytes)
-            truncated = not response.content.at_eof()
+            read, truncated = 0, False
+            while not response.content.at_eof():
+                chunk = await response.content.read(max_bytes - read)
+                read += len(chunk)
+                if read >= max_bytes:
+                    truncated = not response.content.at_eof()
+                    break
             if response.status >= 400:
-                return CallResult(status_code=response.status, bytes_read=len(body), truncated=truncated,
+                return CallResult(status_code=response.status, bytes_read=read, truncated=truncated,
                                   error=f"HTTP {response.status} {response.reason or ''}".strip(),
                                   retryable=response.status >= 500)
-            return CallResult(status_code=response.status, bytes_read=len(body), truncated=truncated)
+            return CallResult(status_code=response.status, bytes_read=read, truncated=truncated)
     return CallResult(error=f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -122,7 +130,9 @@ async def _call(session, limits: _Limits, url: str, *, timeout: float, max_bytes
         target = url_guard.url_parse(url)
     except url_guard.UrlRefused as exc:
         return CallResult(error=f"refused: {exc}")
-    async with limits.all, limits.host(target):
+    # NB: the host's turn first, then a slot of the process: a batch of many calls to one host must
+    # not hold the process's slots while it waits for that host.
+    async with limits.host(target), limits.all:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
@@ -135,6 +145,8 @@ async def _call(session, limits: _Limits, url: str, *, timeout: float, max_bytes
             refusal = _refusal(exc)
             result = CallResult(error=f"refused: {refusal}") if refusal else CallResult(
                 error=f"connection failed: {exc}"[:500], retryable=True)
+        except Exception as exc:  # whatever a site answers, its call fails alone, never the batch
+            result = CallResult(error=f"the call failed: {exc.__class__.__name__}: {exc}"[:500])
         duration = int((time.perf_counter() - started) * 1000)
     return CallResult(**{**asdict(result), "duration_ms": duration})
 

@@ -7,7 +7,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from instances.models import TIMEZONE_CHOICES, Instance, Role
-from instances.url_guard import UrlRefused, url_check, url_redacted
+from instances.url_guard import UrlRefused, url_check, url_redacted, url_with_password_of
 
 
 class SignupForm(UserCreationForm):
@@ -80,6 +80,10 @@ class CronUrlFormMixin:
         url = (self.cleaned_data.get("cron_url") or "").strip()
         if url and url == url_redacted(self._stored_cron_url):
             return self._stored_cron_url
+        try:
+            url = url_with_password_of(url, self._stored_cron_url)  # "***" kept while editing the rest
+        except UrlRefused as exc:
+            raise ValidationError(str(exc)) from None
         if url:
             try:
                 url_check(url)

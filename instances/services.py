@@ -238,7 +238,6 @@ def instance_provision_retry(*, instance: Instance, by) -> Instance:
 
 
 @transaction.atomic
-@transaction.atomic
 def instance_settings_update(*, instance: Instance, form) -> Instance:
     """Save a site admin's settings form (already valid); a new timezone moves the scheduled tasks too,
     and a new cron URL or schedule goes through instance_cron_url_set."""

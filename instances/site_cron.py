@@ -13,6 +13,7 @@ Run history: each call is a run (status code, duration, bytes read, error in Tas
 After FARM_CRON_URL_FAILURE_ALERT failures in a row the site is flagged (`cron_failing_since`) and
 its admins get one email; one more when it answers again.
 """
+import logging
 import zlib
 from datetime import timedelta
 
@@ -31,6 +32,7 @@ from instances import cron_calls, url_guard
 from instances.errors import InvalidRequest
 from instances.models import CRON_EVERY_CHOICES, Instance
 
+logger = logging.getLogger(__name__)
 RUNNER = "instances.site_cron"
 EVERY_CHOICES = tuple(minutes for minutes, _label in CRON_EVERY_CHOICES)
 
@@ -80,12 +82,14 @@ def instance_cron_url_set(*, instance: Instance, url: str, every: int = 1) -> In
         url_guard.url_check(url)
     instance = Instance.objects.select_for_update().get(pk=instance.pk)
     fields = {"cron_url": url, "cron_every": every}
-    if url != instance.cron_url:
+    new_url = url != instance.cron_url
+    if new_url:
         fields["cron_failing_since"] = None
     Instance.objects.filter(pk=instance.pk).update(**fields)
     instance.refresh_from_db()
     if url:
-        timetable_task_set(tenant=instance, name=TASK_NAME, schedule=site_cron_schedule(instance.pk, every))
+        timetable_task_set(tenant=instance, name=TASK_NAME, schedule=site_cron_schedule(instance.pk, every),
+                           fresh=new_url)  # a new URL starts with no failures in a row
     else:
         timetable_task_remove(tenant_id=instance.pk, name=TASK_NAME)
     return instance
@@ -97,12 +101,18 @@ def site_crons_call(*, run_ids: list[int], now=None) -> int:
 
     Returns how many calls were made. A run no longer queued (a duplicated message) is not called.
     """
-    timeout = float(farm_setting("FARM_CRON_URL_TIMEOUT"))
-    runs = batches.runs_claim_many(run_ids, lease_seconds=int(timeout) + 60, now=now)
+    lease = int(farm_setting("FARM_CRON_URL_TIMEOUT")) + 60
+    runs = batches.runs_claim_many(run_ids, lease_seconds=lease, now=now)
     if not runs:
         return 0
-    urls = {run.pk: run.task.instance.cron_url for run in runs}
-    results = cron_calls.call_all({pk: url for pk, url in urls.items() if url})
+    urls = {run.pk: run.task.instance.cron_url for run in runs if run.task.instance.cron_url}
+    try:
+        with batches.leases_held(runs, lease_seconds=lease, time_limit=min(run.task.time_limit for run in runs)):
+            results = cron_calls.call_all(urls)
+    except Exception as exc:  # recorded on every run of the batch, never left "running"
+        logger.exception("calling a batch of %d cron URLs failed", len(urls))
+        results = {pk: cron_calls.CallResult(error=f"the runner failed: {exc.__class__.__name__}: {exc}"[:500],
+                                             retryable=True) for pk in urls}
     outcomes, retries, now = [], {}, now or timezone.now()
     for run in runs:
         result = results.get(run.pk) or cron_calls.CallResult(error="the site has no cron URL any more")
@@ -149,4 +159,8 @@ def cron_alerts_update(finished: list[batches.Finished]) -> None:
             Instance.objects.filter(pk__in=[i.pk for i in changed]).update(
                 cron_failing_since=timezone.now() if now_failing else None)
         for instance in changed:
-            notify_cron_url_state(instance, failing=now_failing, failures=failures.get(instance.pk, 0))
+            try:
+                notify_cron_url_state(instance, failing=now_failing, failures=failures.get(instance.pk, 0))
+            except Exception:  # the mail server refused: undo the change, so the next outcome tries again
+                logger.exception("could not email the admins of %s about its cron URL", instance.slug)
+                Instance.objects.filter(pk=instance.pk).update(cron_failing_since=instance.cron_failing_since)

@@ -15,11 +15,13 @@ from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from django.utils.translation import gettext as _
+from yarl import URL
 
 from farm.conf import farm_setting
 from instances.errors import InvalidRequest
 
 MAX_LENGTH = 2000
+REDACTED = "***"
 # Cloud metadata services. 169.254.169.254 is link-local anyway; the others are not all private.
 METADATA = tuple(ipaddress.ip_network(n) for n in (
     "169.254.169.254/32",  # AWS, GCP, Azure, OpenStack, DigitalOcean…
@@ -67,7 +69,12 @@ def url_parse(url: str) -> Target:
         raise UrlRefused(_("This is not a valid URL.")) from None
     if parts.scheme.lower() not in ("http", "https"):
         raise UrlRefused(_("Only http:// and https:// URLs can be called."))
-    host = (parts.hostname or "").rstrip(".")
+    try:
+        # The host as aiohttp will read it (yarl: IDNA, full-width digits folded), so that what is
+        # checked is what is connected to.
+        host = (URL(url).raw_host or "").rstrip(".").lower()
+    except (ValueError, UnicodeError):
+        raise UrlRefused(_("This is not a valid URL.")) from None
     if not host:
         raise UrlRefused(_("The URL has no host name."))
     scheme = parts.scheme.lower()
@@ -76,10 +83,31 @@ def url_parse(url: str) -> Target:
 
 def _as_address(host: str):
     try:
-        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
         return None
-    return address.ipv4_mapped or address if address.version == 6 else address
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: IPv4-compatible, IPv4-translated
+# and NAT64 (which reaches IPv4 networks from an IPv6-only host).
+_CARRY_IPV4_LOW = tuple(ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96",
+                                                          "64:ff9b:1::/48"))
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+
+def _embedded_ipv4(ip) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to (mapped, compatible, NAT64, 6to4, Teredo), if any."""
+    if ip.version != 6 or ip.is_loopback or ip.is_unspecified:  # ::1 and :: are not IPv4-compatible ones
+        return None
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if any(ip in network for network in _CARRY_IPV4_LOW):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 @lru_cache(maxsize=16)
@@ -94,6 +122,9 @@ def address_refusal(address: str) -> str | None:
         return _("not an IP address")
     if any(ip in network for network in _allowed(tuple(farm_setting("FARM_CRON_URL_ALLOW")))):
         return None
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:  # refused whatever it carries; the reason names a private one
+        return address_refusal(str(embedded)) or _("an IPv6 address carrying an IPv4 address")
     if any(ip in network for network in METADATA):
         return _("a cloud metadata address")
     if ip.is_loopback:
@@ -102,7 +133,7 @@ def address_refusal(address: str) -> str | None:
         return _("a link-local address")
     if ip.is_multicast:
         return _("a multicast address")
-    if not ip.is_global:
+    if not ip.is_global or (ip.version == 6 and ip not in _GLOBAL_UNICAST):
         return _("a private or reserved address")
     return None
 
@@ -120,7 +151,7 @@ def addresses_check(host: str, port: int) -> list[str]:
     else:
         try:
             addresses = lookup(host, port)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # NB: a malformed name (a..b, a label of 64+) is a UnicodeError
             raise AddressRefused(_("%(host)s does not resolve (%(error)s)") % {"host": host, "error": exc}) from None
         if not addresses:
             raise AddressRefused(_("%(host)s does not resolve") % {"host": host})
@@ -153,4 +184,20 @@ def url_redacted(url: str) -> str:
         return url
     netloc = parts.netloc.rsplit("@", 1)
     userinfo = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}:***@{netloc[1]}"))
+    return urlunsplit(parts._replace(netloc=f"{userinfo}:{REDACTED}@{netloc[1]}"))
+
+
+def url_with_password_of(url: str, stored: str) -> str:
+    """`url` with the "***" that url_redacted showed replaced by `stored`'s password (a person edited
+    the rest of the URL). Raises UrlRefused when there is no password to put back."""
+    try:
+        parts = urlsplit(url)
+        if parts.password != REDACTED:
+            return url
+        password = urlsplit(stored).password
+    except ValueError:
+        return url
+    if not password:
+        raise UrlRefused(_("Type the URL's password again (it is shown as ***)."))
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:{password}@{host}"))

@@ -1,8 +1,8 @@
 """A local web server standing in for the farm's sites in the cron URL tests and bench: it counts calls.
 
 Paths: /ok; /status/<code>; /flaky/<n>/<key> (503 for the first n calls of key, then 200);
-/slow/<seconds>; /redirect-same (to /ok); /redirect-other/<host> (to /ok on that host); /big
-(200 KB). Bound to one loopback address, on a free port.
+/slow/<seconds>; /redirect-same (to /ok); /redirect-other/<host> (to /ok on that host);
+/redirect-bad (a Location that is no URL); /big (200 KB). Bound to one loopback address, on a free port.
 """
 import threading
 import time
@@ -48,6 +48,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(302, b"", {"Location": f"http://{parts[1]}/ok"})
         if parts[0] == "big":
             return self._answer(200, b"x" * 200_000)
+        if parts[0] == "redirect-bad":
+            return self._answer(302, b"", {"Location": "http://[x/"})
         return self._answer(404, b"no such path")
 
 

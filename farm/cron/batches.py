@@ -7,6 +7,9 @@ still this claim's (same attempt, still running); a run that waited past its per
 as missed instead of being executed late; a tenant that stopped being live gets its run skipped.
 Each batch costs a few statements, whatever its size.
 """
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,12 +59,30 @@ def runs_claim_many(run_ids: list[int], *, lease_seconds: int, now=None) -> list
              WHERE r.id = ANY(%s) AND r.status = 'queued' AND t.id = r.task_id
                AND t.instance_id IS NOT NULL AND NOT coalesce(({live_condition}), false)""",
                        [now, run_ids, *live_params])
+        # One run per task at a time where the task forbids overlap (a "run now" next to the
+        # period's run, two periods' runs handed over together): the newest is claimed, the others
+        # wait for the next hand-over.
         cursor.execute("""
+            WITH candidates AS (
+                SELECT q.id, q.task_id, q.scheduled_for, t.overlap
+                  FROM cron_taskrun q JOIN cron_scheduledtask t ON t.id = q.task_id
+                 WHERE q.id = ANY(%(ids)s) AND q.status = 'queued'
+                   AND (q.not_before IS NULL OR q.not_before <= %(now)s)
+                   AND (t.overlap <> 'forbid' OR NOT EXISTS (
+                        SELECT 1 FROM cron_taskrun busy WHERE busy.task_id = q.task_id
+                           AND busy.status = 'running' AND busy.lease_expires_at > %(now)s))
+                   FOR UPDATE OF q SKIP LOCKED
+            ), chosen AS (
+                SELECT DISTINCT ON (task_id, CASE WHEN overlap = 'forbid' THEN 0 ELSE id END) id
+                  FROM candidates
+                 ORDER BY task_id, CASE WHEN overlap = 'forbid' THEN 0 ELSE id END, scheduled_for DESC
+            )
             UPDATE cron_taskrun r
-               SET status = 'running', attempt = r.attempt + 1, started_at = %s, worker = %s,
-                   lease_expires_at = %s
-             WHERE r.id = ANY(%s) AND r.status = 'queued' AND (r.not_before IS NULL OR r.not_before <= %s)
-         RETURNING r.id""", [now, worker_name(), now + timedelta(seconds=lease_seconds), run_ids, now])
+               SET status = 'running', attempt = r.attempt + 1, started_at = %(now)s, worker = %(worker)s,
+                   lease_expires_at = %(lease)s
+             WHERE r.id IN (SELECT id FROM chosen)
+         RETURNING r.id""", {"now": now, "worker": worker_name(), "lease": now + timedelta(seconds=lease_seconds),
+                             "ids": run_ids})
         claimed = [row[0] for row in cursor.fetchall()]
     runs = list(TaskRun.objects.filter(pk__in=claimed).select_related("task", "task__instance").order_by("pk"))
     late = [run for run in runs if period_end(run) <= now]
@@ -92,27 +113,68 @@ def runs_finish_many(outcomes: list[Outcome], *, now=None) -> list[Finished]:
                           %s::timestamptz[], %s::jsonb[])
                    AS v(id, attempt, status, error, duration_ms, not_before, finished_at, result)
              WHERE r.id = v.id AND r.status = 'running' AND r.attempt = v.attempt
-         RETURNING r.task_id, v.status, v.duration_ms""",
+         RETURNING r.id""",
                        [ids, attempts, statuses, errors, durations, not_befores, finished,
                         [_jsonb(r) for r in results]])
-        final = [row for row in cursor.fetchall() if row[1] != RunStatus.QUEUED]
-        if not final:
+        recorded = {row[0] for row in cursor.fetchall()}
+        summaries = _summaries([o for o in outcomes if o.run.pk in recorded and o.status != RunStatus.QUEUED])
+        if not summaries:
             return []
-        task_ids, final_statuses, final_durations = (list(c) for c in zip(*final, strict=True))
-        # NB: one row per task in a batch (one run per task and period), so the update sees each once.
+        # One row per task (a batch may hold several runs of one task: periods handed over together).
         cursor.execute("""
             UPDATE cron_scheduledtask t
                SET last_status = v.status, last_run_at = %s, last_duration_ms = v.duration_ms,
-                   run_count = t.run_count + 1,
-                   failure_count = t.failure_count + (v.status = 'failed')::int,
-                   consecutive_failures = CASE WHEN v.status = 'succeeded' THEN 0
-                                               WHEN v.status = 'failed' THEN t.consecutive_failures + 1
-                                               ELSE t.consecutive_failures END
-              FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS v(id, status, duration_ms)
+                   run_count = t.run_count + v.runs, failure_count = t.failure_count + v.failures,
+                   consecutive_failures = CASE WHEN v.succeeded THEN v.failures_since_success
+                                               ELSE t.consecutive_failures + v.failures END
+              FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[], %s::int[], %s::bool[], %s::int[])
+                   AS v(id, status, duration_ms, runs, failures, succeeded, failures_since_success)
              WHERE t.id = v.id
          RETURNING t.id, t.instance_id, v.status, t.consecutive_failures""",
-                       [now, task_ids, final_statuses, final_durations])
+                       [now, *(list(c) for c in zip(*summaries, strict=True))])
         return [Finished(*row) for row in cursor.fetchall()]
+
+
+def _summaries(outcomes: list[Outcome]) -> list[tuple]:
+    """Per task, in period order: (task id, last status, last duration, runs, failures, any success,
+    failures since the last success)."""
+    by_task: dict[int, list[Outcome]] = {}
+    for outcome in sorted(outcomes, key=lambda o: (o.run.scheduled_for, o.run.pk)):
+        by_task.setdefault(outcome.run.task_id, []).append(outcome)
+    rows = []
+    for task_id, runs in by_task.items():
+        statuses = [o.status for o in runs]
+        since = statuses[len(statuses) - statuses[::-1].index(RunStatus.SUCCEEDED):] \
+            if RunStatus.SUCCEEDED in statuses else statuses
+        rows.append((task_id, runs[-1].status, runs[-1].duration_ms, len(runs), statuses.count(RunStatus.FAILED),
+                     RunStatus.SUCCEEDED in statuses, since.count(RunStatus.FAILED)))
+    return rows
+
+
+@contextmanager
+def leases_held(runs: list[TaskRun], *, lease_seconds: int, time_limit: int):
+    """Renew the claimed runs' leases while the block runs (up to `time_limit` seconds), as a worker's
+    heartbeat does: a runner that dies stops renewing and the sweeper takes its runs back, while a
+    long batch keeps them."""
+    stop = threading.Event()
+    ids = [run.pk for run in runs]
+    deadline = time.monotonic() + time_limit
+
+    def renew():
+        try:
+            while not stop.wait(max(lease_seconds / 3, 0.2)) and time.monotonic() < deadline:
+                TaskRun.objects.filter(pk__in=ids, status=RunStatus.RUNNING).update(
+                    lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds))
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=renew, name="runner-leases", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _jsonb(value):

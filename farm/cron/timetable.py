@@ -120,9 +120,11 @@ def timetable_tenant_rezoned(tenant, *, now=None) -> None:
 
 
 @transaction.atomic
-def timetable_task_set(*, tenant, name: str, param: str = "", schedule: Schedule, now=None) -> ScheduledTask:
+def timetable_task_set(*, tenant, name: str, param: str = "", schedule: Schedule, fresh: bool = False,
+                       now=None) -> ScheduledTask:
     """Turn an opt-in task on for a tenant with its schedule, or change the schedule (next run: the
-    next boundary of the new one; a period whose key already ran is not run again).
+    next boundary of the new one; a period whose key already ran is not run again). `fresh`: what
+    the task does changed (a new URL), so its failures in a row start again from zero.
 
     Raises RegistrationError if the task is not a registered opt-in tenant task.
     """
@@ -136,11 +138,17 @@ def timetable_task_set(*, tenant, name: str, param: str = "", schedule: Schedule
         row = _new_row(spec, instance_id=tenant.pk, tz=tz, now=now, schedule=schedule, live=is_live(tenant))
         row.save()
         return row
+    changed = []
     if row.schedule != schedule:
         for field, value in _schedule_values(schedule).items():
             setattr(row, field, value)
         row.next_run_at, row.next_period_key = next_boundary(schedule, now, tz)
-        row.save(update_fields=[*SCHEDULE_FIELDS, "next_run_at", "next_period_key"])
+        changed += [*SCHEDULE_FIELDS, "next_run_at", "next_period_key"]
+    if fresh and row.consecutive_failures:
+        row.consecutive_failures = 0
+        changed.append("consecutive_failures")
+    if changed:
+        row.save(update_fields=changed)
     return row
 
 

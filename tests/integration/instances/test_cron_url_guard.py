@@ -68,6 +68,11 @@ REFUSED = [
     ("http://[fd00:ec2::254]/", "metadata"), ("http://100.100.100.200/", "metadata"),
     ("http://168.63.129.16/", "metadata"), ("http://169.254.10.1/", "link-local"), ("http://[fe80::1]/", "link-local"),
     ("http://224.0.0.251/", "multicast"), ("http://[ff02::1]/", "multicast"),
+    # IPv6 forms that lead to an IPv4 address: compatible, translated, NAT64, 6to4; site-local
+    ("http://[::127.0.0.1]/", "loopback"), ("http://[::ffff:0:a00:1]/", "private"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "metadata"), ("http://[2002:a9fe:a9fe::]/", "metadata"),
+    ("http://[fec0::1]/", "private"),
+    ("http://１２７.０.０.１/", "loopback"),  # full-width digits: the address the client would connect to
 ]
 
 
@@ -97,6 +102,15 @@ def test_only_http_and_https_urls_with_a_host_are_accepted(url, resolver):
     site = make_instance(state="publie")
     with pytest.raises(UrlRefused):
         instance_cron_url_set(instance=site, url=url)
+
+
+def test_a_malformed_name_is_refused_with_a_message_not_an_error(monkeypatch):
+    def lookup(host, port):
+        raise UnicodeError("label empty or too long")  # what getaddrinfo raises for a..b
+
+    monkeypatch.setattr(url_guard, "lookup", lookup)
+    with pytest.raises(UrlRefused, match="does not resolve"):
+        instance_cron_url_set(instance=make_instance(state="publie"), url="http://a..b/cron")
 
 
 def test_a_name_that_does_not_resolve_is_refused_with_a_message(resolver):
@@ -156,3 +170,8 @@ def test_a_password_in_the_url_is_never_shown_back(client, settings, resolver):
     client.force_login(site.owner)
     page = client.get("/settings/", HTTP_HOST="secret-cron.localhost").content.decode()
     assert "s3cret" not in page and "https://cron:***@secret.example.org/cron" in page
+    form = {"timezone": "UTC", "ip_mask_bytes": "2", "cron_every": "5"}
+    # Sent back as shown, or with another path: the password stays the stored one.
+    for url in ("https://cron:***@secret.example.org/cron", "https://cron:***@secret.example.org/other"):
+        assert client.post("/settings/", {**form, "cron_url": url}, HTTP_HOST="secret-cron.localhost").status_code == 302
+        assert site.__class__.objects.get(pk=site.pk).cron_url == url.replace("***", "s3cret")

@@ -76,14 +76,80 @@ def test_a_tick_late_in_the_minute_still_runs_that_minute_and_a_skipped_minute_i
     assert server.called("/ok") == 2
 
 
-def test_each_run_records_the_status_code_duration_and_bytes_read_capped(server, settings):
-    settings.FARM_CRON_URL_MAX_BYTES = 1000
-    site = make_instance("big-answer", state="publie")
+@pytest.mark.parametrize("cap,read,truncated", [(1000, 1000, True), (150_000, 150_000, True),
+                                                 (1_000_000, 200_000, False)])
+def test_each_run_records_the_status_code_duration_and_bytes_read_capped(server, settings, cap, read, truncated):
+    settings.FARM_CRON_URL_MAX_BYTES = cap
+    site = make_instance(state="publie")
     instance_cron_url_set(instance=site, url=server.url("/big"))
     tick_and_call(ScheduledTask.objects.get(instance=site, name=TASK_NAME).next_run_at)
     run = TaskRun.objects.get(task__instance=site)
     assert run.status == RunStatus.SUCCEEDED
-    assert run.result == {"status_code": 200, "bytes_read": 1000, "truncated": True, "duration_ms": run.duration_ms}
+    expected = {"status_code": 200, "bytes_read": read, "duration_ms": run.duration_ms}
+    assert run.result == ({**expected, "truncated": True} if truncated else expected)
+
+
+def test_a_site_answering_nonsense_fails_alone_and_the_rest_of_its_batch_is_recorded(server):
+    sites = [make_instance(state="publie") for _ in range(3)]
+    for site, path in zip(sites, ("/redirect-bad", "/ok", "/status/500"), strict=True):
+        instance_cron_url_set(instance=site, url=server.url(path))
+    ScheduledTask.objects.filter(name=TASK_NAME).update(max_retries=0)
+    tick_and_call(max(ScheduledTask.objects.filter(name=TASK_NAME).values_list("next_run_at", flat=True)))
+    statuses = [TaskRun.objects.get(task__instance=site).status for site in sites]
+    assert statuses == [RunStatus.FAILED, RunStatus.SUCCEEDED, RunStatus.FAILED]
+    assert not TaskRun.objects.filter(status=RunStatus.RUNNING).exists()
+
+
+def test_a_new_url_starts_with_no_failures_in_a_row(server, settings):
+    settings.FARM_CRON_URL_FAILURE_ALERT = 3
+    site = make_instance("new-url", state="publie")
+    mail.outbox.clear()
+    instance_cron_url_set(instance=site, url=server.url("/status/404"))
+    start = ScheduledTask.objects.get(instance=site, name=TASK_NAME).next_run_at
+    for minute in range(2):
+        tick_and_call(start + timedelta(minutes=minute))
+    instance_cron_url_set(instance=site, url=server.url("/status/410"))
+    tick_and_call(start + timedelta(minutes=2))
+    assert ScheduledTask.objects.get(instance=site, name=TASK_NAME).consecutive_failures == 1
+    assert Instance.objects.get(pk=site.pk).cron_failing_since is None and mail.outbox == []
+
+
+def test_runs_of_one_task_handed_over_together_are_claimed_one_at_a_time_and_all_counted(server):
+    from farm.cron import batches, execution
+
+    site = make_instance("backlog", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"))
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    scheduled = dispatch.tick(now=task.next_run_at, filters={"name": TASK_NAME}, wake=False).handed[RUNNER]
+    forced = execution.run_now(task=task, now=task.next_run_at)
+    claimed = batches.runs_claim_many([*scheduled, forced.pk], lease_seconds=60, now=task.next_run_at)
+    assert len(claimed) == 1  # the task forbids overlap: one call at a time
+    waiting = TaskRun.objects.get(pk__in=[*scheduled, forced.pk], status=RunStatus.QUEUED)
+    batches.runs_finish_many([batches.Outcome(run=claimed[0], status=RunStatus.SUCCEEDED)], now=task.next_run_at)
+    again = batches.runs_claim_many([waiting.pk], lease_seconds=60, now=task.next_run_at)
+    batches.runs_finish_many([batches.Outcome(run=again[0], status=RunStatus.FAILED, error="x")],
+                             now=task.next_run_at)
+    task.refresh_from_db()
+    assert (task.run_count, task.failure_count, task.consecutive_failures) == (2, 1, 1)
+
+
+def test_two_runs_of_a_task_recorded_in_one_batch_both_count():
+    from farm.cron import batches
+
+    site = make_instance("two-at-once", state="publie")
+    instance_cron_url_set(instance=site, url="http://127.0.0.1:9/cron")
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    ScheduledTask.objects.filter(pk=task.pk).update(overlap="allow")
+    now = task.next_run_at
+    runs = [TaskRun.objects.create(task=task, period_key=f"N:{i}", scheduled_for=now + timedelta(minutes=i),
+                                   queued_at=now) for i in range(3)]
+    claimed = batches.runs_claim_many([r.pk for r in runs], lease_seconds=60, now=now)
+    assert len(claimed) == 3
+    outcomes = [batches.Outcome(run=run, status=status) for run, status in
+                zip(claimed, (RunStatus.FAILED, RunStatus.SUCCEEDED, RunStatus.FAILED), strict=True)]
+    batches.runs_finish_many(outcomes, now=now)
+    task.refresh_from_db()
+    assert (task.run_count, task.failure_count, task.consecutive_failures, task.last_status) == (3, 2, 1, "failed")
 
 
 def test_a_503_is_retried_within_the_period_by_a_real_worker_until_it_succeeds(server, celery_worker_process):
@@ -205,3 +271,34 @@ def test_the_super_cron_beat_entry_is_moved_to_fire_on_the_minute():
     entry = PeriodicTask.objects.get(name="super cron")
     assert entry.interval is None
     assert (entry.crontab.minute, entry.crontab.hour, str(entry.crontab.timezone)) == ("*", "*", "UTC")
+
+
+def _admin_change(client, site, **changes):
+    """Post the admin's change form for `site` as it stands, with `changes`."""
+    from django.forms.models import model_to_dict
+
+    from instances.admin import InstanceAdminForm
+
+    data = {k: v for k, v in model_to_dict(site, fields=InstanceAdminForm._meta.fields).items() if v is not None}
+    data.update({"owner": site.owner_id, "alias_urls": "[]", **changes})
+    for prefix in ("domains", "memberships", "status_changes"):
+        data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    return client.post(f"/admin/instances/instance/{site.pk}/change/", data, HTTP_HOST="localhost")
+
+
+def test_a_farm_admin_sets_the_cron_url_in_the_admin_and_the_list_flags_failing_sites(client, server):
+    client.force_login(make_user("root", superuser=True))
+    site = make_instance("admin-cron", state="publie")
+    refused = _admin_change(client, site, cron_url="http://10.1.1.1/cron", cron_every="1")
+    assert refused.status_code == 200 and "a private or reserved address" in refused.content.decode()
+    assert _admin_change(client, site, cron_url=server.url("/ok"), cron_every="15").status_code == 302
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    assert (Instance.objects.get(pk=site.pk).cron_url, task.every) == (server.url("/ok"), 15)
+
+    Instance.objects.filter(pk=site.pk).update(cron_failing_since=timezone.now())
+    listing = client.get("/admin/instances/instance/?cron_url_state=failing", HTTP_HOST="localhost").content.decode()
+    assert "admin-cron" in listing and ">failing</strong>" in listing
+    assert _admin_change(client, Instance.objects.get(pk=site.pk), cron_url="").status_code == 302
+    site.refresh_from_db()
+    assert (site.cron_url, site.cron_failing_since) == ("", None)
+    assert not ScheduledTask.objects.filter(instance=site, name=TASK_NAME).exists()
