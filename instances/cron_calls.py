@@ -10,6 +10,7 @@ checked, and only to those (an IP address in the URL is checked before the call)
 """
 import asyncio
 import atexit
+import concurrent.futures
 import os
 import socket
 import threading
@@ -211,12 +212,22 @@ def _the_caller() -> _Caller:
         return _caller[1]
 
 
-def call_all(urls: dict) -> dict:
-    """Call every URL ({key: url}) concurrently; returns {key: CallResult}. Never raises for a call."""
+def call_all(urls: dict, *, while_waiting=None, every: float = 20.0) -> dict:
+    """Call every URL ({key: url}) concurrently; returns {key: CallResult}. Never raises for a call.
+
+    `while_waiting()` is called every `every` seconds until the calls are done (in the caller's
+    thread: a runner renews its leases with its own database connection).
+    """
     if not urls:
         return {}
     caller = _the_caller()
-    return asyncio.run_coroutine_threadsafe(caller.run(urls), caller.loop).result()
+    future = asyncio.run_coroutine_threadsafe(caller.run(urls), caller.loop)
+    while True:
+        try:
+            return future.result(timeout=every)
+        except concurrent.futures.TimeoutError:
+            if while_waiting is not None:
+                while_waiting()
 
 
 def call(url: str) -> CallResult:

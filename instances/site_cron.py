@@ -106,9 +106,10 @@ def site_crons_call(*, run_ids: list[int], now=None) -> int:
     if not runs:
         return 0
     urls = {run.pk: run.task.instance.cron_url for run in runs if run.task.instance.cron_url}
+    held = [run.pk for run in runs]
     try:
-        with batches.leases_held(runs, lease_seconds=lease, time_limit=min(run.task.time_limit for run in runs)):
-            results = cron_calls.call_all(urls)
+        results = cron_calls.call_all(urls, every=lease / 3, while_waiting=lambda: batches.leases_renew(
+            held, lease_seconds=lease))
     except Exception as exc:  # recorded on every run of the batch, never left "running"
         logger.exception("calling a batch of %d cron URLs failed", len(urls))
         results = {pk: cron_calls.CallResult(error=f"the runner failed: {exc.__class__.__name__}: {exc}"[:500],

@@ -7,9 +7,6 @@ still this claim's (same attempt, still running); a run that waited past its per
 as missed instead of being executed late; a tenant that stopped being live gets its run skipped.
 Each batch costs a few statements, whatever its size.
 """
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -151,30 +148,11 @@ def _summaries(outcomes: list[Outcome]) -> list[tuple]:
     return rows
 
 
-@contextmanager
-def leases_held(runs: list[TaskRun], *, lease_seconds: int, time_limit: int):
-    """Renew the claimed runs' leases while the block runs (up to `time_limit` seconds), as a worker's
-    heartbeat does: a runner that dies stops renewing and the sweeper takes its runs back, while a
-    long batch keeps them."""
-    stop = threading.Event()
-    ids = [run.pk for run in runs]
-    deadline = time.monotonic() + time_limit
-
-    def renew():
-        try:
-            while not stop.wait(max(lease_seconds / 3, 0.2)) and time.monotonic() < deadline:
-                TaskRun.objects.filter(pk__in=ids, status=RunStatus.RUNNING).update(
-                    lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds))
-        finally:
-            connection.close()  # this thread's own connection
-
-    thread = threading.Thread(target=renew, name="runner-leases", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+def leases_renew(run_ids: list[int], *, lease_seconds: int) -> int:
+    """Extend the leases of claimed runs still running (a runner's heartbeat while it waits on its
+    calls): a runner that dies stops renewing and the sweeper takes its runs back. Returns rows."""
+    return TaskRun.objects.filter(pk__in=run_ids, status=RunStatus.RUNNING).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds))
 
 
 def _jsonb(value):
