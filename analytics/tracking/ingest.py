@@ -25,6 +25,7 @@ from django.db import connection, transaction
 
 from analytics.models import Action, Conversion, MediaPlay
 from analytics.tracking import agents, enrich, store, visitors
+from analytics.tracking.media import positions_union
 from analytics.tracking.params import parse_request
 from analytics.tracking.store import ActionRow, ConversionRow, VisitRow
 from farm.conf import farm_setting
@@ -210,7 +211,8 @@ def _first_orders(conversions: list[ConversionRow]) -> list[ConversionRow]:
 
 
 def _media(params: dict, visit: VisitRow, at: datetime) -> None:
-    """Upsert the play session: watched time, progress and length only grow; time to play is set once."""
+    """Upsert the play session: watched time, progress and length only grow; time to play is set once;
+    fullscreen is sticky; the positions played are the union of every ping's."""
     play, created = MediaPlay.objects.select_for_update().get_or_create(
         visit_id=visit.id, pv_id=params.get("pv_id", ""), media_id=params["ma_id"],
         defaults={"media_type": params.get("ma_mt", "video"), "first_at": at, "last_at": at})
@@ -224,7 +226,8 @@ def _media(params: dict, visit: VisitRow, at: datetime) -> None:
         play.time_to_play_seconds = params["ma_ttp"]
     play.width, play.height = params.get("ma_w", play.width), params.get("ma_h", play.height)
     play.fullscreen = play.fullscreen or bool(params.get("ma_fs"))
-    play.segments = params.get("ma_se", play.segments)
+    if "ma_se" in params:  # every ping's positions are kept, whatever their order
+        play.segments = positions_union(play.segments, params["ma_se"])
     play.last_at = max(play.last_at, at)
     play.save()
 

@@ -111,6 +111,22 @@ def test_actions_of_each_kind_conversions_and_media_are_stored(site):
         assert visit.actions == 6 and visit.entry_url == "https://s.example/"
 
 
+def test_media_pings_out_of_order_keep_every_position_played_and_only_grow(site):
+    me = {"_id": "3333333333333333"}
+    pings = [  # sent in this order, stored in another: the last one stored has the fewest positions
+        (T0 + timedelta(seconds=20), {"ma_st": 20, "ma_ps": 50, "ma_se": "0,5,10,15,45,50", "ma_fs": 1}),
+        (T0 + timedelta(seconds=5), {"ma_st": 5, "ma_ps": 5, "ma_se": "0,5", "ma_ttp": 1}),
+        (T0 + timedelta(seconds=10), {"ma_st": 10, "ma_ps": 10, "ma_se": "0,5,10", "ma_ttp": 4}),
+    ]
+    for at, params in pings:
+        store(site, [hit(site, at, ma_id="v9", ma_mt="video", ma_le=120, **params, **me)])
+    with in_tenant(site):
+        play = MediaPlay.objects.get()
+        assert play.segments == "0,5,10,15,45,50"
+        assert (play.watched_seconds, play.progress_seconds, play.fullscreen) == (20, 50, True)
+        assert play.time_to_play_seconds == 1  # from the first ping stored that carried one, then kept
+
+
 def test_a_replayed_batch_adds_nothing(site):
     entries = [hit(site, T0 + timedelta(seconds=i), _id="2222222222222222") for i in range(5)]
     assert store(site, entries) == 5
