@@ -1,5 +1,6 @@
 """The farm's tracker in a real browser: a page with the site's snippet records a page view, an
-event, an outlink click and an HTML5 video played for a few seconds, into that site's schema."""
+event, an outlink click and an HTML5 video seen (an impression), played for a few seconds and
+sought back, into that site's schema."""
 import pytest
 
 from analytics.models import Action, MediaPlay
@@ -53,10 +54,17 @@ def test_a_page_with_the_snippet_records_page_view_event_outlink_and_video(new_p
     wait_until(lambda: stored(site, Action, kind="event", event_category="Shop", event_action="Buy") == 1)
 
     page.evaluate("window.clipReady")
+    # Visible with a source: an impression (nothing watched yet), before any play.
+    wait_until(lambda: stored(site, MediaPlay, media_type="video", watched_seconds=0, title="Bees at work") == 1)
     page.click("#play")
     page.wait_for_function("document.getElementById('clip').currentTime > 3", timeout=15_000)
     page.evaluate("document.getElementById('clip').pause()")
     wait_until(lambda: stored(site, MediaPlay, media_type="video", watched_seconds__gte=2, title="Bees at work") == 1)
+    page.evaluate("document.getElementById('clip').currentTime = 0.5")  # a seek back: a ping, no position lost
+    with in_tenant(site):
+        wait_until(lambda: MediaPlay.objects.filter(progress_seconds__gte=3).values_list("segments", flat=True)
+                   .first() == "0")  # the 4 s clip played from 0: one position on the 5 s grid
+        assert MediaPlay.objects.count() == 1  # impression and play are one session
     page.screenshot(path=artifacts / "tracked-page.png")
 
     with page.context.expect_page():

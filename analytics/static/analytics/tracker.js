@@ -78,26 +78,48 @@
     if (fn) { fn.apply(null, command.slice(1)); }
   }
 
-  /* Media: one play session per element and page view; watched time and progress only grow. */
+  /* Media: one play session per element and page view; watched time and progress only grow. An
+     impression (ma_st=0) once the element is visible with a source; then pings every 5 s while
+     playing and on pause, seek, end and fullscreen change; ma_se lists the positions played, on a
+     5 s grid (the farm keeps the union of every ping's). */
   function trackMedia(el) {
     if (el.__farmMedia) { return; }
-    var m = el.__farmMedia = { id: hex(8), watched: 0, last: null, loadedAt: Date.now(), ttp: null };
+    var m = el.__farmMedia = { id: hex(8), watched: 0, last: null, loadedAt: Date.now(), ttp: null, played: {},
+                               visible: false, impressed: false, fullscreen: false };
+    function positions() {
+      return Object.keys(m.played).map(Number).sort(function (a, b) { return a - b; }).join(",");
+    }
+    function mark() { m.played[Math.floor(el.currentTime / 5) * 5] = 1; }
     function report() {
+      m.reported = Date.now();
       send({ ma_id: m.id, ma_mt: el.tagName === "VIDEO" ? "video" : "audio", ma_re: el.currentSrc || el.src,
              ma_ti: el.title || el.getAttribute("data-title") || "", ma_pn: "html5", ma_st: Math.round(m.watched),
              ma_le: isFinite(el.duration) ? Math.round(el.duration) : 0, ma_ps: Math.round(el.currentTime),
              ma_ttp: m.ttp, ma_w: el.videoWidth || null, ma_h: el.videoHeight || null,
-             ma_fs: document.fullscreenElement === el ? 1 : 0 });
+             ma_fs: m.fullscreen ? 1 : 0, ma_se: positions() });
     }
+    function impress() {
+      if (!m.impressed && m.visible && (el.currentSrc || el.src)) { m.impressed = true; report(); }
+    }
+    if (window.IntersectionObserver) {
+      new IntersectionObserver(function (entries) {
+        if (entries[0].isIntersecting) { m.visible = true; impress(); }
+      }).observe(el);
+    } else { m.visible = true; }
+    el.addEventListener("loadedmetadata", impress);
     el.addEventListener("play", function () { if (m.ttp === null) { m.ttp = Math.round((Date.now() - m.loadedAt) / 1000); }
-      m.last = el.currentTime; report(); });
+      m.impressed = true; m.last = el.currentTime; mark(); report(); });
     el.addEventListener("timeupdate", function () {
-      if (m.last !== null && el.currentTime > m.last && el.currentTime - m.last < 2) { m.watched += el.currentTime - m.last; }
+      if (m.last !== null && el.currentTime > m.last && el.currentTime - m.last < 2) { m.watched += el.currentTime - m.last; mark(); }
       m.last = el.currentTime;
-      if (!m.reported || Date.now() - m.reported > 5000) { m.reported = Date.now(); report(); }
+      if (!el.paused && Date.now() - (m.reported || 0) > 5000) { report(); }
     });
     el.addEventListener("pause", report);
-    el.addEventListener("ended", report);
+    el.addEventListener("seeked", function () { m.last = el.currentTime; report(); });
+    el.addEventListener("ended", function () { mark(); report(); });
+    document.addEventListener("fullscreenchange", function () {
+      if (document.fullscreenElement === el) { m.fullscreen = true; report(); }
+    });
   }
   function scanMedia() { var els = document.querySelectorAll("video, audio"); for (var i = 0; i < els.length; i++) { trackMedia(els[i]); } }
 
