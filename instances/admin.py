@@ -119,9 +119,6 @@ class InstanceAdminForm(CronUrlFormMixin, forms.ModelForm):
         fields = "__all__"
         formfield_callback = _https_by_default
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_cron_url()
 
 
 class CronUrlFailingFilter(admin.SimpleListFilter):

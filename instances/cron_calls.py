@@ -76,7 +76,7 @@ class _Limits:
         self.per_host: dict[tuple, asyncio.Semaphore] = {}
 
     def host(self, target: url_guard.Target) -> asyncio.Semaphore:
-        key = (target.scheme, target.host.lower(), target.port)
+        key = (target.scheme, target.host, target.port)
         if key not in self.per_host:
             self.per_host[key] = asyncio.Semaphore(farm_setting("FARM_CRON_URL_PER_HOST"))
         return self.per_host[key]
@@ -91,25 +91,23 @@ def _refusal(exc: BaseException) -> str | None:
     return None
 
 
-async def _get(session, url: str, max_bytes: int) -> CallResult:
+async def _get(session, first: url_guard.Target, max_bytes: int) -> CallResult:
     """Follow same-host redirects; raise the guard's and aiohttp's errors to the caller."""
-    first = url_guard.url_parse(url)
+    target = first
     for _hop in range(MAX_REDIRECTS + 1):
-        target = url_guard.url_parse(url)
         if target.is_address:  # aiohttp connects to an address without its resolver: check it here
             url_guard.addresses_check(target.host, target.port)
-        async with session.get(url, allow_redirects=False, headers={"User-Agent": user_agent()}) as response:
+        async with session.get(target.url, allow_redirects=False, headers={"User-Agent": user_agent()}) as response:
             location = response.headers.get("Location")
             if response.status in REDIRECTS and location:
                 try:
-                    following = urljoin(url, location)
-                    same_host = url_guard.url_parse(following).host == first.host
+                    following = url_guard.url_parse(urljoin(target.url, location))
                 except (ValueError, url_guard.UrlRefused):
-                    same_host = False
-                if not same_host:
+                    following = None
+                if following is None or following.host != first.host:
                     return CallResult(status_code=response.status, error=(
                         f"HTTP {response.status}: redirected to another host, not followed"))
-                url = following
+                target = following
                 continue
             read, truncated = 0, False
             while not response.content.at_eof():
@@ -137,7 +135,7 @@ async def _call(session, limits: _Limits, url: str, *, timeout: float, max_bytes
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                result = await _get(session, url, max_bytes)
+                result = await _get(session, target, max_bytes)
         except TimeoutError:
             result = CallResult(error=f"timed out after {timeout:g} s", retryable=True)
         except (url_guard.UrlRefused, url_guard.AddressRefused) as exc:

@@ -64,7 +64,8 @@ class CronUrlFormMixin:
     """The cron URL field, checked by the SSRF guard; a password in it is shown back as "***" (and a
     URL sent back unchanged keeps the stored one)."""
 
-    def _init_cron_url(self):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         stored = self.instance.cron_url if self.instance and self.instance.pk else ""
         self._stored_cron_url = stored
         if "cron_url" in self.fields and not self.is_bound:
@@ -106,6 +107,3 @@ class SiteSettingsForm(CronUrlFormMixin, forms.ModelForm):
                    "excluded_user_agents": forms.Textarea(attrs={"rows": 3}),
                    "cron_url": forms.TextInput(attrs={"placeholder": "https://www.example.org/spip.php?action=cron"})}
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_cron_url()

@@ -146,8 +146,9 @@ def lookup(host: str, port: int) -> list[str]:
 
 def addresses_check(host: str, port: int) -> list[str]:
     """The addresses to connect to for `host` (one lookup), all allowed; raises AddressRefused otherwise."""
-    if _as_address(host) is not None:
-        addresses = [str(_as_address(host))]
+    address = _as_address(host)
+    if address is not None:
+        addresses = [str(address)]
     else:
         try:
             addresses = lookup(host, port)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from farm.cron.execution import period_end, worker_name
+from farm.cron.execution import period_end, tasks_summarise, worker_name
 from farm.cron.models import RunStatus, TaskRun
 from farm.cron.tenants import live_sql, tenant_table
 
@@ -81,12 +81,12 @@ def runs_claim_many(run_ids: list[int], *, lease_seconds: int, now=None) -> list
          RETURNING r.id""", {"now": now, "worker": worker_name(), "lease": now + timedelta(seconds=lease_seconds),
                              "ids": run_ids})
         claimed = [row[0] for row in cursor.fetchall()]
-    runs = list(TaskRun.objects.filter(pk__in=claimed).select_related("task", "task__instance").order_by("pk"))
-    late = [run for run in runs if period_end(run) <= now]
-    if late:
-        runs_finish_many([Outcome(run=run, status=RunStatus.MISSED,
-                                  error="missed: its period was over before a runner took it") for run in late])
-    return [run for run in runs if period_end(run) > now]
+    runs, late = [], []
+    for run in TaskRun.objects.filter(pk__in=claimed).select_related("task", "task__instance").order_by("pk"):
+        (runs if period_end(run) > now else late).append(run)
+    runs_finish_many([Outcome(run=run, status=RunStatus.MISSED, error="missed: its period was over before a "
+                              "runner took it") for run in late], now=now)
+    return runs
 
 
 def runs_finish_many(outcomes: list[Outcome], *, now=None) -> list[Finished]:
@@ -114,38 +114,10 @@ def runs_finish_many(outcomes: list[Outcome], *, now=None) -> list[Finished]:
                        [ids, attempts, statuses, errors, durations, not_befores, finished,
                         [_jsonb(r) for r in results]])
         recorded = {row[0] for row in cursor.fetchall()}
-        summaries = _summaries([o for o in outcomes if o.run.pk in recorded and o.status != RunStatus.QUEUED])
-        if not summaries:
-            return []
-        # One row per task (a batch may hold several runs of one task: periods handed over together).
-        cursor.execute("""
-            UPDATE cron_scheduledtask t
-               SET last_status = v.status, last_run_at = %s, last_duration_ms = v.duration_ms,
-                   run_count = t.run_count + v.runs, failure_count = t.failure_count + v.failures,
-                   consecutive_failures = CASE WHEN v.succeeded THEN v.failures_since_success
-                                               ELSE t.consecutive_failures + v.failures END
-              FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[], %s::int[], %s::bool[], %s::int[])
-                   AS v(id, status, duration_ms, runs, failures, succeeded, failures_since_success)
-             WHERE t.id = v.id
-         RETURNING t.id, t.instance_id, v.status, t.consecutive_failures""",
-                       [now, *(list(c) for c in zip(*summaries, strict=True))])
-        return [Finished(*row) for row in cursor.fetchall()]
-
-
-def _summaries(outcomes: list[Outcome]) -> list[tuple]:
-    """Per task, in period order: (task id, last status, last duration, runs, failures, any success,
-    failures since the last success)."""
-    by_task: dict[int, list[Outcome]] = {}
-    for outcome in sorted(outcomes, key=lambda o: (o.run.scheduled_for, o.run.pk)):
-        by_task.setdefault(outcome.run.task_id, []).append(outcome)
-    rows = []
-    for task_id, runs in by_task.items():
-        statuses = [o.status for o in runs]
-        since = statuses[len(statuses) - statuses[::-1].index(RunStatus.SUCCEEDED):] \
-            if RunStatus.SUCCEEDED in statuses else statuses
-        rows.append((task_id, runs[-1].status, runs[-1].duration_ms, len(runs), statuses.count(RunStatus.FAILED),
-                     RunStatus.SUCCEEDED in statuses, since.count(RunStatus.FAILED)))
-    return rows
+        final = sorted((o for o in outcomes if o.run.pk in recorded and o.status != RunStatus.QUEUED),
+                       key=lambda o: (o.run.scheduled_for, o.run.pk))
+        rows = tasks_summarise([(o.run.task_id, o.status, o.duration_ms) for o in final], at=now)
+    return [Finished(*row) for row in rows]
 
 
 def leases_renew(run_ids: list[int], *, lease_seconds: int) -> int:

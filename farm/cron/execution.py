@@ -96,16 +96,38 @@ def _finish(run: TaskRun, *, status: str, error: str = "", not_before=None, resu
 
 def summarise(task_id: int, *, status: str, at, duration_ms) -> None:
     """Keep the timetable row's last-run summary (status, time, duration, failures in a row, totals)."""
-    task = ScheduledTask.objects.select_for_update().get(pk=task_id)
-    task.last_status, task.last_run_at, task.last_duration_ms = status, at, duration_ms
-    task.run_count += 1
-    if status == RunStatus.SUCCEEDED:
-        task.consecutive_failures = 0
-    elif status == RunStatus.FAILED:
-        task.consecutive_failures += 1
-        task.failure_count += 1
-    task.save(update_fields=["last_status", "last_run_at", "last_duration_ms", "consecutive_failures", "run_count",
-                             "failure_count"])
+    tasks_summarise([(task_id, status, duration_ms)], at=at)
+
+
+def tasks_summarise(outcomes: list[tuple[int, str, int | None]], *, at) -> list[tuple]:
+    """Fold final outcomes — (task id, status, duration ms), oldest period first — into their timetable
+    rows in one statement: last status and duration, totals, failures in a row (a success resets
+    them; a skipped or missed run leaves them). A task may come several times (a runner's batch).
+
+    Returns (task id, tenant id, last status, failures in a row) per row updated.
+    """
+    by_task: dict[int, list] = {}
+    for task_id, status, duration_ms in outcomes:
+        entry = by_task.setdefault(task_id, [task_id, status, duration_ms, 0, 0, False, 0])
+        entry[1], entry[2], entry[3] = status, duration_ms, entry[3] + 1
+        if status == RunStatus.SUCCEEDED:
+            entry[5], entry[6] = True, 0
+        elif status == RunStatus.FAILED:
+            entry[4], entry[6] = entry[4] + 1, entry[6] + 1
+    if not by_task:
+        return []
+    columns = [list(c) for c in zip(*by_task.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            UPDATE cron_scheduledtask t
+               SET last_status = v.status, last_run_at = %s, last_duration_ms = v.duration_ms,
+                   run_count = t.run_count + v.runs, failure_count = t.failure_count + v.failures,
+                   consecutive_failures = CASE WHEN v.reset THEN 0 ELSE t.consecutive_failures END + v.in_a_row
+              FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::int[], %s::int[], %s::bool[], %s::int[])
+                   AS v(id, status, duration_ms, runs, failures, reset, in_a_row)
+             WHERE t.id = v.id
+         RETURNING t.id, t.instance_id, v.status, t.consecutive_failures""", [at, *columns])
+        return cursor.fetchall()
 
 
 @contextmanager
