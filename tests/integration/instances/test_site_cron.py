@@ -302,3 +302,92 @@ def test_a_farm_admin_sets_the_cron_url_in_the_admin_and_the_list_flags_failing_
     site.refresh_from_db()
     assert (site.cron_url, site.cron_failing_since) == ("", None)
     assert not ScheduledTask.objects.filter(instance=site, name=TASK_NAME).exists()
+
+
+def test_workers_leave_a_runners_runs_to_the_runner_and_the_registry_sync_leaves_their_schedule(server):
+    from farm.cron import execution
+    from farm.cron.timetable import timetable_sync_all
+
+    site = make_instance("opted-in", state="publie")
+    other = make_instance("not-opted-in", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"), every=15)
+    timetable_sync_all()
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    assert (task.period, task.every, task.runner) == ("minutes", 15, RUNNER)
+    assert not ScheduledTask.objects.filter(instance=other, name=TASK_NAME).exists()
+
+    dispatch.tick(now=task.next_run_at, filters={"name": TASK_NAME}, wake=False)
+    assert execution.work(max_runs=100) == 0  # a generic worker never takes it
+    assert TaskRun.objects.get(task=task).status == RunStatus.QUEUED and server.called("/ok") == 0
+
+
+def test_the_sweeper_hands_waiting_and_recovered_runs_back_to_their_runner(server, celery_worker_process):
+    from farm.cron import batches, sweeper
+
+    waiting, lost = make_instance("waiting-cron", state="publie"), make_instance("lost-cron", state="publie")
+    instance_cron_url_set(instance=waiting, url=server.url("/ok?site=waiting"))
+    instance_cron_url_set(instance=lost, url=server.url("/ok?site=lost"))
+    now = timezone.now()
+    ScheduledTask.objects.filter(name=TASK_NAME).update(next_run_at=now)
+    queued = dispatch.tick(now=now, filters={"name": TASK_NAME}, wake=False).handed[RUNNER]  # no message sent
+    lost_run = TaskRun.objects.get(pk__in=queued, task__instance=lost)
+    batches.runs_claim_many([lost_run.pk], lease_seconds=60, now=now)  # its runner then died
+    TaskRun.objects.filter(pk=lost_run.pk).update(lease_expires_at=now - timedelta(seconds=1))
+    TaskRun.objects.filter(pk__in=queued).exclude(pk=lost_run.pk).update(queued_at=now - timedelta(minutes=2))
+
+    result = sweeper.runs_sweep()
+
+    assert result.requeued == 1 and result.woken >= 1
+    wait_for(lambda: TaskRun.objects.filter(pk__in=queued, status=RunStatus.SUCCEEDED).count() == 2)
+    assert server.called("/ok?site=waiting") == 1 and server.called("/ok?site=lost") == 1
+
+
+def test_calls_to_one_host_wait_for_the_per_host_limit(server, settings):
+    import time
+
+    from instances import cron_calls
+
+    settings.FARM_CRON_URL_PER_HOST = 2
+    started = time.monotonic()
+    results = cron_calls.call_all({i: server.url(f"/slow/0.4?call={i}") for i in range(6)})
+    elapsed = time.monotonic() - started
+    assert all(r.ok for r in results.values()) and elapsed >= 3 * 0.4  # three rounds of two
+    assert all(r.duration_ms < 1000 for r in results.values())  # the timeout starts with the call's turn
+
+
+def test_a_runner_waiting_on_slow_sites_renews_its_leases(server):
+    from farm.cron import batches
+    from instances import cron_calls
+
+    ticks = []
+    cron_calls.call_all({1: server.url("/slow/1")}, every=0.2, while_waiting=lambda: ticks.append(1))
+    assert len(ticks) >= 3
+
+    site = make_instance("leased", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/ok"))
+    task = ScheduledTask.objects.get(instance=site, name=TASK_NAME)
+    queued = dispatch.tick(now=task.next_run_at, filters={"name": TASK_NAME}, wake=False).handed[RUNNER]
+    run, = batches.runs_claim_many(queued, lease_seconds=60, now=task.next_run_at)
+    assert batches.leases_renew([run.pk], lease_seconds=60) == 1
+    assert TaskRun.objects.get(pk=run.pk).lease_expires_at > timezone.now() + timedelta(seconds=50)
+
+
+def test_an_alert_email_that_could_not_be_sent_is_tried_again_with_the_next_failure(server, settings, monkeypatch):
+    from instances import notifications
+
+    settings.FARM_CRON_URL_FAILURE_ALERT = 1
+    site = make_instance("mail-down", state="publie")
+    instance_cron_url_set(instance=site, url=server.url("/status/404"))
+    start = ScheduledTask.objects.get(instance=site, name=TASK_NAME).next_run_at
+    mail.outbox.clear()
+    real = notifications.notify_cron_url_state
+
+    def refused(*args, **kwargs):
+        raise ConnectionRefusedError("the mail server is down")
+
+    monkeypatch.setattr(notifications, "notify_cron_url_state", refused)
+    tick_and_call(start)
+    assert Instance.objects.get(pk=site.pk).cron_failing_since is None and mail.outbox == []
+    monkeypatch.setattr(notifications, "notify_cron_url_state", real)
+    tick_and_call(start + timedelta(minutes=1))
+    assert Instance.objects.get(pk=site.pk).cron_failing_since is not None and len(mail.outbox) == 1
