@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from analytics.dashboard import pages
+from analytics.dashboard import maps, pages
 from analytics.dashboard.choice import PeriodChoice, period_choice
 from analytics.reports import live
 from analytics.reports.archive import site_timezone, site_today
@@ -62,6 +62,8 @@ def category(request, slug: str):
         built = {"blocks": pages.blocks(category_.reports, choice)}
         if category_.summary:
             built["cards"] = pages.summary_cards(choice, category_.summary)
+        if slug == "locations":
+            built["map"] = maps.visits_per_country(choice)
         return built
     return _page(request, "dashboard/category.html", slug, category=category_, build=build)
 

@@ -1,7 +1,9 @@
 """The site dashboard in a real browser: the owner reads the overview (the evolution chart is drawn),
 switches period, sorts a report in place, watches real-time refresh, opens the visitor log and a
-visitor profile; a member with the view role cannot open the settings."""
+visitor profile, reads the world map of the Locations page; a member with the view role cannot open
+the settings."""
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -9,6 +11,7 @@ from playwright.sync_api import expect
 
 from analytics.reports.archive import archive_run
 from farm.tenancy import in_tenant
+from tests import network_guard
 from tests.browser.conftest import sign_in_to_site, viewer_refused_the_settings
 from tests.factories import make_instance, make_user
 from tests.integration.analytics.api_traffic import ALICE, DAY, make_traffic
@@ -21,6 +24,18 @@ CHART_DATA = "id => Chart.getChart(document.getElementById(id)).data.datasets[0]
 PAINTED = """id => { const c = document.getElementById(id);
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i]) n++; } return n; }"""
+MAP = "#map-countries-map"
+FILLS = f"""codes => codes.map(code => document.querySelector(`{MAP} path[data-code="${{code}}"]`).getAttribute("fill"))"""
+# A point of the page inside a country's shape (its box's centre may be sea, or another country's land).
+INSIDE = f"""code => {{ const path = document.querySelector(`{MAP} path[data-code="${{code}}"]`);
+  const box = path.getBBox(), svg = path.ownerSVGElement, screen = path.getScreenCTM();
+  for (let i = 0; i < 400; i++) {{
+    const p = svg.createSVGPoint();
+    p.x = box.x + box.width * (i % 20 + .5) / 20; p.y = box.y + box.height * (Math.floor(i / 20) + .5) / 20;
+    const at = p.matrixTransform(screen);
+    if (path.isPointInFill(p) && document.elementFromPoint(at.x, at.y) === path) {{ return {{x: at.x, y: at.y}}; }}
+  }}
+  return null; }}"""
 
 
 @pytest.fixture
@@ -28,6 +43,19 @@ def meadow():
     owner = make_user("olga")
     site = make_instance("meadow", owner=owner, state="publie")
     make_traffic(site)
+    with in_tenant(site):
+        archive_run()
+    return site
+
+
+@pytest.fixture
+def atlas():
+    """meadow's traffic (Carol from Spain, the others from addresses of no known country), plus three
+    visits from France and one from Germany on the same day."""
+    site = make_instance("atlas", owner=make_user("otto"), state="publie")
+    make_traffic(site)
+    store(site, [{**hit(site, DAY + timedelta(minutes=30 + n), _id=f"{n:016x}"), "cc": country, "ipd": f"{n:032x}"}
+                 for n, country in enumerate(["FR", "FR", "FR", "DE"], start=1)])
     with in_tenant(site):
         archive_run()
     return site
@@ -89,3 +117,33 @@ def test_a_member_with_the_view_role_reads_the_dashboard_but_cannot_open_the_set
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
     page.go_back()
     expect(page.locator("#dashboard-title")).to_have_text(meadow.name)
+
+
+def test_the_locations_page_shows_a_world_map_of_visits_per_country(new_page, portal, atlas, artifacts):
+    page = new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    sign_in_to_site(page, portal, atlas, "otto")
+    page.goto(f"http://atlas.localhost:{portal.rsplit(':', 1)[1]}/reports/locations/?period=day&date={DAY.date()}")
+    expect(page.get_by_role("heading", name="Visits per country")).to_be_visible()
+    regions = page.locator(f"{MAP} svg path.jvm-region")
+    expect(regions.first).to_be_attached()
+    assert regions.count() > 150
+
+    # Countries with visits are shaded (France, with the most, darkest); the others stay grey.
+    france, germany, spain, brazil, japan = page.evaluate(FILLS, ["FR", "DE", "ES", "BR", "JP"])
+    assert brazil == japan and brazil not in (france, germany, spain)
+    assert germany == spain != france
+
+    # Hovering a country tells its visits; the legend gives the metric and the scale's ends.
+    point = page.evaluate(INSIDE, "FR")
+    assert point, "no point of the page inside France"
+    page.mouse.move(point["x"], point["y"])
+    expect(page.locator(".jvm-tooltip.active")).to_have_text("France: 3 Visits")
+    legend = page.locator(f"{MAP} .map-legend")
+    expect(legend).to_be_visible()
+    expect(legend).to_have_text("Visits13")
+    page.screenshot(path=artifacts / "dashboard-locations-map.png", full_page=True)
+
+    # Everything the page needed (map data included) came from this machine.
+    assert requested and all(network_guard.host_is_local(urlsplit(url).hostname) for url in requested), requested
