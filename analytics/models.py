@@ -180,6 +180,20 @@ class ArchiveVisitors(models.Model):
         constraints = [models.UniqueConstraint(fields=["period", "start"], name="archive_visitors_one_per_period")]
 
 
+class ArchiveSet(models.Model):
+    """Other exact visitor sets of one day, week or month, by name: the media audience
+    ("impressions", "plays_video", ...), packed as ArchiveVisitors' sets are. A week or month
+    unions its days' sets, as unique visitors do."""
+
+    period = models.CharField(max_length=5, choices=Archive.Period.choices)
+    start = models.DateField()
+    name = models.CharField(max_length=40)
+    ids = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "start", "name"], name="archive_set_one_per_name")]
+
+
 class ArchiveState(models.Model):
     """Where the last archiving run stopped (a single row): the highest log ids it had seen.
 

@@ -222,8 +222,19 @@ def _visitor_profile(call: Call) -> dict:
 
 
 def _counters(call: Call) -> list[dict]:
-    minutes = call.params.integer("lastMinutes", 30, minimum=1, maximum=2880)
-    return [live.counters(minutes)]
+    return [live.counters(_last_minutes(call))]
+
+
+def _last_minutes(call: Call) -> int:
+    return call.params.integer("lastMinutes", 30, minimum=1, maximum=2880)
+
+
+def _media_now(key: str) -> Callable[[Call], dict]:
+    return lambda call: {"value": live.media_counters(_last_minutes(call))[key]}
+
+
+def _most_played(call: Call) -> list[dict]:
+    return live.most_played(_last_minutes(call), limit=100)  # filter_limit then pages these, as any report
 
 
 # API.* -----------------------------------------------------------------------------------------
@@ -256,6 +267,9 @@ METHODS: dict[str, Method] = {
     "Live.getLastVisitsDetails": Method(_last_visits, scope="site", paged=True),
     "Live.getVisitorProfile": Method(_visitor_profile, scope="site"),
     "Live.getCounters": Method(_counters, scope="site"),
+    "MediaAnalytics.getCurrentNumPlays": Method(_media_now("plays"), scope="site"),
+    "MediaAnalytics.getCurrentSumTimeSpent": Method(_media_now("time_spent"), scope="site"),
+    "MediaAnalytics.getCurrentMostPlays": Method(_most_played, scope="site"),
     "API.getReportMetadata": Method(lambda call: service.report_metadata(), scope="site", paged=True),
     "API.getBulkRequest": Method(_bulk, scope="farm"),
     **{name: Method(run, scope=scope) for name, (run, scope) in sites.METHODS.items()},

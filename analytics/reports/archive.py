@@ -20,8 +20,9 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
-from analytics.models import Archive, ArchiveInvalidation, ArchiveState, ArchiveVisitors
-from analytics.reports.catalog import STORED
+from analytics.models import Archive, ArchiveInvalidation, ArchiveSet, ArchiveState, ArchiveVisitors
+from analytics.reports import media
+from analytics.reports.catalog import MEDIA_UNIQUE_COLUMNS, STORED
 from analytics.reports.definitions import compute_day, span_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
@@ -48,7 +49,8 @@ def site_today(now: datetime | None = None) -> date:
 
 
 @transaction.atomic
-def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | None, *, today: date) -> None:
+def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | None, *, today: date,
+           named: dict[str, np.ndarray] | None = None) -> None:
     now, complete = dj_timezone.now(), period.ended(today)
     Archive.objects.bulk_create(
         [Archive(period=period.kind, start=period.start, report=name, rows=rows, computed_at=now, complete=complete)
@@ -58,6 +60,10 @@ def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | 
     if sets is not None:
         ArchiveVisitors.objects.update_or_create(period=period.kind, start=period.start,
                                                  defaults={"visitors": pack(sets[0]), "users": pack(sets[1])})
+    if named is not None:
+        ArchiveSet.objects.bulk_create(
+            [ArchiveSet(period=period.kind, start=period.start, name=name, ids=pack(ids)) for name, ids in named.items()],
+            update_conflicts=True, unique_fields=["period", "start", "name"], update_fields=["ids"])
 
 
 def archive_day(day: date, *, today: date) -> dict[str, list[dict]]:
@@ -65,7 +71,7 @@ def archive_day(day: date, *, today: date) -> dict[str, list[dict]]:
     result = compute_day(day, site_timezone())
     reports = derive(result.reports)
     with transaction.atomic():
-        _store(Period.of("day", day), reports, (result.visitors, result.users), today=today)
+        _store(Period.of("day", day), reports, (result.visitors, result.users), today=today, named=result.sets)
         site_day_store(day, reports)  # the public "All websites" row (instances.overview)
     return reports
 
@@ -81,15 +87,18 @@ def archive_period(period: Period, *, today: date) -> dict[str, list[dict]]:
     kind = "month" if period.kind == "year" else "day"
     parts = sorted({Period.of(kind, day) for day in period.days() if day <= today})
     reports = merge_reports(parts_reports(parts, today=today))
-    summary = reports["VisitsSummary.get"][0]
+    summary, media_row = reports["VisitsSummary.get"][0], reports["MediaAnalytics.get"][0]
     if period.kind == "year":
-        sets = None
+        sets = named = None
         summary.pop("nb_uniq_visitors", None)
         summary.pop("nb_users", None)
+        for column in MEDIA_UNIQUE_COLUMNS:
+            media_row.pop(column, None)
     else:
-        sets = unique_sets(parts, today=today)
+        sets, named = unique_sets(parts, today=today), named_sets(parts)
         summary["nb_uniq_visitors"], summary["nb_users"] = len(sets[0]), len(sets[1])
-    _store(period, reports, sets, today=today)
+        media.with_uniques(media_row, named)
+    _store(period, reports, sets, today=today, named=named)
     return reports
 
 
@@ -188,6 +197,18 @@ def unique_sets(parts: list[Period], *, today: date) -> tuple[np.ndarray, np.nda
         visitors.append(unpack(row.visitors))
         users.append(unpack(row.users))
     return union(visitors), union(users)
+
+
+def named_sets(parts: list[Period]) -> dict[str, np.ndarray]:
+    """The union, by name, of the named visitor sets of already archived day, week or month parts."""
+    found: dict[str, list[np.ndarray]] = {}
+    keys = {(p.kind, p.start) for p in parts}
+    for kind, start, name, ids in ArchiveSet.objects.filter(
+            period__in={p.kind for p in parts}, start__in={p.start for p in parts}
+    ).values_list("period", "start", "name", "ids"):
+        if (kind, start) in keys:
+            found.setdefault(name, []).append(unpack(ids))
+    return {name: union(sets) for name, sets in found.items()}
 
 
 def _watermarks() -> dict[str, int]:

@@ -88,6 +88,55 @@ GOAL_RATIOS = (
 ITEM_RATIOS = (Ratio("avg_price", "revenue", "quantity", "Avg. price", digits=2),
                Ratio("avg_quantity", "quantity", "orders", "Avg. quantity", digits=1))
 
+# Media sessions (one row per player per page view): an impression each; a play once more than
+# PLAY_SECONDS were watched; a finish for a play of media longer than 2 s whose progress came
+# within 2 s of its end (analytics.reports.media). `sum_completion` adds each play's progress /
+# length (at most 1) over the plays of known length, so that its average is exact for any period.
+MEDIA_METRICS = {
+    "nb_plays": "Plays", "nb_impressions": "Impressions", "nb_finishes": "Finishes",
+    "sum_total_time_watched": "Total time watched (in seconds)",
+    "sum_completion": "Sum of completions (plays of known length)",
+    "nb_plays_with_length": "Plays of known length", "sum_media_length": "Total media length (in seconds)",
+    "sum_time_to_initial_play": "Total time to initial play (in seconds)",
+    "nb_plays_with_time_to_initial_play": "Plays with a time to initial play",
+    "nb_fullscreen_plays": "Plays in fullscreen",
+}
+MEDIA_RATIOS = (
+    Ratio("play_rate", "nb_plays", "nb_impressions", "Play rate (%)", scale=100, digits=1, percent=4),
+    Ratio("finish_rate", "nb_finishes", "nb_plays", "Finish rate (%)", scale=100, digits=1, percent=4),
+    Ratio("avg_time_watched", "sum_total_time_watched", "nb_plays", "Avg. time watched (in seconds)"),
+    Ratio("avg_completion_rate", "sum_completion", "nb_plays_with_length", "Avg. completion (%)", scale=100,
+          digits=1, percent=4),
+    Ratio("avg_media_length", "sum_media_length", "nb_plays_with_length", "Avg. media length (in seconds)"),
+    Ratio("avg_time_to_initial_play", "sum_time_to_initial_play", "nb_plays_with_time_to_initial_play",
+          "Avg. time to initial play (in seconds)", digits=1),
+    Ratio("fullscreen_rate", "nb_fullscreen_plays", "nb_plays", "Fullscreen rate (%)", scale=100, digits=1,
+          percent=4),
+)
+# MediaAnalytics.get: the metrics above for all media, then for video and audio alone (suffixed),
+# with unique visitors (exact sets, as VisitsSummary's) and the share of visits with an impression.
+MEDIA_TYPES = ("video", "audio")
+_MEDIA_OVERVIEW_BASE = {
+    **MEDIA_METRICS, "nb_unique_visitors_impressions": "Unique visitors with an impression",
+    "nb_unique_visitors_plays": "Unique visitors who played",
+    "nb_visits_with_impressions": "Visits with an impression",
+}
+_MEDIA_OVERVIEW_RATIOS = (*MEDIA_RATIOS, Ratio("impression_rate", "nb_visits_with_impressions", "nb_visits",
+                                               "Impression rate (% of visits)", scale=100, digits=1, percent=4))
+MEDIA_OVERVIEW_METRICS = {**_MEDIA_OVERVIEW_BASE, "nb_visits": "Visits",
+                          **{f"{name}_{kind}": f"{title} ({kind})" for kind in MEDIA_TYPES
+                             for name, title in _MEDIA_OVERVIEW_BASE.items()}}
+MEDIA_OVERVIEW_RATIOS = (*_MEDIA_OVERVIEW_RATIOS, *(
+    replace(r, name=f"{r.name}_{kind}", numerator=f"{r.numerator}_{kind}",
+            denominator=r.denominator if r.denominator == "nb_visits" else f"{r.denominator}_{kind}",
+            title=f"{r.title} ({kind})") for kind in MEDIA_TYPES for r in _MEDIA_OVERVIEW_RATIOS))
+MEDIA_UNIQUE_COLUMNS = tuple(name for name in MEDIA_OVERVIEW_METRICS if name.startswith("nb_unique_visitors"))
+# Where people stop watching: per media, how many measured plays (known length, positions sent)
+# were playing at 0 %, 5 %, ... 100 % of its length.
+DROP_OFF_STEPS = tuple(range(0, 101, 5))
+DROP_OFF_METRICS = {"nb_plays_measured": "Plays with positions and a length",
+                    **{f"nb_plays_at_{step}": f"Plays watching at {step} %" for step in DROP_OFF_STEPS}}
+
 
 @dataclass(frozen=True)
 class ReportSpec:
@@ -189,6 +238,17 @@ REPORTS = [
     ReportSpec("Goals.getGoals", "Goals", "Goal id (0: ecommerce orders)", GOAL_METRICS, GOAL_RATIOS),
     ReportSpec("Goals.getItemsSku", "Goals", "Product SKU", ITEM_METRICS, ITEM_RATIOS),
     ReportSpec("Goals.getItemsName", "Goals", "Product name", ITEM_METRICS, ITEM_RATIOS),
+    ReportSpec("MediaAnalytics.get", "Media", None, MEDIA_OVERVIEW_METRICS, MEDIA_OVERVIEW_RATIOS,
+               defaults=_zeros(MEDIA_OVERVIEW_METRICS)),
+    *(ReportSpec(f"MediaAnalytics.{name}", "Media", dimension, MEDIA_METRICS, MEDIA_RATIOS, order=order)
+      for name, dimension, order in (
+          ("getVideoResources", "Video resource URL", "metric"), ("getAudioResources", "Audio resource URL", "metric"),
+          ("getGroupedVideoResources", "Video resource (without query)", "metric"),
+          ("getGroupedAudioResources", "Audio resource (without query)", "metric"),
+          ("getVideoTitles", "Video title", "metric"), ("getAudioTitles", "Audio title", "metric"),
+          ("getVideoHours", "Site hour (video)", "label"), ("getAudioHours", "Site hour (audio)", "label"),
+          ("getVideoResolutions", "Video resolution", "metric"), ("getPlayers", "Media player", "metric"))),
+    ReportSpec("MediaAnalytics.getDropOff", "Media", "Media resource URL", DROP_OFF_METRICS),
 ]
 BY_NAME = {spec.name: spec for spec in REPORTS}
 # Reports read as a filter of another stored report rather than stored again: name -> (source, column).

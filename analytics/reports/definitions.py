@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from django.db import connection, transaction
 
+from analytics.reports import media
 from analytics.reports.catalog import DAYS_OF_WEEK, DURATION_BUCKETS, PAGE_BUCKETS
 
 UNKNOWN = "Unknown"
@@ -208,11 +209,13 @@ WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s AND v.user_
 
 @dataclass
 class DayResult:
-    """A day's reports (name -> rows, additive metrics only) and its exact visitor and user sets."""
+    """A day's reports (name -> rows, additive metrics only), its exact visitor and user sets, and
+    its other named visitor sets (the media audience)."""
 
     reports: dict[str, list[dict]]
     visitors: np.ndarray
     users: np.ndarray
+    sets: dict[str, np.ndarray]
 
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
@@ -310,4 +313,6 @@ def compute_day(day: date, timezone: str) -> DayResult:
     _page_reports(params, reports)
     _action_reports(params, reports)
     _goal_reports(params, reports)
-    return DayResult(reports, visitors, users)
+    with connection.cursor() as cursor:
+        sets = media.day_reports(cursor, params, reports, nb_visits=summary["nb_visits"])
+    return DayResult(reports, visitors, users, sets)

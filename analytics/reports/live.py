@@ -9,6 +9,7 @@ the dashboard's real-time page, visitor log and visitor profile read the very sa
     visits_iter(limit=-1, ...)                                           -> visits, a chunk at a time
     visitor_profile("0123456789abcdef")                                  -> {...} or None
     counters(30)                                                         -> {"visits": 3, ...}
+    media_counters(30) / most_played(30)                                 -> real-time media
 
 Bounded as Matomo bounds them: a visit shows at most FARM_LIVE_MAX_ACTIONS_PER_VISIT actions
 (visitor_log_maximum_actions_per_visit, 500), a profile sums at most FARM_LIVE_PROFILE_MAX_VISITS
@@ -20,12 +21,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, Q, Window
+from django.db.models import Count, F, Max, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone as dj_timezone
 
 from analytics.models import Action, Conversion, MediaPlay, Visit
-from analytics.reports import labels
+from analytics.reports import labels, media
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import REFERRER_TYPES
 
@@ -124,6 +125,33 @@ def counters(last_minutes: int, *, now: datetime | None = None) -> dict:
     return {"visits": totals["visits"], "actions": Action.objects.filter(at__gte=since).count(),
             "visitors": totals["visitors"],
             "visitsConverted": visits.filter(conversions__isnull=False).distinct().count()}
+
+
+def _recent_plays(last_minutes: int, now: datetime | None):
+    """Media sessions played (analytics.reports.media's rule) with a ping in the last minutes. A session
+    never outlives its visit, which never crosses midnight: its first ping is at most a day older,
+    which lets the first_at index narrow the scan."""
+    since = (now or dj_timezone.now()) - timedelta(minutes=last_minutes)
+    return MediaPlay.objects.filter(first_at__gte=since - timedelta(days=1), last_at__gte=since,
+                                    watched_seconds__gt=media.PLAY_SECONDS)
+
+
+def media_counters(last_minutes: int, *, now: datetime | None = None) -> dict:
+    """Plays and seconds watched by the media sessions active in the last `last_minutes` minutes
+    (MediaAnalytics.getCurrentNumPlays and getCurrentSumTimeSpent)."""
+    totals = _recent_plays(last_minutes, now).aggregate(plays=Count("id"), watched=Sum("watched_seconds"))
+    return {"plays": totals["plays"], "time_spent": totals["watched"] or 0}
+
+
+def most_played(last_minutes: int, *, limit: int = 10, now: datetime | None = None) -> list[dict]:
+    """The media played most in the last minutes, each with its plays and seconds watched
+    (MediaAnalytics.getCurrentMostPlays)."""
+    rows = (_recent_plays(last_minutes, now).values("resource", "media_type")
+            .annotate(nb_plays=Count("id"), sum_total_time_watched=Sum("watched_seconds"), title=Max("title"))
+            .order_by("-nb_plays", "-sum_total_time_watched", "resource")[:limit])
+    return [{"label": row["title"] or row["resource"] or media.UNKNOWN, "resource": row["resource"],
+             "media_type": row["media_type"], "nb_plays": row["nb_plays"],
+             "sum_total_time_watched": row["sum_total_time_watched"] or 0} for row in rows]
 
 
 def _count(details: list[dict], kind: str) -> int:

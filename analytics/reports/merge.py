@@ -7,9 +7,9 @@ from the merged action reports rather than summed (its nb_keywords counts distin
 """
 import numpy as np
 
-from analytics.reports.catalog import REPORTS, STORED
+from analytics.reports.catalog import MEDIA_UNIQUE_COLUMNS, REPORTS, STORED
 
-UNIQUE_COLUMNS = ("nb_uniq_visitors", "nb_users")
+UNIQUE_COLUMNS = ("nb_uniq_visitors", "nb_users", *MEDIA_UNIQUE_COLUMNS)
 KEY_COLUMNS = ("parent", "label")
 
 

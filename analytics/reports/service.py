@@ -30,9 +30,9 @@ from datetime import date, datetime
 from django.db import connection
 
 from analytics.models import Archive, ArchiveInvalidation, ArchiveState
-from analytics.reports import catalog
-from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, archived, parts_reports, site_today,
-                                       unique_sets)
+from analytics.reports import catalog, media
+from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, archived, named_sets, parts_reports,
+                                       site_today, unique_sets)
 from analytics.reports.errors import ReportError
 from analytics.reports.merge import merge_reports
 from analytics.reports.periods import Period, PeriodError
@@ -101,6 +101,8 @@ def _range(names: list[str], period: Period, today: date) -> dict[str, list[dict
     if "VisitsSummary.get" in names:
         visitors, users = unique_sets(parts, today=today)
         merged["VisitsSummary.get"][0].update(nb_uniq_visitors=len(visitors), nb_users=len(users))
+    if "MediaAnalytics.get" in names:
+        media.with_uniques(merged["MediaAnalytics.get"][0], named_sets(parts))
     return merged
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from analytics.models import Action, Conversion, Visit
+from analytics.models import Action, Conversion, MediaPlay, Visit
 
 TYPES = {"direct": "Direct Entry", "search": "Search Engines", "website": "Websites", "campaign": "Campaigns",
          "social": "Social Networks"}
@@ -213,13 +213,81 @@ def goal_reports(days, tz, reports, nb_visits):
         "orders": len({c.pk for c, *_ in items}), "nb_visits": len({c.visit_id for c, *_ in items})}))
 
 
-def naive_reports(days: set, timezone: str) -> dict[str, dict]:
+def _is_play(m) -> bool:
+    return m.watched_seconds > 1
+
+
+def media_metrics(sessions) -> dict:
+    """Matomo's media rules, one session at a time (analytics.reports.media says them)."""
+    plays = [m for m in sessions if _is_play(m)]
+    with_length = [m for m in plays if m.length_seconds > 0]
+    with_ttp = [m for m in plays if m.time_to_play_seconds is not None]
+    return {
+        "nb_impressions": len(sessions), "nb_plays": len(plays),
+        "nb_finishes": sum(1 for m in plays if m.length_seconds > 2 and m.progress_seconds >= m.length_seconds - 2),
+        "sum_total_time_watched": sum(m.watched_seconds for m in plays),
+        "sum_completion": sum(min(m.progress_seconds / m.length_seconds, 1) for m in with_length),
+        "nb_plays_with_length": len(with_length), "sum_media_length": sum(m.length_seconds for m in with_length),
+        "sum_time_to_initial_play": sum(m.time_to_play_seconds for m in with_ttp),
+        "nb_plays_with_time_to_initial_play": len(with_ttp),
+        "nb_fullscreen_plays": sum(1 for m in plays if m.fullscreen),
+    }
+
+
+def drop_off(sessions) -> dict:
+    """Per step of 5 %, the plays with a position p such that p <= step % of (length - 1) < p + 5."""
+    measured = [m for m in sessions if _is_play(m) and m.length_seconds > 0 and m.segments
+                and all(part.isdigit() for part in m.segments.split(","))]
+    row = {"nb_plays_measured": len(measured)}
+    for step in range(0, 101, 5):
+        row[f"nb_plays_at_{step}"] = sum(1 for m in measured if any(
+            int(p) * 100 <= step * max(m.length_seconds - 1, 1) < (int(p) + 5) * 100 for p in m.segments.split(",")))
+    return row
+
+
+def media_reports(days, tz, reports, nb_visits: int, *, with_uniques: bool):
+    sessions = [m for m in MediaPlay.objects.select_related("visit") if m.first_at.astimezone(tz).date() in days]
+    by_report = defaultdict(list)
+    for m in sessions:
+        kind = m.media_type.capitalize()
+        resource = m.resource or "Unknown"
+        by_report[(f"MediaAnalytics.get{kind}Resources", None, resource)].append(m)
+        by_report[(f"MediaAnalytics.getGrouped{kind}Resources", None,
+                   resource.split("?")[0].split("#")[0] or "Unknown")].append(m)
+        by_report[(f"MediaAnalytics.get{kind}Titles", None, m.title or "Unknown")].append(m)
+        by_report[(f"MediaAnalytics.get{kind}Hours", None, str(m.first_at.astimezone(tz).hour))].append(m)
+        if m.media_type == "video":
+            by_report[("MediaAnalytics.getVideoResolutions", None,
+                       f"{m.width}x{m.height}" if m.width and m.height else "Unknown")].append(m)
+        by_report[("MediaAnalytics.getPlayers", None, m.player or "Unknown")].append(m)
+    reports.update(rows_of(by_report, media_metrics))
+    curves = defaultdict(list)
+    for m in sessions:
+        curves[("MediaAnalytics.getDropOff", None, m.resource or "Unknown")].append(m)
+    reports.update({name: rows for name, rows in rows_of(curves, drop_off).items()})
+    if "MediaAnalytics.getDropOff" in reports:  # media never played are not on the curves
+        reports["MediaAnalytics.getDropOff"] = {k: r for k, r in reports["MediaAnalytics.getDropOff"].items()
+                                                if r["nb_plays_measured"]}
+
+    overview = {"nb_visits": nb_visits}
+    for suffix, of_kind in (("", sessions), *((f"_{t}", [m for m in sessions if m.media_type == t])
+                                              for t in ("video", "audio"))):
+        overview.update({f"{k}{suffix}": v for k, v in media_metrics(of_kind).items()})
+        overview[f"nb_visits_with_impressions{suffix}"] = len({m.visit_id for m in of_kind})
+        if with_uniques:
+            overview[f"nb_unique_visitors_impressions{suffix}"] = len({m.visit.visitor_id for m in of_kind})
+            overview[f"nb_unique_visitors_plays{suffix}"] = len({m.visit.visitor_id for m in of_kind if _is_play(m)})
+    reports["MediaAnalytics.get"] = {(None, None): overview}
+
+
+def naive_reports(days: set, timezone: str, *, with_uniques: bool = True) -> dict[str, dict]:
     """report name -> {(parent, label): row} over the given site-local days; single-row reports keyed (None, None)."""
     tz, reports = ZoneInfo(timezone), {}
     visits = visit_reports(days, tz, reports)
     page_reports(days, tz, reports)
     action_reports(days, tz, reports)
     goal_reports(days, tz, reports, len(visits))
+    media_reports(days, tz, reports, len(visits), with_uniques=with_uniques)
 
     actions = [a for a in Action.objects.all() if a.at.astimezone(tz).date() in days]
 

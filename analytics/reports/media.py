@@ -1,0 +1,179 @@
+"""The media reports of one site-local day, from the media sessions (analytics_mediaplay), in three passes.
+
+Call inside the site's schema, from analytics.reports.definitions.compute_day. A media session is
+one player on one page view, and belongs to the day of its first ping. Matomo's rules, applied
+here rather than at ingest so that they hold whatever order the pings came in:
+
+- every session is an impression (the player was shown);
+- it is a play once more than PLAY_SECONDS were watched;
+- it is a finish when it is a play of media longer than FINISH_MARGIN seconds whose furthest
+  position came within FINISH_MARGIN seconds of the end.
+
+Pass 1 unpivots each session into its reports (LATERAL VALUES, as the action reports) and sums the
+additive metrics. Pass 2 reads one row per visit and media type for the unique visitors and the
+visits with an impression. Pass 3 turns the positions played (`ma_se`, a 5 s grid) into the drop-off
+curve: a play is "watching" at a point of the media when one of its positions covers it.
+"""
+import numpy as np
+
+from analytics.reports.catalog import DROP_OFF_STEPS, MEDIA_METRICS, MEDIA_TYPES
+
+PLAY_SECONDS = 1
+FINISH_MARGIN = 2
+POSITION_WIDTH = 5  # the tracker's positions: each one stands for [p, p + 5 s)
+UNKNOWN = "Unknown"
+
+_DAY_SESSIONS = f"""
+    SELECT m.id, m.visit_id, m.media_type AS t, m.resource, m.title, m.player, m.width, m.height, m.first_at,
+           m.length_seconds AS len, m.watched_seconds AS watched, m.progress_seconds AS progress,
+           m.time_to_play_seconds AS ttp, m.fullscreen, m.segments,
+           m.watched_seconds > {PLAY_SECONDS} AS play
+    FROM analytics_mediaplay m WHERE m.first_at >= %(start)s AND m.first_at < %(end)s
+"""
+
+
+def _or(expr: str) -> str:
+    return f"COALESCE(NULLIF({expr}, ''), '{UNKNOWN}')"
+
+
+_GROUPED = _or("split_part(split_part(m.resource, '?', 1), '#', 1)")
+# (report, media type or None for both, label expression)
+DIMENSIONS = [
+    ("MediaAnalytics.get", None, "m.t"),
+    ("MediaAnalytics.getVideoResources", "video", _or("m.resource")),
+    ("MediaAnalytics.getAudioResources", "audio", _or("m.resource")),
+    ("MediaAnalytics.getGroupedVideoResources", "video", _GROUPED),
+    ("MediaAnalytics.getGroupedAudioResources", "audio", _GROUPED),
+    ("MediaAnalytics.getVideoTitles", "video", _or("m.title")),
+    ("MediaAnalytics.getAudioTitles", "audio", _or("m.title")),
+    ("MediaAnalytics.getVideoHours", "video", "extract(hour FROM m.first_at AT TIME ZONE %(tz)s)::int::text"),
+    ("MediaAnalytics.getAudioHours", "audio", "extract(hour FROM m.first_at AT TIME ZONE %(tz)s)::int::text"),
+    ("MediaAnalytics.getVideoResolutions", "video",
+     f"CASE WHEN m.width > 0 AND m.height > 0 THEN m.width || 'x' || m.height ELSE '{UNKNOWN}' END"),
+    ("MediaAnalytics.getPlayers", None, _or("m.player")),
+]
+_FINISH = f"m.play AND m.len > {FINISH_MARGIN} AND m.progress >= m.len - {FINISH_MARGIN}"
+SESSIONS_SQL = f"""
+WITH m AS ({_DAY_SESSIONS})
+SELECT d.report, d.label, count(*), count(*) FILTER (WHERE m.play), count(*) FILTER (WHERE {_FINISH}),
+       COALESCE(sum(m.watched) FILTER (WHERE m.play), 0),
+       COALESCE(sum(LEAST(m.progress::float8 / m.len, 1)) FILTER (WHERE m.play AND m.len > 0), 0),
+       count(*) FILTER (WHERE m.play AND m.len > 0), COALESCE(sum(m.len) FILTER (WHERE m.play AND m.len > 0), 0),
+       COALESCE(sum(m.ttp) FILTER (WHERE m.play), 0), count(m.ttp) FILTER (WHERE m.play),
+       count(*) FILTER (WHERE m.play AND m.fullscreen)
+FROM m CROSS JOIN LATERAL (VALUES {", ".join(
+    f"('{report}', {'' if kind is None else f'CASE WHEN m.t = {chr(39)}{kind}{chr(39)} THEN '}({label})::text"
+    f"{'' if kind is None else ' END'})" for report, kind, label in DIMENSIONS)}) AS d(report, label)
+WHERE d.label IS NOT NULL
+GROUP BY 1, 2
+"""
+SESSION_COLUMNS = ("nb_impressions", "nb_plays", "nb_finishes", "sum_total_time_watched", "sum_completion",
+                   "nb_plays_with_length", "sum_media_length", "sum_time_to_initial_play",
+                   "nb_plays_with_time_to_initial_play", "nb_fullscreen_plays")
+assert set(SESSION_COLUMNS) == set(MEDIA_METRICS)
+
+# The 16-hex visitor id as a 64-bit number, as the visitor sets of VisitsSummary (definitions.VISITORS_SQL).
+VISITS_SQL = f"""
+WITH m AS ({_DAY_SESSIONS})
+SELECT m.visit_id, m.t, bool_or(m.play),
+       ('x' || CASE WHEN v.visitor_id ~ '^[0-9a-f]{{16}}$' THEN v.visitor_id ELSE left(md5(v.visitor_id), 16) END
+       )::bit(64)::bigint
+FROM m JOIN analytics_visit v ON v.id = m.visit_id
+GROUP BY m.visit_id, m.t, v.visitor_id
+"""
+
+# A play is "watching" at step s when a position p covers the point s % of the way from the start
+# to the media's last second, t = s * span / 100 with span = max(length - 1, 1): p <= t < p + width.
+# So position p covers the steps from ceil(100 p / (5 span)) to ceil(100 (p + width) / (5 span)) - 1
+# (times 5), in integers. Rows whose positions are not a clean list (stored before ingest cleaned
+# them) are left off the curve.
+_STEP = DROP_OFF_STEPS[1]
+_DIVISOR = f"({_STEP} * m.span)"
+DROP_OFF_SQL = f"""
+WITH m AS (
+    SELECT s.id, {_or("s.resource")} AS label, GREATEST(s.len - 1, 1) AS span, s.segments FROM ({_DAY_SESSIONS}) s
+    WHERE s.play AND s.len > 0 AND s.segments ~ '^[0-9]{{1,7}}(,[0-9]{{1,7}})*$'
+), covered AS (
+    SELECT DISTINCT m.id, m.label, step
+    FROM m CROSS JOIN LATERAL unnest(string_to_array(m.segments, ',')::int[]) AS p
+    CROSS JOIN LATERAL generate_series(
+        ((p::bigint * 100 + {_DIVISOR} - 1) / {_DIVISOR}) * {_STEP},
+        LEAST(100, (((p::bigint + {POSITION_WIDTH}) * 100 + {_DIVISOR} - 1) / {_DIVISOR} - 1) * {_STEP}), {_STEP}) AS step
+)
+SELECT label, -1, count(*) FROM m GROUP BY label
+UNION ALL
+SELECT label, step, count(*) FROM covered GROUP BY label, step
+"""
+
+
+def _fetch(cursor, sql: str, params: dict) -> list[tuple]:
+    cursor.execute(sql, params)
+    return cursor.fetchall()
+
+
+def day_reports(cursor, params: dict, reports: dict, *, nb_visits: int) -> dict[str, np.ndarray]:
+    """Add the day's media reports to `reports`; return its unique-visitor sets by name
+    ("impressions", "plays", "impressions_video", ...), which longer periods union."""
+    by_type = {}
+    for report, label, *values in _fetch(cursor, SESSIONS_SQL, params):
+        row = dict(zip(SESSION_COLUMNS, values))
+        row["sum_completion"] = float(row["sum_completion"])
+        if report == "MediaAnalytics.get":
+            by_type[label] = row
+        else:
+            reports.setdefault(report, []).append({"label": label, **{k: _number(v) for k, v in row.items()}})
+    sets, visits = _audience(_fetch(cursor, VISITS_SQL, params))
+    reports["MediaAnalytics.get"] = [overview(by_type, sets, nb_visits=nb_visits, visits=visits)]
+    reports["MediaAnalytics.getDropOff"] = _drop_off(_fetch(cursor, DROP_OFF_SQL, params))
+    return sets
+
+
+def _number(value):
+    return value if isinstance(value, float) else int(value)
+
+
+def _audience(rows: list[tuple]) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The visitor sets and the visits with an impression, from one row per (visit, media type)."""
+    visit_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    kinds = np.array([row[1] for row in rows], dtype=object)
+    played = np.fromiter((bool(row[2]) for row in rows), dtype=bool, count=len(rows))
+    visitors = np.fromiter((row[3] for row in rows), dtype=np.int64, count=len(rows))
+    sets = {"impressions": np.unique(visitors), "plays": np.unique(visitors[played])}
+    visits = {"": len(np.unique(visit_ids))}
+    for kind in MEDIA_TYPES:
+        of_kind = kinds == kind
+        sets[f"impressions_{kind}"] = np.unique(visitors[of_kind])
+        sets[f"plays_{kind}"] = np.unique(visitors[of_kind & played])
+        visits[kind] = int(of_kind.sum())
+    return sets, visits
+
+
+def overview(by_type: dict[str, dict], sets: dict[str, np.ndarray] | None, *, nb_visits: int,
+             visits: dict[str, int]) -> dict:
+    """MediaAnalytics.get's one row: all media, then each type suffixed (`nb_plays_video`)."""
+    row = {"nb_visits": nb_visits, "nb_visits_with_impressions": visits.get("", 0)}
+    for name in SESSION_COLUMNS:
+        row[name] = _number(sum(by_type.get(kind, {}).get(name, 0) for kind in MEDIA_TYPES))
+    for kind in MEDIA_TYPES:
+        row |= {f"{name}_{kind}": _number(by_type.get(kind, {}).get(name, 0)) for name in SESSION_COLUMNS}
+        row[f"nb_visits_with_impressions_{kind}"] = visits.get(kind, 0)
+    if sets is not None:
+        with_uniques(row, sets)
+    return row
+
+
+def with_uniques(row: dict, sets: dict[str, np.ndarray]) -> dict:
+    """Set the overview row's unique visitor counts from the period's exact visitor sets."""
+    for name, ids in sets.items():
+        what, _sep, kind = name.partition("_")
+        row[f"nb_unique_visitors_{what}" + (f"_{kind}" if kind else "")] = int(len(ids))
+    return row
+
+
+def _drop_off(rows: list[tuple]) -> list[dict]:
+    curves: dict[str, dict] = {}
+    for label, step, count in rows:
+        curve = curves.setdefault(label, {"label": label, "nb_plays_measured": 0,
+                                          **{f"nb_plays_at_{s}": 0 for s in DROP_OFF_STEPS}})
+        curve["nb_plays_measured" if step < 0 else f"nb_plays_at_{step}"] = int(count)
+    return list(curves.values())
