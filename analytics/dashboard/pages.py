@@ -36,6 +36,14 @@ REPORT_TITLES = {
     "VisitTime.getByDayOfWeek": _("Visits per day of the week"),
     "VisitorInterest.getNumberOfVisitsPerVisitDuration": _("Visits by duration (seconds)"),
     "VisitorInterest.getNumberOfVisitsPerPage": _("Visits by number of actions"),
+    "MediaAnalytics.getVideoResources": _("Videos"), "MediaAnalytics.getAudioResources": _("Audio"),
+    "MediaAnalytics.getGroupedVideoResources": _("Videos (grouped, without query)"),
+    "MediaAnalytics.getGroupedAudioResources": _("Audio (grouped, without query)"),
+    "MediaAnalytics.getVideoTitles": _("Video titles"), "MediaAnalytics.getAudioTitles": _("Audio titles"),
+    "MediaAnalytics.getVideoHours": _("Video plays per hour (site time)"),
+    "MediaAnalytics.getAudioHours": _("Audio plays per hour (site time)"),
+    "MediaAnalytics.getVideoResolutions": _("Video resolutions"), "MediaAnalytics.getPlayers": _("Media players"),
+    "MediaAnalytics.getCountries": _("Media audience per country"),
 }
 
 
@@ -75,7 +83,19 @@ CATEGORIES = {
 }
 OVERVIEW_REPORTS = (("Referrers.getReferrerType", "pie"), ("Actions.getPageUrls", None),
                     ("UserCountry.getCountry", "bar"), ("DevicesDetection.getType", "pie"))
-CHARTS = {name: chart for category in CATEGORIES.values() for name, chart in category.reports if chart}
+# The Media section's reports (analytics.dashboard.media): videos, then audio.
+MEDIA_REPORTS = (
+    ("MediaAnalytics.getVideoResources", None), ("MediaAnalytics.getVideoTitles", None),
+    ("MediaAnalytics.getGroupedVideoResources", None), ("MediaAnalytics.getVideoResolutions", None),
+    ("MediaAnalytics.getVideoHours", "bar"),
+    ("MediaAnalytics.getAudioResources", None), ("MediaAnalytics.getAudioTitles", None),
+    ("MediaAnalytics.getGroupedAudioResources", None), ("MediaAnalytics.getAudioHours", "bar"),
+    ("MediaAnalytics.getPlayers", "pie"),
+)
+# Rows of these reports lead to one media's page (its metrics over time and its drop-off curve).
+MEDIA_ITEM_REPORTS = ("MediaAnalytics.getVideoResources", "MediaAnalytics.getAudioResources")
+CHARTS = {name: chart for category in CATEGORIES.values() for name, chart in category.reports if chart} | {
+    name: chart for name, chart in MEDIA_REPORTS if chart}
 
 # The cards of each single-row report: (metric, how it reads). Sparklines only for VisitsSummary.get.
 CARDS = {
@@ -86,6 +106,9 @@ CARDS = {
     "Goals.get": ("nb_conversions", "nb_visits_converted", "conversion_rate", "revenue", "items"),
     "VisitFrequency.get": ("nb_visits_new", "nb_visits_returning", "bounce_rate_new", "bounce_rate_returning",
                            "avg_time_on_site_new", "avg_time_on_site_returning"),
+    "MediaAnalytics.get": ("nb_plays", "nb_impressions", "nb_unique_visitors_plays", "play_rate", "finish_rate",
+                           "sum_total_time_watched", "avg_time_watched", "avg_completion_rate",
+                           "avg_time_to_initial_play", "fullscreen_rate", "impression_rate"),
 }
 CARD_TITLES = {
     "nb_pageviews": _("Pageviews"), "nb_uniq_pageviews": _("Unique pageviews"), "nb_downloads": _("Downloads"),
@@ -152,7 +175,8 @@ def display_label(name: str, label: str) -> str:
         return gettext("Ecommerce orders") if label == "0" else gettext("Goal %(id)s") % {"id": label}
     if name == "VisitTime.getByDayOfWeek":
         return gettext(label)  # Django's own catalog translates the day names
-    if name.startswith("VisitTime.getVisitInformation"):
+    if name.startswith("VisitTime.getVisitInformation") or name in ("MediaAnalytics.getVideoHours",
+                                                                     "MediaAnalytics.getAudioHours"):
         return f"{label} h"
     if name == "VisitorInterest.getNumberOfVisitsPerVisitDuration":
         return _duration_bucket(label)
@@ -239,6 +263,8 @@ def block(name: str, choice: PeriodChoice, *, chart: str | None = None, sort: st
           limit=None, search: str = "") -> Block:
     """One report of the chosen period as a table (and chart), compared with the previous if asked."""
     rows = [{**row, "display": display_label(name, row["label"])} for row in service.report(name, choice.period)]
+    if name in MEDIA_ITEM_REPORTS:
+        rows = [{**row, "link": f"/media/item/?{choice.query(resource=row['label'])}"} for row in rows]
     previous_rows = service.report(name, choice.previous) if choice.compare else None
     if limit is None:
         limit = -1 if catalog.spec(name).order == "label" else tables.DEFAULT_LIMIT

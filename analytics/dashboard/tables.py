@@ -22,12 +22,22 @@ COLUMN_TITLES = {
     "quantity": _("Quantity"), "orders": _("Orders"), "avg_price": _("Avg. price"),
     "nb_uniq_visitors": _("Unique visitors"), "nb_users": _("Users"), "max_actions": _("Max actions in a visit"),
     "bounce_count": _("Bounces"), "sum_visit_length": _("Total time"),
+    "nb_plays": _("Plays"), "nb_impressions": _("Impressions"), "nb_finishes": _("Finishes"),
+    "play_rate": _("Play rate"), "finish_rate": _("Finish rate"), "sum_total_time_watched": _("Time watched"),
+    "avg_time_watched": _("Avg. time watched"), "avg_completion_rate": _("Avg. completion"),
+    "avg_time_to_initial_play": _("Avg. time to play"), "fullscreen_rate": _("Fullscreen rate"),
+    "impression_rate": _("Impression rate"), "nb_unique_visitors_plays": _("Visitors who played"),
+    "nb_unique_visitors_impressions": _("Visitors with an impression"), "avg_media_length": _("Avg. length"),
 }
 # How each column reads: a count, a percentage, seconds (shown as 1 min 5 s), money or a decimal.
 COLUMN_KINDS = {"bounce_rate": "percent", "exit_rate": "percent", "conversion_rate": "percent",
                 "avg_time_on_site": "seconds", "avg_time_on_page": "seconds", "sum_visit_length": "seconds",
                 "revenue": "money", "avg_price": "money", "sum_event_value": "decimal", "avg_event_value": "decimal",
-                "nb_actions_per_visit": "decimal"}
+                "nb_actions_per_visit": "decimal",
+                **dict.fromkeys(("play_rate", "finish_rate", "avg_completion_rate", "fullscreen_rate", "impression_rate"),
+                                "percent"),
+                **dict.fromkeys(("sum_total_time_watched", "avg_time_watched", "avg_time_to_initial_play",
+                                 "avg_media_length"), "seconds")}
 
 _VISIT_COLUMNS = ("nb_visits", "nb_actions", "nb_actions_per_visit", "avg_time_on_site", "bounce_rate")
 _FAMILY_COLUMNS = (  # (the catalog's metric family, the columns shown)
@@ -37,6 +47,8 @@ _FAMILY_COLUMNS = (  # (the catalog's metric family, the columns shown)
     (catalog.EVENT_METRICS, ("nb_events", "nb_visits", "sum_event_value", "avg_event_value")),
     (catalog.GOAL_METRICS, ("nb_conversions", "nb_visits_converted", "conversion_rate", "revenue")),
     (catalog.ITEM_METRICS, ("revenue", "quantity", "orders", "avg_price")),
+    (catalog.MEDIA_METRICS, ("nb_plays", "nb_impressions", "play_rate", "finish_rate", "avg_time_watched",
+                             "avg_completion_rate")),
 )
 _REPORT_COLUMNS = {
     "Actions.getEntryPageUrls": ("entry_nb_visits", "nb_hits", "bounce_rate"),

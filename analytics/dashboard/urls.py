@@ -10,5 +10,10 @@ urlpatterns = [
     path("realtime/", views.realtime, name="dashboard-realtime"),
     path("realtime/panel/", views.realtime_panel, name="dashboard-realtime-panel"),
     path("visitor-log/", views.visitor_log, name="dashboard-visitor-log"),
+    path("media/", views.media_overview, name="dashboard-media"),
+    path("media/item/", views.media_item, name="dashboard-media-item"),
+    path("media/realtime/", views.media_realtime, name="dashboard-media-realtime"),
+    path("media/realtime/panel/", views.media_realtime_panel, name="dashboard-media-realtime-panel"),
+    path("media/audience-log/", views.media_audience_log, name="dashboard-media-audience-log"),
     re_path(r"^visitors/(?P<visitor_id>[0-9a-f]{16})/$", views.visitor_profile, name="dashboard-visitor"),
 ]

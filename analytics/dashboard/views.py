@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from analytics.dashboard import maps, pages
+from analytics.dashboard import maps, media, pages
 from analytics.dashboard.choice import PeriodChoice, period_choice
 from analytics.reports import live
 from analytics.reports.archive import site_timezone, site_today
@@ -107,6 +107,17 @@ def _realtime() -> dict:
 def visitor_log(request):
     """The visits whose last action falls in the chosen period (as Matomo's visits log), newest
     first, with their actions in order; one page at a time."""
+    return _visit_log(request, "dashboard/visitor_log.html", "visitor-log", with_media=False)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def media_audience_log(request):
+    """The visitor log of the visits that played or saw media: each with what came before and after."""
+    return _visit_log(request, "dashboard/media_log.html", "media", with_media=True)
+
+
+def _visit_log(request, template: str, section: str, *, with_media: bool):
     try:
         number = min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
@@ -114,9 +125,48 @@ def visitor_log(request):
 
     def build(choice: PeriodChoice) -> dict:
         between = span_bounds(choice.period.start, choice.period.end, site_timezone())
-        visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between)
+        visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between,
+                                  with_media=with_media)
         return {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE}
-    return _page(request, "dashboard/visitor_log.html", "visitor-log", page_number=number, build=build)
+    return _page(request, template, section, page_number=number, build=build)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def media_overview(request):
+    metric = request.GET.get("metric")
+    metric = metric if metric in media.EVOLUTION_METRICS else "nb_plays"
+    return _page(request, "dashboard/media.html", "media", evolution_path="/media/",
+                 build=lambda choice: media.overview(choice, metric))
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def media_item(request):
+    """One media's page: `resource` is its URL, as the rows of the video and audio tables link it."""
+    resource = request.GET.get("resource", "")
+    if not resource:
+        raise Http404("no media given")
+
+    def build(choice: PeriodChoice) -> dict:
+        found = media.item(choice, resource)
+        if found is None:
+            raise Http404("no impression of this media around this period")
+        return {"item": found}
+    return _page(request, "dashboard/media_item.html", "media", resource=resource, build=build)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def media_realtime(request):
+    return _page(request, "dashboard/media_realtime.html", "media", **media.realtime())
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def media_realtime_panel(request):
+    """The part of the real-time media page that htmx polls every few seconds."""
+    return render(request, "dashboard/_media_realtime_panel.html", media.realtime())
 
 
 @require_GET

@@ -247,7 +247,8 @@ REPORTS = [
           ("getGroupedAudioResources", "Audio resource (without query)", "metric"),
           ("getVideoTitles", "Video title", "metric"), ("getAudioTitles", "Audio title", "metric"),
           ("getVideoHours", "Site hour (video)", "label"), ("getAudioHours", "Site hour (audio)", "label"),
-          ("getVideoResolutions", "Video resolution", "metric"), ("getPlayers", "Media player", "metric"))),
+          ("getVideoResolutions", "Video resolution", "metric"), ("getPlayers", "Media player", "metric"),
+          ("getCountries", "Country", "metric"))),
     ReportSpec("MediaAnalytics.getDropOff", "Media", "Media resource URL", DROP_OFF_METRICS),
 ]
 BY_NAME = {spec.name: spec for spec in REPORTS}

@@ -12,7 +12,7 @@ from babel import Locale, UnknownLocaleError
 from django.utils.translation import get_language, gettext
 
 UNKNOWN = "xx"
-NAMED = ("UserCountry.getCountry", "UserLanguage.getLanguage")
+NAMED = ("UserCountry.getCountry", "UserLanguage.getLanguage", "MediaAnalytics.getCountries")
 
 
 @lru_cache(maxsize=32)
@@ -38,4 +38,4 @@ def language_name(code: str) -> str:
 
 def name(report: str, code: str) -> str:
     """The name of a row's code in a report of NAMED."""
-    return country_name(code) if report == "UserCountry.getCountry" else language_name(code)
+    return language_name(code) if report == "UserLanguage.getLanguage" else country_name(code)

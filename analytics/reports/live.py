@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Q, Sum, Window
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone as dj_timezone
 
@@ -38,20 +38,22 @@ CHUNK = 100  # visits read (with their details) per round trip by visits_iter
 
 
 def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None = None,
-                visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None) -> list[dict]:
+                visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None,
+                with_media: bool = False) -> list[dict]:
     """The most recent visits (by last action, newest first), each with its actions in order.
 
     `min_timestamp` (Unix seconds) keeps visits whose last action is at or after it; `between`
     (start, end) those whose last action falls in [start, end), as Matomo's period and date do;
-    `visitor_id` keeps one visitor's. `limit` < 0 means no limit: prefer visits_iter for long
+    `visitor_id` keeps one visitor's; `with_media` only visits with a media session (the audience log). `limit` < 0 means no limit: prefer visits_iter for long
     lists. Costs four queries per CHUNK visits.
     """
     return list(visits_iter(limit=limit, offset=offset, min_timestamp=min_timestamp, visitor_id=visitor_id,
-                            between=between))
+                            between=between, with_media=with_media))
 
 
 def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None = None,
-                visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None) -> Iterator[dict]:
+                visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None,
+                with_media: bool = False) -> Iterator[dict]:
     """last_visits, read CHUNK visits at a time: memory holds one chunk whatever `limit` is.
 
     After the first chunk (which skips `offset`), each one starts below the last (last_action_at, id)
@@ -64,6 +66,8 @@ def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None =
         visits = visits.filter(last_action_at__gte=datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")))
     if visitor_id is not None:
         visits = visits.filter(visitor_id=visitor_id)
+    if with_media:
+        visits = visits.filter(Exists(MediaPlay.objects.filter(visit_id=OuterRef("id"))))
     left, after = (None if limit < 0 else limit), None
     while left is None or left > 0:
         size = CHUNK if left is None else min(CHUNK, left)

@@ -51,6 +51,7 @@ DIMENSIONS = [
     ("MediaAnalytics.getVideoResolutions", "video",
      f"CASE WHEN m.width > 0 AND m.height > 0 THEN m.width || 'x' || m.height ELSE '{UNKNOWN}' END"),
     ("MediaAnalytics.getPlayers", None, _or("m.player")),
+    ("MediaAnalytics.getCountries", None, "COALESCE(NULLIF(lower(v.country), ''), 'xx')"),  # the audience map
 ]
 _FINISH = f"m.play AND m.len > {FINISH_MARGIN} AND m.progress >= m.len - {FINISH_MARGIN}"
 SESSIONS_SQL = f"""
@@ -61,7 +62,7 @@ SELECT d.report, d.label, count(*), count(*) FILTER (WHERE m.play), count(*) FIL
        count(*) FILTER (WHERE m.play AND m.len > 0), COALESCE(sum(m.len) FILTER (WHERE m.play AND m.len > 0), 0),
        COALESCE(sum(m.ttp) FILTER (WHERE m.play), 0), count(m.ttp) FILTER (WHERE m.play),
        count(*) FILTER (WHERE m.play AND m.fullscreen)
-FROM m CROSS JOIN LATERAL (VALUES {", ".join(
+FROM m LEFT JOIN analytics_visit v ON v.id = m.visit_id CROSS JOIN LATERAL (VALUES {", ".join(
     f"('{report}', {'' if kind is None else f'CASE WHEN m.t = {chr(39)}{kind}{chr(39)} THEN '}({label})::text"
     f"{'' if kind is None else ' END'})" for report, kind, label in DIMENSIONS)}) AS d(report, label)
 WHERE d.label IS NOT NULL

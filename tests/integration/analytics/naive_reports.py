@@ -260,6 +260,7 @@ def media_reports(days, tz, reports, nb_visits: int, *, with_uniques: bool):
             by_report[("MediaAnalytics.getVideoResolutions", None,
                        f"{m.width}x{m.height}" if m.width and m.height else "Unknown")].append(m)
         by_report[("MediaAnalytics.getPlayers", None, m.player or "Unknown")].append(m)
+        by_report[("MediaAnalytics.getCountries", None, (m.visit.country or "xx").lower())].append(m)
     reports.update(rows_of(by_report, media_metrics))
     curves = defaultdict(list)
     for m in sessions:

@@ -101,6 +101,7 @@ def test_rows_per_resource_title_group_player_resolution_and_hour(site):
         "1280x720": 1, "640x360": 1, "Unknown": 0}
     assert [(r["label"], r["nb_impressions"]) for r in _read(site, "MediaAnalytics.getVideoHours")] == [("12", 4)]
     assert _read(site, "MediaAnalytics.getAudioResources")[0]["avg_media_length"] == 3
+    assert [(r["label"], r["nb_plays"]) for r in _read(site, "MediaAnalytics.getCountries")] == [("xx", 3)]
 
 
 def test_the_drop_off_curve_counts_the_plays_still_watching_at_each_step(site):
