@@ -267,6 +267,7 @@ METHODS: dict[str, Method] = {
     "Live.getLastVisitsDetails": Method(_last_visits, scope="site", paged=True),
     "Live.getVisitorProfile": Method(_visitor_profile, scope="site"),
     "Live.getCounters": Method(_counters, scope="site"),
+    "MediaAnalytics.hasRecords": Method(lambda call: {"value": live.has_media()}, scope="site"),
     "MediaAnalytics.getCurrentNumPlays": Method(_media_now("plays"), scope="site"),
     "MediaAnalytics.getCurrentSumTimeSpent": Method(_media_now("time_spent"), scope="site"),
     "MediaAnalytics.getCurrentMostPlays": Method(_most_played, scope="site"),

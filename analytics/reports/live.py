@@ -140,6 +140,11 @@ def _recent_plays(last_minutes: int, now: datetime | None):
                                     watched_seconds__gt=media.PLAY_SECONDS)
 
 
+def has_media() -> bool:
+    """Whether the site ever recorded a media session (MediaAnalytics.hasRecords)."""
+    return MediaPlay.objects.exists()
+
+
 def media_counters(last_minutes: int, *, now: datetime | None = None) -> dict:
     """Plays and seconds watched by the media sessions active in the last `last_minutes` minutes
     (MediaAnalytics.getCurrentNumPlays and getCurrentSumTimeSpent)."""

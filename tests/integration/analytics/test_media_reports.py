@@ -169,6 +169,7 @@ def test_the_api_answers_matomo_method_names_and_columns(client, site, token):
     _, metadata = get(method="API.getReportMetadata")
     listed = {m["name"] for m in metadata if m["category"] == "Media"}
     assert {"MediaAnalytics.get", "MediaAnalytics.getVideoResources", "MediaAnalytics.getPlayers"} <= listed
+    assert get(method="MediaAnalytics.hasRecords") == (200, {"value": True})
     for method in ("getCurrentNumPlays", "getCurrentSumTimeSpent"):
         status, body = get(method=f"MediaAnalytics.{method}", lastMinutes=30)
         assert status == 200 and body == {"value": 0}
