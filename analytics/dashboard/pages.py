@@ -126,7 +126,7 @@ class Card:
     metric: str
     title: str
     kind: str
-    value: float
+    value: float | None  # None: not available for this period
     previous: float | None = None
     change: float | None = None
     spark: dict | None = None  # a chart config
@@ -226,9 +226,10 @@ def summary_cards(choice: PeriodChoice, name: str = "VisitsSummary.get", *, with
     titles = {**spec.metrics, **{r.name: r.title for r in spec.ratios}}
     cards = []
     for metric in CARDS[name]:
+        # NB: a year has no unique-visitor counts (as in Matomo): those cards read "—", not 0
         card = Card(metric, CARD_TITLES.get(metric) or tables.COLUMN_TITLES.get(metric) or titles[metric],
-                    _kind(metric), row.get(metric) or 0)
-        if before is not None:
+                    _kind(metric), row.get(metric))
+        if before is not None and card.value is not None:
             card.previous = before.get(metric) or 0
             card.change = tables.change(card.value, card.previous)
         if with_sparklines and evolution:

@@ -19,6 +19,7 @@ from instances.site_access import site_context, site_role_required
 VISITOR_LOG_PAGE = 20
 MAX_PAGE = 100_000  # a page number beyond this would only make PostgreSQL's OFFSET overflow
 REALTIME_WINDOWS = (30, 60, 24 * 60)
+KEPT = ("metric", "resource")  # query parameters the period picker carries along
 
 
 def _page(request, template: str, section: str, **extra):
@@ -27,10 +28,12 @@ def _page(request, template: str, section: str, **extra):
         choice, error = period_choice(request.GET, today=site_today()), None
     except PeriodError as exc:
         choice, error = period_choice({}, today=site_today()), str(exc)
+    keep = {key: request.GET.get(key) for key in KEPT}  # what the page shows, whatever the period
     if "end" in request.GET and not error:  # the picker's form: back to the short URL worth sharing
-        return redirect(f"{request.path}?{choice.query(metric=request.GET.get('metric'))}")
+        return redirect(f"{request.path}?{choice.query(**keep)}")
     context = site_context(request, section=section, choice=choice, period_error=error, freshness=pages.freshness(),
-                           empty=pages.site_is_empty(), **pages.picker(choice, {"metric": request.GET.get("metric")}))
+                           empty=pages.site_is_empty(), kept={k: v for k, v in keep.items() if v is not None},
+                           **pages.picker(choice, keep))
     if not context["empty"] and "build" in extra:
         context.update(extra.pop("build")(choice))
     context.update(extra)

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone as dj_timezone
 
@@ -44,7 +45,7 @@ def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None 
 
     `min_timestamp` (Unix seconds) keeps visits whose last action is at or after it; `between`
     (start, end) those whose last action falls in [start, end), as Matomo's period and date do;
-    `visitor_id` keeps one visitor's; `with_media` only visits with a media session (the audience log). `limit` < 0 means no limit: prefer visits_iter for long
+    `visitor_id` keeps one visitor's; `with_media` only visits that played media (the audience log). `limit` < 0 means no limit: prefer visits_iter for long
     lists. Costs four queries per CHUNK visits.
     """
     return list(visits_iter(limit=limit, offset=offset, min_timestamp=min_timestamp, visitor_id=visitor_id,
@@ -66,8 +67,9 @@ def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None =
         visits = visits.filter(last_action_at__gte=datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")))
     if visitor_id is not None:
         visits = visits.filter(visitor_id=visitor_id)
-    if with_media:
-        visits = visits.filter(Exists(MediaPlay.objects.filter(visit_id=OuterRef("id"))))
+    if with_media:  # the audience log: visits that played media
+        visits = visits.filter(Exists(MediaPlay.objects.filter(visit_id=OuterRef("id"),
+                                                               watched_seconds__gt=media.PLAY_SECONDS)))
     left, after = (None if limit < 0 else limit), None
     while left is None or left > 0:
         size = CHUNK if left is None else min(CHUNK, left)
@@ -132,12 +134,16 @@ def counters(last_minutes: int, *, now: datetime | None = None) -> dict:
 
 
 def _recent_plays(last_minutes: int, now: datetime | None):
-    """Media sessions played (analytics.reports.media's rule) with a ping in the last minutes. A session
-    never outlives its visit, which never crosses midnight: its first ping is at most a day older,
-    which lets the first_at index narrow the scan."""
+    """Media sessions played (analytics.reports.media's rule) with a ping in the last minutes, each with
+    `in_window`: the seconds it watched in those minutes — what it watched up to its last ping, at most
+    the time from the window's start to that ping: a two-hour film pinged a minute ago does not add
+    two hours to the last 30 minutes. A session never outlives its visit, which never crosses midnight:
+    its first ping is at most a day older, which lets the first_at index narrow the scan."""
     since = (now or dj_timezone.now()) - timedelta(minutes=last_minutes)
-    return MediaPlay.objects.filter(first_at__gte=since - timedelta(days=1), last_at__gte=since,
-                                    watched_seconds__gt=media.PLAY_SECONDS)
+    return MediaPlay.objects.filter(
+        first_at__gte=since - timedelta(days=1), last_at__gte=since, watched_seconds__gt=media.PLAY_SECONDS,
+    ).annotate(in_window=RawSQL("LEAST(watched_seconds, floor(extract(epoch FROM last_at - %s)))::bigint",
+                                [since]))
 
 
 def has_media() -> bool:
@@ -146,21 +152,21 @@ def has_media() -> bool:
 
 
 def media_counters(last_minutes: int, *, now: datetime | None = None) -> dict:
-    """Plays and seconds watched by the media sessions active in the last `last_minutes` minutes
+    """Plays active in the last `last_minutes` minutes and the seconds they watched in them
     (MediaAnalytics.getCurrentNumPlays and getCurrentSumTimeSpent)."""
-    totals = _recent_plays(last_minutes, now).aggregate(plays=Count("id"), watched=Sum("watched_seconds"))
-    return {"plays": totals["plays"], "time_spent": totals["watched"] or 0}
+    totals = _recent_plays(last_minutes, now).aggregate(plays=Count("id"), watched=Sum("in_window"))
+    return {"plays": totals["plays"], "time_spent": int(totals["watched"] or 0)}  # sum(bigint) is a numeric
 
 
 def most_played(last_minutes: int, *, limit: int = 10, now: datetime | None = None) -> list[dict]:
-    """The media played most in the last minutes, each with its plays and seconds watched
+    """The media played most in the last minutes, each with its plays and the seconds watched in them
     (MediaAnalytics.getCurrentMostPlays)."""
     rows = (_recent_plays(last_minutes, now).values("resource", "media_type")
-            .annotate(nb_plays=Count("id"), sum_total_time_watched=Sum("watched_seconds"), title=Max("title"))
+            .annotate(nb_plays=Count("id"), sum_total_time_watched=Sum("in_window"), title=Max("title"))
             .order_by("-nb_plays", "-sum_total_time_watched", "resource")[:limit])
     return [{"label": row["title"] or row["resource"] or media.UNKNOWN, "resource": row["resource"],
              "media_type": row["media_type"], "nb_plays": row["nb_plays"],
-             "sum_total_time_watched": row["sum_total_time_watched"] or 0} for row in rows]
+             "sum_total_time_watched": int(row["sum_total_time_watched"] or 0)} for row in rows]
 
 
 def _count(details: list[dict], kind: str) -> int:

@@ -11,8 +11,9 @@ here rather than at ingest so that they hold whatever order the pings came in:
 
 Pass 1 unpivots each session into its reports (LATERAL VALUES, as the action reports) and sums the
 additive metrics. Pass 2 reads one row per visit and media type for the unique visitors and the
-visits with an impression. Pass 3 turns the positions played (`ma_se`, a 5 s grid) into the drop-off
-curve: a play is "watching" at a point of the media when one of its positions covers it.
+visits with an impression. Pass 3 reads the positions played (`ma_se`, a 5 s grid) of each play and
+turns them into the drop-off curve (numpy): a play is "watching" at a point of the media when one
+of its positions covers it.
 """
 import numpy as np
 
@@ -83,27 +84,12 @@ FROM m JOIN analytics_visit v ON v.id = m.visit_id
 GROUP BY m.visit_id, m.t, v.visitor_id
 """
 
-# A play is "watching" at step s when a position p covers the point s % of the way from the start
-# to the media's last second, t = s * span / 100 with span = max(length - 1, 1): p <= t < p + width.
-# So position p covers the steps from ceil(100 p / (5 span)) to ceil(100 (p + width) / (5 span)) - 1
-# (times 5), in integers. Rows whose positions are not a clean list (stored before ingest cleaned
-# them) are left off the curve.
-_STEP = DROP_OFF_STEPS[1]
-_DIVISOR = f"({_STEP} * m.span)"
+# A play is "watching" at step s when one of its positions covers the point s % of the way from the
+# start to the media's last second, t = s * span / 100 with span = max(length - 1, 1): p <= t < p + width.
+# Rows whose positions are not a clean list (stored before ingest cleaned them) are left off the curve.
 DROP_OFF_SQL = f"""
-WITH m AS (
-    SELECT s.id, {_or("s.resource")} AS label, GREATEST(s.len - 1, 1) AS span, s.segments FROM ({_DAY_SESSIONS}) s
-    WHERE s.play AND s.len > 0 AND s.segments ~ '^[0-9]{{1,7}}(,[0-9]{{1,7}})*$'
-), covered AS (
-    SELECT DISTINCT m.id, m.label, step
-    FROM m CROSS JOIN LATERAL unnest(string_to_array(m.segments, ',')::int[]) AS p
-    CROSS JOIN LATERAL generate_series(
-        ((p::bigint * 100 + {_DIVISOR} - 1) / {_DIVISOR}) * {_STEP},
-        LEAST(100, (((p::bigint + {POSITION_WIDTH}) * 100 + {_DIVISOR} - 1) / {_DIVISOR} - 1) * {_STEP}), {_STEP}) AS step
-)
-SELECT label, -1, count(*) FROM m GROUP BY label
-UNION ALL
-SELECT label, step, count(*) FROM covered GROUP BY label, step
+SELECT {_or("s.resource")}, GREATEST(s.len - 1, 1), s.segments FROM ({_DAY_SESSIONS}) s
+WHERE s.play AND s.len > 0 AND s.segments ~ '^[0-9]{{1,9}}(,[0-9]{{1,9}})*$'
 """
 
 
@@ -125,7 +111,7 @@ def day_reports(cursor, params: dict, reports: dict, *, nb_visits: int) -> dict[
             reports.setdefault(report, []).append({"label": label, **{k: _number(v) for k, v in row.items()}})
     sets, visits = _audience(_fetch(cursor, VISITS_SQL, params))
     reports["MediaAnalytics.get"] = [overview(by_type, sets, nb_visits=nb_visits, visits=visits)]
-    reports["MediaAnalytics.getDropOff"] = _drop_off(_fetch(cursor, DROP_OFF_SQL, params))
+    reports["MediaAnalytics.getDropOff"] = drop_off(_fetch(cursor, DROP_OFF_SQL, params))
     return sets
 
 
@@ -171,10 +157,30 @@ def with_uniques(row: dict, sets: dict[str, np.ndarray]) -> dict:
     return row
 
 
-def _drop_off(rows: list[tuple]) -> list[dict]:
-    curves: dict[str, dict] = {}
-    for label, step, count in rows:
-        curve = curves.setdefault(label, {"label": label, "nb_plays_measured": 0,
-                                          **{f"nb_plays_at_{s}": 0 for s in DROP_OFF_STEPS}})
-        curve["nb_plays_measured" if step < 0 else f"nb_plays_at_{step}"] = int(count)
-    return list(curves.values())
+def drop_off(rows: list[tuple]) -> list[dict]:
+    """Per media, its measured plays and how many were watching at each step, from (label, span,
+    positions) rows. In numpy rather than SQL: a busy day's plays hold millions of positions, which
+    SQL would expand into a row per position and step (seconds); here each position becomes the
+    range of steps it covers, k from ceil(100 p / (5 span)) to ceil(100 (p + width) / (5 span)) - 1,
+    and a play covers the union of its positions' ranges (a difference array per play)."""
+    if not rows:
+        return []
+    count, steps = len(rows), len(DROP_OFF_STEPS)
+    names, media_index = np.unique(np.array([row[0] for row in rows], dtype=object), return_inverse=True)
+    spans = np.fromiter((row[1] for row in rows), dtype=np.int64, count=count)
+    sizes = np.fromiter((row[2].count(",") + 1 for row in rows), dtype=np.int64, count=count)
+    positions = np.fromstring(",".join(row[2] for row in rows), dtype=np.int64, sep=",")
+    play = np.repeat(np.arange(count), sizes)
+    divisor = (100 // (steps - 1)) * spans[play]
+    low = (positions * 100 + divisor - 1) // divisor
+    high = np.minimum(((positions + POSITION_WIDTH) * 100 + divisor - 1) // divisor - 1, steps - 1)
+    kept = low <= high
+    cells = count * (steps + 1)
+    difference = (np.bincount(play[kept] * (steps + 1) + low[kept], minlength=cells)
+                  - np.bincount(play[kept] * (steps + 1) + high[kept] + 1, minlength=cells))
+    covered = np.cumsum(difference.reshape(count, steps + 1), axis=1)[:, :steps] > 0
+    measured = np.bincount(media_index, minlength=len(names))
+    watching = [np.bincount(media_index, weights=covered[:, k], minlength=len(names)) for k in range(steps)]
+    return [{"label": name, "nb_plays_measured": int(measured[i]),
+             **{f"nb_plays_at_{step}": int(watching[k][i]) for k, step in enumerate(DROP_OFF_STEPS)}}
+            for i, name in enumerate(names)]

@@ -37,8 +37,10 @@ def duration(seconds) -> str:
 
 @register.filter
 def metric(value, kind: str = "count") -> str:
-    """A metric value as its column reads: counts grouped, percentages with %, durations, money."""
-    value = value or 0
+    """A metric value as its column reads: counts grouped, percentages with %, durations, money;
+    an em dash when the period has no such value (unique visitors of a year)."""
+    if value is None:
+        return "—"
     if kind == "percent":
         return f"{number_format(value, 1)} %"
     if kind == "seconds":

@@ -228,7 +228,7 @@ def _media(params: dict, visit: VisitRow, at: datetime) -> None:
     play.fullscreen = play.fullscreen or bool(params.get("ma_fs"))
     if "ma_se" in params:  # every ping's positions are kept, whatever their order
         play.segments = positions_union(play.segments, params["ma_se"])
-    play.last_at = max(play.last_at, at)
+    play.first_at, play.last_at = min(play.first_at, at), max(play.last_at, at)  # pings in any order
     play.save()
 
 

@@ -61,7 +61,8 @@ def _media_params(value: int) -> dict:
     resource = MEDIA[value % 3]
     params = {"ma_id": f"m{value % 3}", "pv_id": f"pv{value % 2}", "ma_mt": "audio" if "/a/" in resource else "video",
               "ma_re": resource, "ma_ti": ["Intro", "", "Podcast"][value % 3], "ma_pn": ["html5", "vimeo"][value % 2],
-              "ma_st": [0, 1, 2, 30, 58][value % 5], "ma_ps": [0, 1, 20, 58, 60][value % 5], "ma_le": 60}
+              "ma_st": [0, 1, 2, 30, 58][value % 5], "ma_ps": [0, 1, 20, 58, 60][value % 5],
+              "ma_le": [60, 60, 2, 3, 0, 60, 45][value % 7]}  # lengths around the finish rule, and unknown
     if value % 5:
         params["ma_se"] = ",".join(str(p) for p in range(0, [5, 5, 20, 60, 60][value % 5], 5)[::-1 if value % 2 else 1])
     if value % 3 != 2:

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from django.utils import timezone as dj_timezone
 
+from analytics.models import MediaPlay
 from analytics.reports import live, service
 from analytics.reports.periods import Period
 from farm.tenancy import in_tenant
@@ -58,6 +59,13 @@ def _traffic(site):
         _ping(site, 9, "dddddddddddddddd", "a1", resource=AUDIO, kind="audio", ma_st=2, ma_ps=3, ma_le=3,
               ma_ti="Podcast", ma_pn="audio.js", ma_se="0"),
     ])
+
+
+def test_pings_in_any_order_give_the_session_its_first_and_last_moments(site):
+    _traffic(site)
+    with in_tenant(site):
+        c = MediaPlay.objects.get(visit__visitor_id="cccccccccccccccc", pv_id="pv1")
+    assert (c.first_at, c.last_at) == (NOON + timedelta(minutes=3), NOON + timedelta(minutes=6))
 
 
 def _read(site, name, period=DAY):
@@ -134,13 +142,17 @@ def test_real_time_media_counts_the_plays_of_the_last_minutes(site):
     now = dj_timezone.now()
     store(site, [hit(site, now - timedelta(minutes=m), _id=f"{m:016x}", ma_id=f"r{m}", ma_mt="video",
                      ma_re=f"https://cdn.example/{m % 2}.webm", ma_ti=f"Clip {m % 2}", ma_st=10 + m)
-                 for m in (1, 3, 20, 45, 200)])
+                 for m in (1, 3, 20, 45, 200)]
+          # a two-hour film whose last ping came a minute ago: only what fits in the window counts
+          + [hit(site, now - timedelta(minutes=1), _id="f" * 16, ma_id="film", ma_mt="video", ma_ti="Film",
+                 ma_re="https://cdn.example/film.webm", ma_st=7200)])
     with in_tenant(site):
-        assert live.media_counters(30, now=now) == {"plays": 3, "time_spent": 11 + 13 + 30}
-        assert live.media_counters(60, now=now)["plays"] == 4
-        assert live.media_counters(24 * 60, now=now)["plays"] == 5
+        assert live.media_counters(30, now=now) == {"plays": 4, "time_spent": 11 + 13 + 30 + 29 * 60}
+        assert live.media_counters(60, now=now)["plays"] == 5
+        assert live.media_counters(24 * 60, now=now) == {"plays": 6, "time_spent": 11 + 13 + 30 + 55 + 210 + 7200}
         top = live.most_played(60, now=now)
-    assert [(r["label"], r["nb_plays"]) for r in top] == [("Clip 1", 3), ("Clip 0", 1)]
+    assert [(r["label"], r["nb_plays"], r["sum_total_time_watched"]) for r in top] == [
+        ("Clip 1", 3, 11 + 13 + 55), ("Film", 1, 59 * 60), ("Clip 0", 1, 30)]
 
 
 @pytest.fixture
@@ -170,9 +182,12 @@ def test_the_api_answers_matomo_method_names_and_columns(client, site, token):
     listed = {m["name"] for m in metadata if m["category"] == "Media"}
     assert {"MediaAnalytics.get", "MediaAnalytics.getVideoResources", "MediaAnalytics.getPlayers"} <= listed
     assert get(method="MediaAnalytics.hasRecords") == (200, {"value": True})
-    for method in ("getCurrentNumPlays", "getCurrentSumTimeSpent"):
-        status, body = get(method=f"MediaAnalytics.{method}", lastMinutes=30)
-        assert status == 200 and body == {"value": 0}
+    store(site, [hit(site, dj_timezone.now() - timedelta(minutes=2), _id="e" * 16, ma_id="now", ma_mt="audio",
+                     ma_re=AUDIO, ma_ti="Live", ma_st=40)])
+    assert get(method="MediaAnalytics.getCurrentNumPlays", lastMinutes=30) == (200, {"value": 1})
+    assert get(method="MediaAnalytics.getCurrentSumTimeSpent", lastMinutes=30) == (200, {"value": 40})
+    status, rows = get(method="MediaAnalytics.getCurrentMostPlays", lastMinutes=30)
+    assert status == 200 and [(r["label"], r["nb_plays"], r["media_type"]) for r in rows] == [("Live", 1, "audio")]
     answer = get(method="MediaAnalytics.getCurrentMostPlays", lastMinutes=99999)
     assert is_error(answer) and "lastMinutes" in answer[1]["message"]
 

@@ -1,6 +1,7 @@
 """The dashboard's Media section on a site's own host: the overview (evolution, cards, video against
 audio, tables, audience map), one media's page with its drop-off curve, real-time media, the audience
 log, French, and who may open them."""
+import re
 from urllib.parse import quote
 
 import pytest
@@ -57,6 +58,25 @@ def test_one_media_shows_its_metrics_over_time_and_where_people_stopped(client, 
     assert get(client, f"/media/item/?resource=https%3A%2F%2Fnowhere.example%2F&{ON_DAY}",
                host="reels.localhost").status_code == 404
     assert get(client, "/media/item/", host="reels.localhost").status_code == 404
+
+
+def test_the_period_picker_keeps_the_media_shown(client, site):
+    client.force_login(site.owner)
+    html = _page(client, f"/media/item/?resource={quote(VIDEO)}&")[1]
+    assert re.search(r'id="next-period"', html) and f"resource={quote(VIDEO, safe='')}" in \
+        re.search(r'href="\?([^"]*)" id="next-period"', html).group(1)
+    assert f'<input type="hidden" name="resource" value="{VIDEO}">' in html
+    response = get(client, f"/media/item/?period=week&date={DAY.date()}&end={DAY.date()}&resource={quote(VIDEO)}",
+                   host="reels.localhost")  # the picker's form
+    assert response.status_code == 302 and f"resource={quote(VIDEO, safe='')}" in response["Location"]
+    assert get(client, response["Location"], host="reels.localhost").status_code == 200
+
+
+def test_a_year_shows_no_unique_visitor_count_rather_than_zero(client, site):
+    client.force_login(site.owner)
+    html = get(client, f"/media/?period=year&date={DAY.date()}", host="reels.localhost").content.decode()
+    card = re.search(r'data-metric="nb_unique_visitors_plays">.*?<div class="value">(.*?)</div>', html, re.S)
+    assert card.group(1) == "—"
 
 
 def test_real_time_media_and_the_audience_log(client, site):
