@@ -38,7 +38,10 @@ def overview(choice: PeriodChoice, metric: str) -> dict:
     return {"metric": metric, "evolution": pages.evolution_chart(periods, points, metric),
             "cards": pages.summary_cards(choice, OVERVIEW, with_sparklines=True, evolution=points),
             "split": split, "split_columns": columns,
-            "blocks": pages.blocks(pages.MEDIA_REPORTS, choice),
+            "blocks": pages.blocks([(n, c) for n, c in pages.MEDIA_REPORTS if n in pages.MEDIA_ITEM_REPORTS], choice),
+            # the other tables load once the page is shown (htmx), so the page itself stays quick
+            "later": [pages.Block(n, pages.title(n), None) for n, _c in pages.MEDIA_REPORTS
+                      if n not in pages.MEDIA_ITEM_REPORTS],
             "map": maps.map_config(countries, "nb_plays", gettext("Plays"))}
 
 

@@ -12,6 +12,7 @@ from analytics.dashboard.choice import PeriodChoice, period_choice
 from analytics.reports import live
 from analytics.reports.archive import site_timezone, site_today
 from analytics.reports.definitions import span_bounds
+from analytics.reports.errors import ReportError
 from analytics.reports.periods import PeriodError
 from instances.models import Role
 from instances.site_access import site_context, site_role_required
@@ -19,7 +20,7 @@ from instances.site_access import site_context, site_role_required
 VISITOR_LOG_PAGE = 20
 MAX_PAGE = 100_000  # a page number beyond this would only make PostgreSQL's OFFSET overflow
 REALTIME_WINDOWS = (30, 60, 24 * 60)
-KEPT = ("metric", "resource")  # query parameters the period picker carries along
+KEPT = ("metric", "resource", "segment")  # query parameters the period picker carries along
 
 
 def _page(request, template: str, section: str, **extra):
@@ -35,7 +36,10 @@ def _page(request, template: str, section: str, **extra):
                            empty=pages.site_is_empty(), kept={k: v for k, v in keep.items() if v is not None},
                            **pages.picker(choice, keep))
     if not context["empty"] and "build" in extra:
-        context.update(extra.pop("build")(choice))
+        try:
+            context.update(extra.pop("build")(choice))
+        except ReportError as exc:  # e.g. a segment that cannot be read: said on the page
+            error = context["period_error"] = str(exc)
     context.update(extra)
     return render(request, template, context, status=400 if error else 200)
 
@@ -129,7 +133,7 @@ def _visit_log(request, template: str, section: str, *, with_media: bool):
     def build(choice: PeriodChoice) -> dict:
         between = span_bounds(choice.period.start, choice.period.end, site_timezone())
         visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between,
-                                  with_media=with_media)
+                                  with_media=with_media, segment=request.GET.get("segment"))
         return {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE}
     return _page(request, template, section, page_number=number, build=build)
 

@@ -100,6 +100,7 @@ def test_a_video_played_to_its_end_shows_in_real_time_then_in_its_report_curve_a
             document.querySelector(`#map-media-map path[data-code="${code}"]`).getAttribute('fill'))""")
         assert fills[0] != fills[1]  # Spain shaded, France not
         expect(page.locator("#map-media-map .map-legend")).to_contain_text("Plays")
+        expect(page.locator("#report-MediaAnalytics-getPlayers tbody tr").first).to_contain_text("html5")  # loaded after
         page.screenshot(path=artifacts / "media-overview.png", full_page=True)
 
         row.locator("a.drill").click()  # the video's own page

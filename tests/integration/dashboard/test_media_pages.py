@@ -43,6 +43,12 @@ def test_the_media_overview_draws_plays_with_cards_the_split_tables_and_the_map(
     assert 'data-kind="video"' in html and 'data-kind="audio"' in html
     assert 'id="report-MediaAnalytics-getVideoResources"' in html
     assert f'href="/media/item/?period=day&amp;date={DAY.date()}&amp;resource={quote(VIDEO, safe="")}"' in html
+    # the other tables load once the page is shown
+    assert 'hx-get="/report/MediaAnalytics.getPlayers/?period=day' in html
+    block = get(client, f"/report/MediaAnalytics.getPlayers/?{ON_DAY}", host="reels.localhost",
+                HTTP_HX_REQUEST="true").content.decode()
+    assert block.startswith("\n<section") or 'id="report-MediaAnalytics-getPlayers"' in block
+    assert chart(block, "chart-report-MediaAnalytics-getPlayers")["type"] == "pie"
     assert chart(html, "map-media") == {"type": "map", "labels": ["fr"], "values": [1], "label": "Plays"}
 
 
