@@ -26,11 +26,13 @@ from analytics.reports import labels, live, service
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
+from analytics.segments.metadata import segments_metadata
 from farm.tenancy import in_tenant
 from instances.models import Instance
 
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
 MAX_BULK = 100
+SEGMENTED = {"Live.getLastVisitsDetails"}  # the methods that accept `segment` (analytics.segments)
 VALUE_METHODS = {"VisitsSummary.getVisits": "nb_visits", "VisitsSummary.getUniqueVisitors": "nb_uniq_visitors",
                  "VisitsSummary.getUsers": "nb_users", "VisitsSummary.getActions": "nb_actions",
                  "VisitsSummary.getMaxActions": "max_actions", "VisitsSummary.getBounceCount": "bounce_count",
@@ -73,8 +75,9 @@ def answer(params: Params, *, user, host: Instance | None):
     if method is None:
         raise ApiError(f"The method '{params.method[:100]}' does not exist or is not available: "
                        "API.getReportMetadata lists the report methods.")
-    if params.get("segment") is not None:
-        raise ApiError("segment is not supported by this API yet: ask without a segment.")
+    if params.get("segment") and params.method not in SEGMENTED:
+        raise ApiError(f"segment is not supported by {params.method[:100]} yet (only by {', '.join(sorted(SEGMENTED))}): "
+                       "ask without a segment.")
     call = Call(params, user, host)
     if method.scope == "farm":
         return method.run(call)
@@ -196,11 +199,13 @@ def _last_visits(call: Call) -> Stream:
     if call.params.get("period") and call.params.get("date"):
         periods, _keyed = periods_asked(call.params, today=service.site_today())
         between = span_bounds(periods[0].start, periods[-1].end, site_timezone())
-    site, language = call.site, translation.get_language()
+    site, language, segment = call.site, translation.get_language(), call.params.get("segment")
+    live.check_segment(segment)  # a bad expression is the caller's error, before the answer starts
 
     def rows():
         with in_tenant(site), translation.override(language):
-            for visit in live.visits_iter(limit=limit, offset=offset, min_timestamp=since, between=between):
+            for visit in live.visits_iter(limit=limit, offset=offset, min_timestamp=since, between=between,
+                                          segment=segment):
                 yield {"idSite": site.pk, **visit}
     return Stream(rows)
 
@@ -272,6 +277,7 @@ METHODS: dict[str, Method] = {
     "MediaAnalytics.getCurrentSumTimeSpent": Method(_media_now("time_spent"), scope="site"),
     "MediaAnalytics.getCurrentMostPlays": Method(_most_played, scope="site"),
     "API.getReportMetadata": Method(lambda call: service.report_metadata(), scope="site", paged=True),
+    "API.getSegmentsMetadata": Method(lambda call: segments_metadata(), scope="site"),
     "API.getBulkRequest": Method(_bulk, scope="farm"),
     **{name: Method(run, scope=scope) for name, (run, scope) in sites.METHODS.items()},
     **{name: Method(run, scope=scope) for name, (run, scope) in multisites.METHODS.items()},

@@ -30,6 +30,7 @@ from analytics.models import Action, Conversion, MediaPlay, Visit
 from analytics.reports import labels, media
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import REFERRER_TYPES
+from analytics.segments import grammar, query
 
 ACTION_TYPES = {Action.Kind.PAGEVIEW: "action", Action.Kind.DOWNLOAD: "download", Action.Kind.OUTLINK: "outlink",
                 Action.Kind.SEARCH: "search", Action.Kind.EVENT: "event", Action.Kind.CONTENT: "content"}
@@ -40,21 +41,28 @@ CHUNK = 100  # visits read (with their details) per round trip by visits_iter
 
 def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None = None,
                 visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None,
-                with_media: bool = False) -> list[dict]:
+                with_media: bool = False, segment: str | None = None) -> list[dict]:
     """The most recent visits (by last action, newest first), each with its actions in order.
 
     `min_timestamp` (Unix seconds) keeps visits whose last action is at or after it; `between`
     (start, end) those whose last action falls in [start, end), as Matomo's period and date do;
-    `visitor_id` keeps one visitor's; `with_media` only visits that played media (the audience log). `limit` < 0 means no limit: prefer visits_iter for long
+    `visitor_id` keeps one visitor's; `with_media` only visits that played media (the audience log);
+    `segment` (a Matomo segment expression) only the visits it selects (raises SegmentError). `limit` < 0 means no limit: prefer visits_iter for long
     lists. Costs four queries per CHUNK visits.
     """
     return list(visits_iter(limit=limit, offset=offset, min_timestamp=min_timestamp, visitor_id=visitor_id,
-                            between=between, with_media=with_media))
+                            between=between, with_media=with_media, segment=segment))
+
+
+def check_segment(segment: str | None) -> None:
+    """Raise SegmentError now if `segment` cannot be read or compiled (a streamed answer checks first)."""
+    if parsed := grammar.parse(segment):
+        query.visits_sql(parsed, timezone=site_timezone())
 
 
 def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None = None,
                 visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None,
-                with_media: bool = False) -> Iterator[dict]:
+                with_media: bool = False, segment: str | None = None) -> Iterator[dict]:
     """last_visits, read CHUNK visits at a time: memory holds one chunk whatever `limit` is.
 
     After the first chunk (which skips `offset`), each one starts below the last (last_action_at, id)
@@ -67,6 +75,9 @@ def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None =
         visits = visits.filter(last_action_at__gte=datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")))
     if visitor_id is not None:
         visits = visits.filter(visitor_id=visitor_id)
+    if parsed := grammar.parse(segment):
+        sql, params = query.visits_sql(parsed, timezone=site_timezone())
+        visits = visits.filter(id__in=RawSQL(sql, params))
     if with_media:  # the audience log: visits that played media
         visits = visits.filter(Exists(MediaPlay.objects.filter(visit_id=OuterRef("id"),
                                                                watched_seconds__gt=media.PLAY_SECONDS)))

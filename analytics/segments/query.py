@@ -1,0 +1,117 @@
+"""A parsed segment as SQL selecting whole visits, with Matomo's meaning of each combination.
+
+    sql, params = visits_sql(parse("pageUrl=@/blog;visitCount>1"), timezone="Europe/Paris")
+    -> "SELECT DISTINCT v.id FROM analytics_visit v LEFT JOIN analytics_action a ON ... WHERE ...", [...]
+
+As Matomo's LogQueryBuilder: the visit is joined once to each row source its conditions name
+(actions, conversions, media sessions), and a visit is selected when one joined row satisfies the
+whole expression — so `pageUrl=@/blog;pageTitle=@Honey` needs one page view matching both, and
+`pageUrl=@/blog,visitCount>5` is tested row by row too. `!=` and `!@` on a row-level dimension
+select the visits with no matching row at all (Matomo's `idvisit NOT IN` subquery; here NOT EXISTS,
+the same visits). Values only ever reach SQL as parameters; the site's timezone, a validated zone
+name, is written in as a literal so that the parameters stay in one simple positional list.
+"""
+import re
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from analytics.segments import dimensions
+from analytics.segments.dimensions import ALIASES, TABLES, VISIT, Dimension
+from analytics.segments.grammar import IS_EMPTY, IS_NOT_EMPTY, Condition, Segment, SegmentError
+
+_NEGATIVE = {"!=": "==", "!@": "=@"}  # and the positive operator their subquery looks for
+_ZONE = re.compile(r"^[A-Za-z0-9_+\-/]+$")
+
+
+def _like(value: str, *, prefix: bool, suffix: bool) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{'%' if prefix else ''}{escaped}{'%' if suffix else ''}"
+
+
+def _holds(operator: str, candidate: str, value: str) -> bool:
+    """A positive text condition on one value, as SQL would test it (any case)."""
+    candidate, value = candidate.casefold(), value.casefold()
+    return {"==": candidate == value, "=@": value in candidate, "=^": candidate.startswith(value),
+            "=$": candidate.endswith(value), ">": candidate > value, "<": candidate < value,
+            ">=": candidate >= value, "<=": candidate <= value}[operator]
+
+
+@dataclass
+class _Compiled:
+    timezone: str
+    params: list = field(default_factory=list)
+    levels: set = field(default_factory=set)
+
+    def bind(self, value) -> str:
+        self.params.append(value)
+        return "%s"
+
+    def expression(self, dimension: Dimension) -> str:
+        return dimension.sql.replace("{tz}", f"'{self.timezone}'")
+
+    def condition(self, condition: Condition) -> str:
+        dimension = dimensions.find(condition.name)
+        if dimension is None:
+            raise SegmentError(f"The segment dimension “{condition.name}” (at position {condition.position}) is not "
+                               "supported; API.getSegmentsMetadata lists them.")
+        if dimension.level != VISIT and condition.operator in _NEGATIVE:
+            alias, rows = ALIASES[dimension.level], f" AND {dimension.rows}" if dimension.rows else ""
+            match = self.match(dimension, _NEGATIVE[condition.operator], condition)
+            return (f"NOT EXISTS (SELECT 1 FROM {TABLES[dimension.level]} {alias} "
+                    f"WHERE {alias}.visit_id = v.id{rows} AND {match})")
+        self.levels.add(dimension.level)
+        match = self.match(dimension, condition.operator, condition)
+        return f"({dimension.rows} AND {match})" if dimension.rows else match
+
+    def match(self, dimension: Dimension, operator: str, condition: Condition) -> str:
+        expr, value = self.expression(dimension), condition.value
+        if operator == IS_EMPTY:
+            return f"({expr} IS NULL OR {expr}::text IN ('', '0'))"
+        if operator == IS_NOT_EMPTY:
+            return f"({expr} IS NOT NULL AND {expr}::text NOT IN ('', '0'))"
+        if dimension.stored is not None:  # compare the stored values whose names match
+            positive = _NEGATIVE.get(operator, operator)
+            matching = sorted(k for k, named in dimension.stored().items() if _holds(positive, named, value))
+            found = f"COALESCE({expr} = ANY({self.bind(matching)}), false)"
+            return f"NOT {found}" if operator in _NEGATIVE else found
+        if dimension.number and operator in ("==", "!=", "<", ">", "<=", ">="):
+            try:
+                number = float(value)
+            except ValueError:
+                raise SegmentError(f"{dimension.name} (at position {condition.position}) compares numbers: "
+                                   f"“{value[:50]}” is not one.") from None
+            sql_operator = "<>" if operator == "!=" else "=" if operator == "==" else operator
+            compared = f"{expr} {sql_operator} {self.bind(number)}"
+            return f"({expr} IS NULL OR {compared})" if operator == "!=" else compared
+        text = f"({expr})::text"
+        if operator == "==":
+            return f"lower({text}) = lower({self.bind(value)})"
+        if operator == "!=":
+            return f"({expr} IS NULL OR lower({text}) <> lower({self.bind(value)}))"
+        if operator in ("<", ">", "<=", ">="):
+            return f"{text} {operator} {self.bind(value)}"
+        pattern = _like(value, prefix=operator in ("=@", "!@", "=$"), suffix=operator in ("=@", "!@", "=^"))
+        if operator == "!@":
+            return f"({expr} IS NULL OR {text} NOT ILIKE {self.bind(pattern)})"
+        return f"{text} ILIKE {self.bind(pattern)}"
+
+
+def visits_sql(segment: Segment, *, timezone: str, start=None, end=None) -> tuple[str, list]:
+    """The SQL (and its positional parameters) listing the ids of the visits the segment selects,
+    among those starting in [start, end) when given. Raises SegmentError."""
+    if not _ZONE.match(timezone):
+        raise SegmentError("the site's timezone is not a zone name")
+    ZoneInfo(timezone)  # a known zone, or ZoneInfoNotFoundError
+    compiled = _Compiled(timezone)
+    bounds = []
+    if start is not None:
+        bounds.append(f"v.first_action_at >= {compiled.bind(start)}")
+    if end is not None:
+        bounds.append(f"v.first_action_at < {compiled.bind(end)}")
+    where = " AND ".join(
+        "(" + " OR ".join(compiled.condition(condition) for condition in ors) + ")" for ors in segment)
+    joins = "".join(f" LEFT JOIN {TABLES[level]} {ALIASES[level]} ON {ALIASES[level]}.visit_id = v.id"
+                    for level in sorted(compiled.levels - {VISIT}))
+    select = "SELECT DISTINCT v.id" if joins else "SELECT v.id"
+    # NB: the bounds' parameters were bound first, and come first in the text too
+    return f"{select} FROM analytics_visit v{joins} WHERE {' AND '.join([*bounds, where or 'true'])}", compiled.params

@@ -1,0 +1,230 @@
+"""Segments on real PostgreSQL: the visits a segment selects equal a brute-force filter in plain Python
+over the raw rows (random traffic, random segments), with Matomo's meaning of row-level conditions;
+and `segment=` on Live.getLastVisitsDetails, the dashboard's visitor log and API.getSegmentsMetadata."""
+import itertools
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from analytics.models import Action, Conversion, MediaPlay, Visit
+from analytics.segments.grammar import IS_EMPTY, IS_NOT_EMPTY, parse
+from analytics.segments.query import visits_sql
+from farm.tenancy import in_tenant
+from instances.tokens import token_create
+from tests.factories import make_instance
+from tests.integration.analytics.api_traffic import call_api, is_error
+from tests.integration.analytics.test_archive import hits_of
+from tests.integration.analytics.test_ingest import hit, store
+
+pytestmark = pytest.mark.django_db
+TZ = "Asia/Kolkata"
+
+
+def _browser_code(visit):
+    from device_detector.parser.settings import BROWSER_TO_ABBREV
+    return BROWSER_TO_ABBREV.get(visit.browser_name.lower())
+
+
+# The oracle: each dimension's value read in Python, (level, rows kept, value of a row or visit).
+VISIT_VALUES = {
+    "visitCount": lambda v: v.visit_count, "actions": lambda v: v.actions, "userId": lambda v: v.user_id,
+    "visitorId": lambda v: v.visitor_id, "deviceType": lambda v: v.device_type,
+    "browserName": lambda v: v.browser_name, "browserCode": _browser_code,
+    "countryCode": lambda v: v.country.lower(), "referrerType": lambda v: v.referrer_type,
+    "resolution": lambda v: v.resolution,
+    "visitDuration": lambda v: max(0, int((v.last_action_at - v.first_action_at).total_seconds())),
+}
+ROW_VALUES = {
+    "pageUrl": ("action", lambda a: a.kind == "pageview", lambda a: a.url),
+    "pageTitle": ("action", lambda a: a.kind == "pageview", lambda a: a.title),
+    "eventCategory": ("action", lambda a: a.kind == "event", lambda a: a.event_category),
+    "eventValue": ("action", lambda a: a.kind == "event", lambda a: a.event_value),
+    "visitConvertedGoalId": ("conversion", lambda c: c.goal_id > 0, lambda c: c.goal_id),
+    "revenueOrder": ("conversion", lambda c: c.goal_id == 0, lambda c: c.revenue),
+    "media_title": ("media", None, lambda m: m.title),
+    "media_plays_type": ("media", lambda m: m.watched_seconds > 1, lambda m: m.media_type),
+}
+NUMBERS = {"visitCount", "actions", "visitDuration", "eventValue", "visitConvertedGoalId", "revenueOrder"}
+CHOICES = {
+    "visitCount": ["1", "2", "3"], "actions": ["0", "1", "2", "5"], "userId": ["alice", "ali", ""],
+    "visitorId": ["0000000000000001", "0000000000000004"], "deviceType": ["smartphone", "Desktop", "desk"],
+    "browserName": ["Chrome", "chrome mobile", "Chro"], "browserCode": ["CH", "CM", "FF"],
+    "countryCode": ["xx", "fr", ""], "referrerType": ["search", "direct", "website", "campaign", "social"],
+    "resolution": ["1920x1080", "390"], "visitDuration": ["0", "60"],
+    "pageUrl": ["https://s.example/", "blog", "/shop", ""], "pageTitle": ["Home", "blog", ""],
+    "eventCategory": ["Video", "aud", ""], "eventValue": ["0", "3", "5"], "visitConvertedGoalId": ["1", "2"],
+    "revenueOrder": ["10", "15"], "media_title": ["Intro", "Podcast", "cast", ""],
+    "media_plays_type": ["video", "audio"],
+}
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value == 0
+
+
+def _holds(name: str, operator: str, expected: str, value) -> bool:
+    if operator == IS_EMPTY:
+        return _empty(value)
+    if operator == IS_NOT_EMPTY:
+        return not _empty(value)
+    if operator in ("!=", "!@") and value is None:
+        return True
+    if value is None:
+        return False
+    if name in NUMBERS and operator in ("==", "!=", "<", ">", "<=", ">="):
+        value, expected = float(value), float(expected)
+        return {"==": value == expected, "!=": value != expected, "<": value < expected, ">": value > expected,
+                "<=": value <= expected, ">=": value >= expected}[operator]
+    value, expected = str(value).casefold(), expected.casefold()
+    return {"==": value == expected, "!=": value != expected, "=@": expected in value, "!@": expected not in value,
+            "=^": value.startswith(expected), "=$": value.endswith(expected)}[operator]
+
+
+def brute_force(expression: str) -> set[int]:
+    """The visits a Matomo segment selects, one visit and one joined row at a time."""
+    segment = parse(expression)
+    rows_of = {"action": {}, "conversion": {}, "media": {}}
+    for model, level in ((Action, "action"), (Conversion, "conversion"), (MediaPlay, "media")):
+        for row in model.objects.all():
+            rows_of[level].setdefault(row.visit_id, []).append(row)
+    negative = {"!=": "==", "!@": "=@"}
+    used = sorted({ROW_VALUES[c.name][0] for ors in segment for c in ors
+                   if c.name in ROW_VALUES and c.operator not in negative})
+    selected = set()
+    for visit in Visit.objects.all():
+        def holds(condition, joined):
+            if condition.name in VISIT_VALUES:
+                return _holds(condition.name, condition.operator, condition.value,
+                              VISIT_VALUES[condition.name](visit))
+            level, kept, read = ROW_VALUES[condition.name]
+            if condition.operator in negative:  # no row of the visit matches the positive condition
+                return not any((kept is None or kept(row))
+                               and _holds(condition.name, negative[condition.operator], condition.value, read(row))
+                               for row in rows_of[level].get(visit.pk, []))
+            row = joined[level]
+            if kept is not None and (row is None or not kept(row)):
+                return False
+            return _holds(condition.name, condition.operator, condition.value, None if row is None else read(row))
+        for combination in itertools.product(*[rows_of[level].get(visit.pk) or [None] for level in used]):
+            joined = dict(zip(used, combination))
+            if all(any(holds(c, joined) for c in ors) for ors in segment):
+                selected.add(visit.pk)
+                break
+    return selected
+
+
+def selected_by_sql(expression: str) -> set[int]:
+    sql, params = visits_sql(parse(expression), timezone=TZ)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+@st.composite
+def conditions(draw):
+    name = draw(st.sampled_from(sorted(CHOICES)))
+    value = draw(st.sampled_from(CHOICES[name]))
+    if value == "":
+        operator = draw(st.sampled_from(["==", "!="]))
+    elif name in NUMBERS:
+        operator = draw(st.sampled_from(["==", "!=", "<", ">", "<=", ">="]))
+    else:
+        operator = draw(st.sampled_from(["==", "!=", "=@", "!@", "=^", "=$"]))
+    return f"{name}{operator}{quote(value, safe='')}"
+
+
+segments = st.lists(st.lists(conditions(), min_size=1, max_size=3).map(",".join), min_size=1, max_size=3).map(";".join)
+
+
+@pytest.fixture
+def site():
+    instance = make_instance("segmented", state="publie")
+    instance.timezone = TZ
+    instance.save()
+    return instance
+
+
+@hsettings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_segment_selects_the_visits_a_brute_force_filter_selects(site, data):
+    with in_tenant(site):
+        for model in (Action, Conversion, MediaPlay, Visit):
+            model.objects.all().delete()
+    store(site, data.draw(hits_of(site)))
+    with in_tenant(site):
+        for _ in range(25):
+            expression = data.draw(segments)
+            assert selected_by_sql(expression) == brute_force(expression), expression
+
+
+AT = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def traffic(site):
+    """Ann reads the blog and plays a video; Ben buys; Cid only visits the home page, twice."""
+    store(site, [
+        hit(site, AT, _id="a" * 16, url="https://s.example/blog/a", action_name="Bees"),
+        hit(site, AT + timedelta(minutes=1), _id="a" * 16, url="https://s.example/blog/a", ma_id="v1", ma_mt="video",
+            ma_ti="Hive", ma_re="https://cdn.example/hive.webm", ma_st=30, ma_le=60),
+        hit(site, AT + timedelta(minutes=2), _id="b" * 16, url="https://s.example/shop", action_name="Shop"),
+        hit(site, AT + timedelta(minutes=3), _id="b" * 16, url="https://s.example/shop", idgoal=0, ec_id="o1",
+            revenue=30),
+        hit(site, AT + timedelta(minutes=4), _id="c" * 16, url="https://s.example/", action_name="Home"),
+        hit(site, AT + timedelta(hours=3), _id="c" * 16, url="https://s.example/", action_name="Home"),
+    ])
+    return site
+
+
+@pytest.mark.parametrize("expression, visitors", [
+    ("pageUrl=@/blog", {"a"}),
+    ("pageUrl!@/blog", {"b", "c"}),  # visits with no page under /blog
+    ("pageUrl=@/blog;pageTitle==Shop", set()),  # one page view must match both
+    ("pageUrl=@/blog,pageTitle==Shop", {"a", "b"}),
+    ("media_plays_type==video", {"a"}),
+    ("media_title!=Hive", {"b", "c"}),
+    ("visitEcommerceStatus==ordered", {"b"}),
+    ("revenueOrder>=30;visitorType==new", {"b"}),
+    ("visitCount>1", {"c"}),
+    ("visitorType==returning", {"c"}),
+    ("userId==", {"a", "b", "c"}),
+    ("userId!=", set()),
+    ("countryName==Spain", set()),
+    ("countryCode!=es", {"a", "b", "c"}),
+])
+def test_conditions_on_each_level_select_whole_visits(traffic, expression, visitors):
+    with in_tenant(traffic):
+        ids = selected_by_sql(expression)
+        assert {visitor[0] for visitor in Visit.objects.filter(id__in=ids).values_list("visitor_id", flat=True)} \
+            == visitors
+
+
+def test_live_and_the_visitor_log_take_a_segment(client, traffic):
+    token = token_create(user=traffic.owner)[1]
+    status, visits = call_api(client, token_auth=token, idSite=traffic.pk, method="Live.getLastVisitsDetails",
+                              segment="pageUrl=@%252Fblog", format="json")
+    assert status == 200 and [v["visitorId"] for v in visits] == ["a" * 16]
+    answer = call_api(client, token_auth=token, idSite=traffic.pk, method="Live.getLastVisitsDetails",
+                      segment="pageUrl=@", format="json")
+    assert is_error(answer) and "position 0" in answer[1]["message"]
+    answer = call_api(client, token_auth=token, idSite=traffic.pk, method="VisitsSummary.get", period="day",
+                      date="2026-06-01", segment="visitCount>1")
+    assert is_error(answer) and "Live.getLastVisitsDetails" in answer[1]["message"]
+    status, metadata = call_api(client, token_auth=token, idSite=traffic.pk, method="API.getSegmentsMetadata")
+    names = {row["segment"]: row for row in metadata}
+    assert {"visitorType", "pageUrl", "eventCategory", "media_title", "revenueOrder", "countryCode"} <= set(names)
+    assert names["visitCount"]["type"] == "metric" and names["pageUrl"]["category"] == "Behaviour"
+
+    client.force_login(traffic.owner)
+    html = client.get(f"/visitor-log/?period=day&date=2026-06-01&segment={quote('visitCount>1')}",
+                      HTTP_HOST="segmented.localhost").content.decode()
+    assert html.count('class="visit"') == 1 and "c" * 16 in html
+    assert 'name="segment" value="visitCount&gt;1"' in html  # kept by the period picker
+    response = client.get("/visitor-log/?period=day&date=2026-06-01&segment=visitCount", HTTP_HOST="segmented.localhost")
+    assert response.status_code == 400 and "position 0" in response.content.decode()
