@@ -8,11 +8,16 @@ owner (Instance rows made in bulk, no schema provisioned) with 90 days of daily 
 (written straight into the public table archiving fills): `MultiSites.getAll` for a month over all
 of them (filter_limit=-1: every site in the answer) and the portal's "My sites" page for that month
 (totals over every site, the first page of 100 rows drawn).
+Media Analytics on the same site: about 30 % of visits play a video or an audio, and one media-heavy
+day (two days before the heavy one) holds `--media-heavy` media sessions on visits of its own;
+times the media reports of that day alone (analytics.reports.media.day_reports) and its whole
+`archive_day`, `MediaAnalytics.get` for a month, and the media page for a month.
 Pages and API calls go through Django's full request cycle in-process (routing, session,
 permissions, rendering) — the network is left out. Runs in its own database (`<db>_reportbench`,
 recreated).
 
-    .venv/bin/python bench/reports.py [--visits 1000000] [--repeat 30] [--sites 1000] [--all-websites-only]
+    .venv/bin/python bench/reports.py [--visits 1000000] [--repeat 30] [--media-heavy 200000] [--sites 1000]
+                                      [--all-websites-only]
 """
 import argparse
 import os
@@ -46,6 +51,7 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--actions-per-visit", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--media-heavy", type=int, default=200_000, help="media sessions on the media-heavy day")
     parser.add_argument("--sites", type=int, default=1000, help="sites for the All websites measure")
     parser.add_argument("--all-websites-only", action="store_true", help="skip the one-site traffic measures")
     args = parser.parse_args()
@@ -69,6 +75,7 @@ def one_site(args, console) -> None:
     from django.test import Client
 
     from analytics.reports import archive
+    from analytics.reports.definitions import day_bounds
     from common import live_site
     from farm.tenancy import in_tenant
     from instances.tokens import token_create
@@ -80,11 +87,13 @@ def one_site(args, console) -> None:
     today = datetime.now(dt_timezone.utc).date()
     start = today - timedelta(days=DAYS)
     heavy_day = today - timedelta(days=1)
+    media_day = heavy_day - timedelta(days=2)
     with in_tenant(site):
+        media_bounds = day_bounds(media_day, archive.site_timezone())
         started = time.perf_counter()
         counts = generate(visits=args.visits, actions_per_visit=args.actions_per_visit, days=DAYS,
                           start=datetime(start.year, start.month, start.day, tzinfo=dt_timezone.utc),
-                          heavy_offset=DAYS - 1)
+                          heavy_offset=DAYS - 1, media_day=media_bounds, media_heavy=args.media_heavy)
         generation = time.perf_counter() - started
         from django.db import connection
 
@@ -93,10 +102,17 @@ def one_site(args, console) -> None:
                            [datetime(heavy_day.year, heavy_day.month, heavy_day.day, tzinfo=dt_timezone.utc),
                             datetime(today.year, today.month, today.day, tzinfo=dt_timezone.utc)])
             heavy_actions = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM analytics_mediaplay WHERE first_at >= %s AND first_at < %s",
+                           list(media_bounds))
+            media_day_sessions = cursor.fetchone()[0]
         site_today = archive.site_today()
         started = time.perf_counter()
         archive.archive_day(heavy_day, today=site_today)
         heavy_seconds = time.perf_counter() - started
+        media_alone = media_reports_seconds(media_day)
+        started = time.perf_counter()
+        archive.archive_day(media_day, today=site_today)
+        media_day_seconds = time.perf_counter() - started
         started = time.perf_counter()
         summary = archive.archive_range(start, site_today)
         all_seconds = time.perf_counter() - started
@@ -123,6 +139,13 @@ def one_site(args, console) -> None:
         assert response.status_code == 200, response.status_code
 
     overview_p50, overview_p95 = _timed(overview, args.repeat)
+    media_api = _timed(lambda: call_api("MediaAnalytics.get", period="month", date=month.isoformat()), args.repeat)
+
+    def media_page():
+        response = page.get("/media/", {"period": "month", "date": month.isoformat()}, **host)
+        assert response.status_code == 200, response.status_code
+
+    media_page_p50, media_page_p95 = _timed(media_page, args.repeat)
 
     console.print(f"generated {counts['visits']:,} visits / {counts['actions']:,} actions over {DAYS} days "
                   f"in {generation:.1f} s")
@@ -133,6 +156,34 @@ def one_site(args, console) -> None:
     console.print(f"overview page, month {month:%Y-%m}:     p50 {overview_p50:6.1f} ms  p95 {overview_p95:6.1f} ms"
                   f"   (goal p95 ≤ 100 ms)")
     console.print(f"Live.getLastVisitsDetails (100 visits): p50 {live_p50:6.1f} ms  p95 {live_p95:6.1f} ms")
+    console.print(f"media sessions: {counts['media']:,} ({counts['media_video']:,} video), "
+                  f"{media_day_sessions:,} of them on the media-heavy day {media_day} "
+                  f"({counts['media_day_visits']:,} visits of its own)")
+    console.print(f"media reports of the media-heavy day alone: {media_alone:6.2f} s   (goal ≤ 5 s)")
+    console.print(f"archive the media-heavy day (whole archive_day): {media_day_seconds:6.2f} s")
+    console.print(f"MediaAnalytics.get, month {month:%Y-%m}: p50 {media_api[0]:6.1f} ms  p95 {media_api[1]:6.1f} ms"
+                  f"   (goal p95 ≤ 100 ms)")
+    console.print(f"media page, month {month:%Y-%m}:        p50 {media_page_p50:6.1f} ms  p95 {media_page_p95:6.1f} ms"
+                  f"   (goal p95 ≤ 100 ms)")
+
+
+def media_reports_seconds(day) -> float:
+    """Seconds analytics.reports.media.day_reports takes on `day` (call inside the site's schema),
+    run as compute_day runs it: in its transaction, after its `SET LOCAL`s."""
+    from django.db import connection, transaction
+
+    from analytics.reports import media
+    from analytics.reports.archive import site_timezone
+    from analytics.reports.definitions import day_bounds
+
+    timezone = site_timezone()
+    start, end = day_bounds(day, timezone)
+    params = {"start": start, "end": end, "tz": timezone}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+        started = time.perf_counter()
+        media.day_reports(cursor, params, {}, nb_visits=0)  # nb_visits is only copied into the overview row
+        return time.perf_counter() - started
 
 
 def all_websites(args, console) -> None:
