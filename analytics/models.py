@@ -214,3 +214,17 @@ class ArchiveInvalidation(models.Model):
     that; the next run archives the day again and deletes the mark."""
 
     day = models.DateField()
+
+
+class SavedSegment(models.Model):
+    """A segment saved on this site (Matomo's `segment` table, for one site): personal to its owner,
+    or shared with every member of the site (`shared`, Matomo's enable_all_users)."""
+
+    name = models.CharField(max_length=255)
+    definition = models.TextField()
+    owner_id = models.IntegerField(help_text="The portal user who saved it (a public-schema id).")
+    owner_login = models.CharField(max_length=150)
+    shared = models.BooleanField(default=False)
+    auto_archive = models.BooleanField(default=False, help_text="Pre-processed by the hourly archiving run.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -26,6 +26,7 @@ from analytics.reports import labels, live, service
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
+from analytics.segments import saved
 from analytics.segments.metadata import segments_metadata
 from farm.tenancy import in_tenant
 from instances.models import Instance
@@ -242,6 +243,31 @@ def _most_played(call: Call) -> list[dict]:
     return live.most_played(_last_minutes(call), limit=100)  # filter_limit then pages these, as any report
 
 
+# SegmentEditor.* (analytics.segments.saved) ------------------------------------------------------
+
+def _segment_fields(call: Call) -> dict:
+    return {"name": call.params.required("name", "the segment's name"),
+            "definition": call.params.required("definition", "the segment expression, e.g. visitCount>1"),
+            "shared": call.params.flag("enabledAllUsers"), "auto_archive": call.params.flag("autoArchive")}
+
+
+def _segment_id(call: Call) -> int:
+    call.params.required("idSegment", "the id of a saved segment (SegmentEditor.getAll lists them)")
+    return call.params.integer("idSegment", 0, minimum=1)
+
+
+SUCCESS = {"result": "success", "message": "ok"}  # Matomo's answer for `true`
+SEGMENT_EDITOR = {
+    "SegmentEditor.add": lambda call: {"value": saved.segment_add(call.user, call.site, **_segment_fields(call)).pk},
+    "SegmentEditor.update": lambda call: saved.segment_update(call.user, call.site, _segment_id(call),
+                                                              **_segment_fields(call)) and SUCCESS,
+    "SegmentEditor.delete": lambda call: saved.segment_delete(call.user, call.site, _segment_id(call)) or SUCCESS,
+    "SegmentEditor.get": lambda call: saved.as_matomo(saved.segment_get(call.user, call.site, _segment_id(call)),
+                                                      call.site),
+    "SegmentEditor.getAll": lambda call: [saved.as_matomo(s, call.site) for s in saved.visible(call.user, call.site)],
+}
+
+
 # API.* -----------------------------------------------------------------------------------------
 
 def _bulk(call: Call) -> list:
@@ -278,6 +304,8 @@ METHODS: dict[str, Method] = {
     "MediaAnalytics.getCurrentMostPlays": Method(_most_played, scope="site"),
     "API.getReportMetadata": Method(lambda call: service.report_metadata(), scope="site", paged=True),
     "API.getSegmentsMetadata": Method(lambda call: segments_metadata(), scope="site"),
+    # NB: refusals are Matomo's plain errors (HTTP 200, result=error), as its SegmentEditor answers them
+    **{name: Method(run, scope="site") for name, run in SEGMENT_EDITOR.items()},
     "API.getBulkRequest": Method(_bulk, scope="farm"),
     **{name: Method(run, scope=scope) for name, (run, scope) in sites.METHODS.items()},
     **{name: Method(run, scope=scope) for name, (run, scope) in multisites.METHODS.items()},

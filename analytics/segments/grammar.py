@@ -57,6 +57,8 @@ def _unescape(text: str) -> str:
 
 def _condition(text: str, position: int) -> Condition:
     decoded = unquote_plus(_unescape(text))
+    if "\x00" in decoded or "\x00" in unquote_plus(decoded):
+        raise SegmentError(f"The segment condition at position {position} holds a NUL character, which no value may hold.")
     match = _CONDITION.match(decoded)
     if not match:
         raise SegmentError(f"The segment condition “{decoded[:100]}” at position {position} is not valid: it needs a "

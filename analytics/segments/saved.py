@@ -1,0 +1,89 @@
+"""Saved segments of one site (call inside its schema): who may see, add, change and delete them.
+
+As Matomo's SegmentEditor, with the farm's roles: any member (view role and up) saves personal
+segments; sharing a segment with every member of the site takes the site's admin role; a segment
+is changed or deleted by its owner, or, when shared, by a site admin; superusers may do all of it.
+A definition is checked (read and compiled) before it is stored.
+"""
+from django.db import transaction
+
+from analytics.models import SavedSegment
+from analytics.reports.archive import site_timezone
+from analytics.reports.errors import ReportError
+from analytics.segments import grammar, query
+from instances.models import Role
+from instances.selectors import instance_allows
+
+MAX_NAME = 255
+
+
+class SegmentNotAllowed(ReportError):
+    """The person may not do this with this segment (or it is not theirs to see)."""
+
+
+def _is_admin(user, site) -> bool:
+    return user.is_superuser or instance_allows(user=user, instance=site, role=Role.ADMIN)
+
+
+def visible(user, site):
+    """The segments the person sees on the site: their own and the shared ones."""
+    segments = SavedSegment.objects.order_by("name", "pk")
+    return segments if user.is_superuser else segments.filter(owner_id=user.pk) | segments.filter(shared=True)
+
+
+def segment_get(user, site, segment_id: int) -> SavedSegment:
+    found = visible(user, site).filter(pk=segment_id).first()
+    if found is None:
+        raise SegmentNotAllowed("Requested segment not found.")
+    return found
+
+
+def _checked(user, site, name: str, definition: str, shared: bool) -> tuple[str, str]:
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME:
+        raise ReportError(f"A segment needs a name of 1 to {MAX_NAME} characters.")
+    if not (definition or "").strip():
+        raise ReportError("A segment needs a definition, such as visitCount>1.")
+    try:
+        query.visits_sql(grammar.parse(definition), timezone=site_timezone())
+    except grammar.SegmentError as error:
+        raise grammar.SegmentError(f"The specified segment is invalid: {error}") from None
+    if shared and not _is_admin(user, site):
+        raise SegmentNotAllowed("Only the site's admins may share a segment with all its members.")
+    return name, definition.strip()
+
+
+def segment_add(user, site, *, name: str, definition: str, shared: bool = False,
+                auto_archive: bool = False) -> SavedSegment:
+    name, definition = _checked(user, site, name, definition, shared)
+    return SavedSegment.objects.create(name=name, definition=definition, owner_id=user.pk,
+                                       owner_login=user.get_username(), shared=shared, auto_archive=auto_archive)
+
+
+def _editable(user, site, segment_id: int) -> SavedSegment:
+    segment = segment_get(user, site, segment_id)
+    if segment.owner_id != user.pk and not (segment.shared and _is_admin(user, site)) and not user.is_superuser:
+        raise SegmentNotAllowed("Only its owner, or a site admin for a shared segment, may change or delete it.")
+    return segment
+
+
+@transaction.atomic
+def segment_update(user, site, segment_id: int, *, name: str, definition: str, shared: bool = False,
+                   auto_archive: bool = False) -> SavedSegment:
+    segment = _editable(user, site, segment_id)
+    segment.name, segment.definition = _checked(user, site, name, definition, shared)
+    segment.shared, segment.auto_archive = shared, auto_archive
+    segment.save()
+    return segment
+
+
+def segment_delete(user, site, segment_id: int) -> None:
+    _editable(user, site, segment_id).delete()
+
+
+def as_matomo(segment: SavedSegment, site) -> dict:
+    """The row SegmentEditor.get and getAll answer, with Matomo's keys."""
+    return {"idsegment": segment.pk, "name": segment.name, "definition": segment.definition,
+            "login": segment.owner_login, "enable_all_users": int(segment.shared), "enable_only_idsite": site.pk,
+            "auto_archive": int(segment.auto_archive), "ts_created": f"{segment.created_at:%Y-%m-%d %H:%M:%S}",
+            "ts_last_edit": f"{segment.updated_at:%Y-%m-%d %H:%M:%S}", "deleted": 0}
