@@ -3,9 +3,13 @@
 Every view needs the view role (instances.site_access); the period picker's choice is in the URL.
 Report blocks answer htmx requests (sort, limit, search) with just the block.
 """
+from urllib.parse import urlencode
+
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.utils.translation import gettext
+from django.views.decorators.http import require_GET, require_POST
 
 from analytics.dashboard import maps, media, pages
 from analytics.dashboard.choice import PeriodChoice, period_choice
@@ -13,6 +17,7 @@ from analytics.reports import live
 from analytics.reports.archive import site_timezone, site_today
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
+from analytics.segments import saved
 from analytics.reports.periods import PeriodError
 from instances.models import Role
 from instances.site_access import site_context, site_role_required
@@ -130,12 +135,33 @@ def _visit_log(request, template: str, section: str, *, with_media: bool):
     except ValueError:
         number = 1
 
+    segment = request.GET.get("segment")
+
     def build(choice: PeriodChoice) -> dict:
         between = span_bounds(choice.period.start, choice.period.end, site_timezone())
         visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between,
-                                  with_media=with_media, segment=request.GET.get("segment"))
-        return {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE}
+                                  with_media=with_media, segment=segment)
+        built = {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE,
+                 "saved_segments": list(saved.visible(request.user, request.instance))}
+        if segment and not with_media:
+            built["matching"] = live.visits_count(between=between, segment=segment)
+        return built
     return _page(request, template, section, page_number=number, build=build)
+
+
+@require_POST
+@site_role_required(Role.VIEW)
+def segment_save(request):
+    """Save the segment shown on the visitor log (personal, or shared by a site admin), then show it."""
+    definition = request.POST.get("definition", "")
+    try:
+        saved.segment_add(request.user, request.instance, name=request.POST.get("name", ""), definition=definition,
+                          shared=request.POST.get("shared") == "1")
+        messages.success(request, gettext("Segment saved."))
+    except ReportError as exc:
+        messages.error(request, str(exc))
+    back = {key: request.POST.get(key) for key in ("period", "date")} | {"segment": definition}
+    return redirect(f"/visitor-log/?{urlencode({k: v for k, v in back.items() if v})}")
 
 
 @require_GET

@@ -54,6 +54,15 @@ def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None 
                             between=between, with_media=with_media, segment=segment))
 
 
+def visits_count(*, between: tuple[datetime, datetime], segment: str | None = None) -> int:
+    """How many visits (whose last action falls in `between`) the segment selects: the visitor log's total."""
+    visits = Visit.objects.filter(last_action_at__gte=between[0], last_action_at__lt=between[1])
+    if parsed := grammar.parse(segment):
+        sql, params = query.visits_sql(parsed, timezone=site_timezone())
+        visits = visits.filter(id__in=RawSQL(sql, params))
+    return visits.count()
+
+
 def check_segment(segment: str | None) -> None:
     """Raise SegmentError now if `segment` cannot be read or compiled (a streamed answer checks first)."""
     if parsed := grammar.parse(segment):

@@ -226,5 +226,30 @@ def test_live_and_the_visitor_log_take_a_segment(client, traffic):
                       HTTP_HOST="segmented.localhost").content.decode()
     assert html.count('class="visit"') == 1 and "c" * 16 in html
     assert 'name="segment" value="visitCount&gt;1"' in html  # kept by the period picker
+    assert 'id="segment-count"' in html and "1 visit matches this segment" in html
     response = client.get("/visitor-log/?period=day&date=2026-06-01&segment=visitCount", HTTP_HOST="segmented.localhost")
     assert response.status_code == 400 and "position 0" in response.content.decode()
+
+
+def test_the_visitor_log_saves_a_segment_and_lists_it(client, traffic):
+    from instances.models import Membership, Role
+    from tests.factories import make_user
+
+    client.force_login(traffic.owner)
+    response = client.post("/segments/save/", {"name": "Came back", "definition": "visitCount>1", "period": "day",
+                                               "date": "2026-06-01", "shared": "1"}, HTTP_HOST="segmented.localhost")
+    assert response.status_code == 302 and "segment=visitCount%3E1" in response["Location"]
+    html = client.get(response["Location"], HTTP_HOST="segmented.localhost").content.decode()
+    assert "Segment saved." in html and 'id="saved-segments"' in html and ">Came back</a>" in html
+    viewer = make_user("vic")
+    Membership.objects.create(instance=traffic, user=viewer, role=Role.VIEW)
+    client.force_login(viewer)
+    html = client.get("/visitor-log/?period=day&date=2026-06-01&segment=visitCount%3E1",
+                      HTTP_HOST="segmented.localhost").content.decode()
+    assert ">Came back</a>" in html and 'name="shared"' not in html  # shared with members; viewers cannot share
+    response = client.post("/segments/save/", {"name": "Mine", "definition": "visitCount>1", "shared": "1"},
+                           HTTP_HOST="segmented.localhost", follow=True)
+    assert "Only the site&#x27;s admins may share" in response.content.decode()
+    response = client.post("/segments/save/", {"name": "Bad", "definition": "visitCount"},
+                           HTTP_HOST="segmented.localhost", follow=True)
+    assert "position 0" in response.content.decode()

@@ -1,0 +1,42 @@
+"""Segments in a real browser: on the visitor log, type a segment, apply it (the log and its count
+change), save it, come back to all visits, and find it in the saved list, applied in one click."""
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import sign_in_to_site
+from tests.factories import make_instance, make_user
+from tests.integration.analytics.api_traffic import DAY, make_traffic
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_segment_typed_applied_saved_and_picked_again(new_page, portal):
+    site = make_instance("trails", owner=make_user("tess"), state="publie")
+    make_traffic(site)  # on DAY: Alice twice (her second visit is her 2nd), Bob, Carol
+    page = new_page()
+    sign_in_to_site(page, portal, site, "tess")
+    log = f"http://trails.localhost:{portal.rsplit(':', 1)[1]}/visitor-log/?period=day&date={DAY.date()}"
+    page.goto(log)
+    expect(page.locator("article.visit")).to_have_count(4)
+
+    page.fill("#segment-input", "visitCount>1")
+    page.click("#segment-form button[type=submit]")
+    expect(page.locator("#segment-count")).to_contain_text("1 visit matches this segment")
+    expect(page.locator("article.visit")).to_have_count(1)
+    assert "segment=visitCount%3E1" in page.url
+
+    page.fill("#segment-name", "Came back")
+    page.click("#segment-save button[type=submit]")
+    expect(page.locator('[role="status"]')).to_contain_text("Segment saved.")
+    expect(page.locator("article.visit")).to_have_count(1)  # still applied after saving
+
+    page.click("#segment-clear")
+    expect(page.locator("article.visit")).to_have_count(4)
+    page.reload()
+    page.get_by_role("link", name="Came back").click()
+    expect(page.locator("#segment-input")).to_have_value("visitCount>1")
+    expect(page.locator("article.visit")).to_have_count(1)
+
+    page.fill("#segment-input", "visitCount>")  # a bad expression: said on the page, nothing breaks
+    page.click("#segment-form button[type=submit]")
+    expect(page.locator('[role="alert"]')).to_contain_text("no value")
