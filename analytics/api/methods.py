@@ -28,6 +28,7 @@ from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
 from analytics.segments import saved
 from analytics.segments.metadata import segments_metadata
+from analytics.segments.suggest import suggested_values
 from farm.tenancy import in_tenant
 from instances.models import Instance
 
@@ -304,6 +305,8 @@ METHODS: dict[str, Method] = {
     "MediaAnalytics.getCurrentMostPlays": Method(_most_played, scope="site"),
     "API.getReportMetadata": Method(lambda call: service.report_metadata(), scope="site", paged=True),
     "API.getSegmentsMetadata": Method(lambda call: segments_metadata(), scope="site"),
+    "API.getSuggestedValuesForSegment": Method(lambda call: suggested_values(call.params.required(
+        "segmentName", "the segment dimension, e.g. browserCode (API.getSegmentsMetadata lists them)")), scope="site"),
     # NB: refusals are Matomo's plain errors (HTTP 200, result=error), as its SegmentEditor answers them
     **{name: Method(run, scope="site") for name, run in SEGMENT_EDITOR.items()},
     "API.getBulkRequest": Method(_bulk, scope="farm"),

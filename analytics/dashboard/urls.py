@@ -11,6 +11,7 @@ urlpatterns = [
     path("realtime/panel/", views.realtime_panel, name="dashboard-realtime-panel"),
     path("visitor-log/", views.visitor_log, name="dashboard-visitor-log"),
     path("segments/save/", views.segment_save, name="dashboard-segment-save"),
+    path("segments/suggest/", views.segment_suggest, name="dashboard-segment-suggest"),
     path("media/", views.media_overview, name="dashboard-media"),
     path("media/item/", views.media_item, name="dashboard-media-item"),
     path("media/realtime/", views.media_realtime, name="dashboard-media-realtime"),

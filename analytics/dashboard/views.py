@@ -5,7 +5,7 @@ Report blocks answer htmx requests (sort, limit, search) with just the block.
 """
 from urllib.parse import urlencode
 
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.contrib import messages
 from django.utils.translation import gettext
@@ -18,6 +18,8 @@ from analytics.reports.archive import site_timezone, site_today
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
 from analytics.segments import saved
+from analytics.segments.metadata import SEGMENT_OPERATORS, segment_dimension_groups
+from analytics.segments.suggest import suggested_values
 from analytics.reports.periods import PeriodError
 from instances.models import Role
 from instances.site_access import site_context, site_role_required
@@ -142,11 +144,22 @@ def _visit_log(request, template: str, section: str, *, with_media: bool):
         visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between,
                                   with_media=with_media, segment=segment)
         built = {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE,
-                 "saved_segments": list(saved.visible(request.user, request.instance))}
+                 "saved_segments": list(saved.visible(request.user, request.instance)),
+                 "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS}
         if segment and not with_media:
             built["matching"] = live.visits_count(between=between, segment=segment)
         return built
     return _page(request, template, section, page_number=number, build=build)
+
+
+@require_GET
+@site_role_required(Role.VIEW)
+def segment_suggest(request):
+    """A dimension's frequent values for the segment builder (JSON, as API.getSuggestedValuesForSegment)."""
+    try:
+        return JsonResponse(suggested_values(request.GET.get("dimension", "")), safe=False)
+    except ReportError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
 
 
 @require_POST

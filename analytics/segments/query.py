@@ -47,7 +47,7 @@ class _Compiled:
         return "%s"
 
     def expression(self, dimension: Dimension) -> str:
-        return dimension.sql.replace("{tz}", f"'{self.timezone}'")
+        return sql_of(dimension, self.timezone)
 
     def condition(self, condition: Condition) -> str:
         dimension = dimensions.find(condition.name)
@@ -96,13 +96,22 @@ class _Compiled:
         return f"{text} ILIKE {self.bind(pattern)}"
 
 
-def visits_sql(segment: Segment, *, timezone: str, start=None, end=None) -> tuple[str, list]:
-    """The SQL (and its positional parameters) listing the ids of the visits the segment selects,
-    among those starting in [start, end) when given. Raises SegmentError."""
+def _checked_zone(timezone: str) -> str:
     if not _ZONE.match(timezone):
         raise SegmentError("the site's timezone is not a zone name")
     ZoneInfo(timezone)  # a known zone, or ZoneInfoNotFoundError
-    compiled = _Compiled(timezone)
+    return timezone
+
+
+def sql_of(dimension: Dimension, timezone: str) -> str:
+    """The dimension's SQL expression with the site's timezone written in (a checked zone name)."""
+    return dimension.sql.replace("{tz}", f"'{_checked_zone(timezone)}'")
+
+
+def visits_sql(segment: Segment, *, timezone: str, start=None, end=None) -> tuple[str, list]:
+    """The SQL (and its positional parameters) listing the ids of the visits the segment selects,
+    among those starting in [start, end) when given. Raises SegmentError."""
+    compiled = _Compiled(_checked_zone(timezone))
     bounds = []
     if start is not None:
         bounds.append(f"v.first_action_at >= {compiled.bind(start)}")

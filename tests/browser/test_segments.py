@@ -1,5 +1,6 @@
-"""Segments in a real browser: on the visitor log, type a segment, apply it (the log and its count
-change), save it, come back to all visits, and find it in the saved list, applied in one click."""
+"""Segments in a real browser: on the visitor log, build a segment from a dimension, a suggested value
+and an operator, apply it (the log and its count change), save it, come back to all visits, and find
+it in the saved list, applied in one click."""
 import pytest
 from playwright.sync_api import expect
 
@@ -19,7 +20,15 @@ def test_a_segment_typed_applied_saved_and_picked_again(new_page, portal):
     page.goto(log)
     expect(page.locator("article.visit")).to_have_count(4)
 
-    page.fill("#segment-input", "visitCount>1")
+    # built with the condition builder: a dimension, its suggested values, an operator
+    page.select_option("#builder-dimension", "visitCount")
+    page.wait_for_function("document.getElementById('segment-builder').dataset.suggested === 'visitCount'")
+    # the last 60 days hold only Dan's visit (the rest is older): his visit count is offered
+    assert page.eval_on_selector_all("#builder-values option", "os => os.map(o => o.value)") == ["1"]
+    page.select_option("#builder-operator", ">")
+    page.fill("#builder-value", "1")
+    page.click("#builder-and")
+    expect(page.locator("#segment-input")).to_have_value("visitCount>1")
     page.click("#segment-form button[type=submit]")
     expect(page.locator("#segment-count")).to_contain_text("1 visit matches this segment")
     expect(page.locator("article.visit")).to_have_count(1)

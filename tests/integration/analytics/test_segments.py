@@ -253,3 +253,24 @@ def test_the_visitor_log_saves_a_segment_and_lists_it(client, traffic):
     response = client.post("/segments/save/", {"name": "Bad", "definition": "visitCount"},
                            HTTP_HOST="segmented.localhost", follow=True)
     assert "position 0" in response.content.decode()
+
+
+def test_suggested_values_are_the_most_frequent_of_the_last_60_days(client, site):
+    now = datetime.now(timezone.utc)
+    store(site, [hit(site, now - timedelta(days=1, minutes=n), _id=f"{n:016x}", url="https://s.example/",
+                     action_name=title) for n, title in enumerate(["Home", "Home", "Shop", "Home", "Shop", "Blog"])]
+          + [hit(site, now - timedelta(days=90), _id="9" * 16, url="https://s.example/old", action_name="Old")])
+    token = token_create(user=site.owner)[1]
+
+    def suggest(name):
+        return call_api(client, token_auth=token, idSite=site.pk, method="API.getSuggestedValuesForSegment",
+                        segmentName=name)
+    assert suggest("pageTitle") == (200, ["Home", "Shop", "Blog"])  # "Old" is 90 days old
+    assert suggest("visitCount") == (200, ["1"])
+    assert suggest("referrerType") == (200, ["direct"])
+    answer = suggest("shoeSize")
+    assert is_error(answer) and "shoeSize" in answer[1]["message"]
+    client.force_login(site.owner)
+    response = client.get("/segments/suggest/?dimension=pageTitle", HTTP_HOST="segmented.localhost")
+    assert response.status_code == 200 and response.json() == ["Home", "Shop", "Blog"]
+    assert client.get("/segments/suggest/?dimension=nope", HTTP_HOST="segmented.localhost").status_code == 400

@@ -1,0 +1,41 @@
+"""API.getSuggestedValuesForSegment: a dimension's most frequent values over the last 60 days.
+
+Call inside the site's schema. As Matomo: at most 30 values, most frequent first, empty values left
+out, read from the raw rows (not from archives, which do not keep every dimension).
+"""
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.utils import timezone as dj_timezone
+
+from analytics.reports.archive import site_timezone
+from analytics.segments import dimensions
+from analytics.segments.dimensions import ALIASES, TABLES, VISIT
+from analytics.segments.grammar import SegmentError
+from analytics.segments.query import sql_of
+
+DAYS = 60
+LIMIT = 30
+
+
+def suggested_values(name: str, *, now: datetime | None = None, limit: int = LIMIT) -> list[str]:
+    dimension = dimensions.find(name)
+    if dimension is None:
+        raise SegmentError(f"The segment dimension “{name[:100]}” is not supported; API.getSegmentsMetadata lists them.")
+    expr = f"({sql_of(dimension, site_timezone())})"
+    join = "" if dimension.level == VISIT else (
+        f" JOIN {TABLES[dimension.level]} {ALIASES[dimension.level]} ON {ALIASES[dimension.level]}.visit_id = v.id")
+    rows = f" AND {dimension.rows}" if dimension.rows else ""
+    sql = (f"SELECT {expr}::text, count(*) FROM analytics_visit v{join} WHERE v.first_action_at >= %s{rows} "
+           f"AND {expr} IS NOT NULL AND {expr}::text NOT IN ('', '0') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s")
+    since = (now or dj_timezone.now()) - timedelta(days=DAYS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since, limit if dimension.stored is None else 10 * limit])
+        found = cursor.fetchall()
+    if dimension.stored is None:
+        return [value for value, _count in found]
+    named: dict[str, int] = {}  # stored values shown as segments name them (a browser's code)
+    for value, count in found:
+        if (shown := dimension.stored().get(value)) is not None:
+            named[shown] = named.get(shown, 0) + count
+    return [value for value, _count in sorted(named.items(), key=lambda item: (-item[1], item[0]))][:limit]
