@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Callable
 
+from django.utils.translation import gettext_lazy as _
+
 VISIT, ACTION, CONVERSION, MEDIA = "visit", "action", "conversion", "media"
 TABLES = {ACTION: "analytics_action", CONVERSION: "analytics_conversion", MEDIA: "analytics_mediaplay"}
 ALIASES = {VISIT: "v", ACTION: "a", CONVERSION: "c", MEDIA: "m"}
@@ -21,7 +23,7 @@ ALIASES = {VISIT: "v", ACTION: "a", CONVERSION: "c", MEDIA: "m"}
 @dataclass(frozen=True)
 class Dimension:
     name: str
-    category: str
+    category: str  # translated lazily, as the title: English in the API, the reader's language on the dashboard
     level: str
     sql: str
     number: bool = False
@@ -61,94 +63,94 @@ _PAGE, _EVENT, _CONTENT = "a.kind = 'pageview'", "a.kind = 'event'", "a.kind = '
 _ORDER_EXISTS = "EXISTS (SELECT 1 FROM analytics_conversion o WHERE o.visit_id = v.id AND o.goal_id = 0)"
 _RETURNING_CUSTOMER = ("EXISTS (SELECT 1 FROM analytics_visit pv JOIN analytics_conversion po ON po.visit_id = pv.id "
                        "AND po.goal_id = 0 WHERE pv.visitor_id = v.visitor_id AND pv.first_action_at < v.first_action_at)")
-_VISIT, _DEVICE, _LOCATION, _REFERRER = "Visit", "Devices", "Visit location", "Referrers"
+_VISIT, _DEVICE, _LOCATION, _REFERRER = _("Visit"), _("Devices"), _("Visit location"), _("Referrers")
 DIMENSIONS = [
     Dimension("visitorType", _VISIT, VISIT,
               f"CASE WHEN NOT v.returning THEN 'new' WHEN {_RETURNING_CUSTOMER} THEN 'returningCustomer' "
-              "ELSE 'returning' END", accepted="new, returning, returningCustomer", title="Visit type"),
+              "ELSE 'returning' END", accepted="new, returning, returningCustomer", title=_("Visit type")),
     Dimension("visitCount", _VISIT, VISIT, "v.visit_count", number=True, accepted="any positive integer",
-              title="Number of visits"),
+              title=_("Number of visits")),
     Dimension("visitDuration", _VISIT, VISIT, _seconds("v.last_action_at - v.first_action_at"), number=True,
-              accepted="seconds", title="Visit duration (in seconds)"),
+              accepted="seconds", title=_("Visit duration (in seconds)")),
     Dimension("actions", _VISIT, VISIT, "v.actions", number=True, accepted="any positive integer",
-              title="Number of actions"),
-    Dimension("userId", _VISIT, VISIT, "v.user_id", title="User ID"),
-    Dimension("visitorId", _VISIT, VISIT, "v.visitor_id", accepted="16 hexadecimal characters", title="Visitor ID"),
-    Dimension("visitId", _VISIT, VISIT, "v.id", number=True, title="Visit ID"),
+              title=_("Number of actions")),
+    Dimension("userId", _VISIT, VISIT, "v.user_id", title=_("User ID")),
+    Dimension("visitorId", _VISIT, VISIT, "v.visitor_id", accepted="16 hexadecimal characters", title=_("Visitor ID")),
+    Dimension("visitId", _VISIT, VISIT, "v.id", number=True, title=_("Visit ID")),
     Dimension("visitConverted", _VISIT, VISIT,
               "CASE WHEN EXISTS (SELECT 1 FROM analytics_conversion k WHERE k.visit_id = v.id) THEN 1 ELSE 0 END",
-              number=True, accepted="0, 1", title="Visit converted"),
+              number=True, accepted="0, 1", title=_("Visit converted")),
     Dimension("visitEcommerceStatus", _VISIT, VISIT, f"CASE WHEN {_ORDER_EXISTS} THEN 'ordered' ELSE 'none' END",
-              accepted="none, ordered", title="Visit ecommerce status"),
+              accepted="none, ordered", title=_("Visit ecommerce status")),
     Dimension("daysSinceLastVisit", _VISIT, VISIT, "COALESCE(v.days_since_last_visit, 0)", number=True,
-              title="Days since last visit"),
+              title=_("Days since last visit")),
     Dimension("daysSinceFirstVisit", _VISIT, VISIT,
               "((v.first_action_at AT TIME ZONE {tz})::date - (SELECT min(f.first_action_at AT TIME ZONE {tz})::date "
-              "FROM analytics_visit f WHERE f.visitor_id = v.visitor_id))", number=True, title="Days since first visit"),
+              "FROM analytics_visit f WHERE f.visitor_id = v.visitor_id))", number=True, title=_("Days since first visit")),
     Dimension("visitServerHour", _VISIT, VISIT, "extract(hour FROM v.first_action_at AT TIME ZONE {tz})::int",
-              number=True, accepted="0 to 23", title="Hour of the visit (site time)"),
+              number=True, accepted="0 to 23", title=_("Hour of the visit (site time)")),
     Dimension("visitLocalHour", _VISIT, VISIT, "extract(hour FROM v.local_time)::int", number=True,
-              accepted="0 to 23", title="Hour of the visit (visitor's time)"),
+              accepted="0 to 23", title=_("Hour of the visit (visitor's time)")),
     Dimension("visitStartServerDate", _VISIT, VISIT, "to_char(v.first_action_at AT TIME ZONE {tz}, 'YYYY-MM-DD')",
-              accepted="YYYY-MM-DD", title="Date of the visit (site time)"),
+              accepted="YYYY-MM-DD", title=_("Date of the visit (site time)")),
     Dimension("deviceType", _DEVICE, VISIT, "v.device_type", accepted="desktop, smartphone, tablet, …",
-              title="Device type"),
-    Dimension("deviceBrand", _DEVICE, VISIT, "v.device_brand", title="Device brand"),
-    Dimension("deviceModel", _DEVICE, VISIT, "v.device_model", title="Device model"),
+              title=_("Device type")),
+    Dimension("deviceBrand", _DEVICE, VISIT, "v.device_brand", title=_("Device brand")),
+    Dimension("deviceModel", _DEVICE, VISIT, "v.device_model", title=_("Device model")),
     Dimension("browserCode", _DEVICE, VISIT, "lower(v.browser_name)", stored=_browser_codes,
-              accepted="FF, CH, SF, …", title="Browser code"),
-    Dimension("browserName", _DEVICE, VISIT, "v.browser_name", title="Browser"),
-    Dimension("browserVersion", _DEVICE, VISIT, "v.browser_version", title="Browser version"),
+              accepted="FF, CH, SF, …", title=_("Browser code")),
+    Dimension("browserName", _DEVICE, VISIT, "v.browser_name", title=_("Browser")),
+    Dimension("browserVersion", _DEVICE, VISIT, "v.browser_version", title=_("Browser version")),
     Dimension("operatingSystemCode", _DEVICE, VISIT, "lower(v.os_name)", stored=_os_codes,
-              accepted="WIN, MAC, AND, …", title="Operating system code"),
-    Dimension("operatingSystemName", _DEVICE, VISIT, "v.os_name", title="Operating system"),
-    Dimension("resolution", _DEVICE, VISIT, "v.resolution", accepted="1280x1024, 800x600, …", title="Resolution"),
+              accepted="WIN, MAC, AND, …", title=_("Operating system code")),
+    Dimension("operatingSystemName", _DEVICE, VISIT, "v.os_name", title=_("Operating system")),
+    Dimension("resolution", _DEVICE, VISIT, "v.resolution", accepted="1280x1024, 800x600, …", title=_("Resolution")),
     Dimension("countryCode", _LOCATION, VISIT, "lower(v.country)", accepted="de, us, fr, in, es, …",
-              title="Country code"),
+              title=_("Country code")),
     Dimension("countryName", _LOCATION, VISIT, "lower(v.country)", stored=_country_names,
-              accepted="Germany, France, Spain, …", title="Country"),
+              accepted="Germany, France, Spain, …", title=_("Country")),
     Dimension("languageCode", _LOCATION, VISIT,
               "lower(trim(split_part(split_part(split_part(v.language, ',', 1), ';', 1), '-', 1)))",
-              accepted="de, fr, en, …", title="Browser language"),
+              accepted="de, fr, en, …", title=_("Browser language")),
     Dimension("referrerType", _REFERRER, VISIT, "v.referrer_type", accepted="direct, search, website, campaign, social",
-              title="Channel type"),
-    Dimension("referrerName", _REFERRER, VISIT, "v.referrer_name", title="Referrer name"),
-    Dimension("referrerKeyword", _REFERRER, VISIT, "v.campaign_keyword", title="Keyword"),
-    Dimension("referrerUrl", _REFERRER, VISIT, "v.referrer_url", title="Referrer URL"),
-    Dimension("pageUrl", "Behaviour", ACTION, "a.url", rows=_PAGE, title="Page URL"),
-    Dimension("pageTitle", "Behaviour", ACTION, "a.title", rows=_PAGE, title="Page title"),
-    Dimension("entryPageUrl", "Behaviour", VISIT, "v.entry_url", title="Entry page URL"),
-    Dimension("exitPageUrl", "Behaviour", VISIT, "v.exit_url", title="Exit page URL"),
-    Dimension("downloadUrl", "Behaviour", ACTION, "a.url", rows="a.kind = 'download'", title="Download URL"),
-    Dimension("outlinkUrl", "Behaviour", ACTION, "a.url", rows="a.kind = 'outlink'", title="Outlink URL"),
-    Dimension("siteSearchKeyword", "Behaviour", ACTION, "a.search_keyword", rows="a.kind = 'search'",
-              title="Site search keyword"),
-    Dimension("eventCategory", "Events", ACTION, "a.event_category", rows=_EVENT, title="Event category"),
-    Dimension("eventAction", "Events", ACTION, "a.event_action", rows=_EVENT, title="Event action"),
-    Dimension("eventName", "Events", ACTION, "a.event_name", rows=_EVENT, title="Event name"),
-    Dimension("eventValue", "Events", ACTION, "a.event_value", number=True, rows=_EVENT, title="Event value"),
-    Dimension("contentName", "Contents", ACTION, "a.content_name", rows=_CONTENT, title="Content name"),
-    Dimension("contentPiece", "Contents", ACTION, "a.content_piece", rows=_CONTENT, title="Content piece"),
-    Dimension("visitConvertedGoalId", "Goals", CONVERSION, "c.goal_id", number=True, rows="c.goal_id > 0",
-              title="Goal ID converted"),
-    Dimension("revenueOrder", "Ecommerce", CONVERSION, "c.revenue", number=True, rows="c.goal_id = 0",
-              title="Order revenue"),
-    Dimension("media_title", "Media", MEDIA, "m.title", title="Media title"),
-    Dimension("media_resource", "Media", MEDIA, "m.resource", title="Media resource URL"),
-    Dimension("media_player", "Media", MEDIA, "m.player", title="Media player"),
-    Dimension("media_spent_time", "Media", MEDIA, "m.watched_seconds", number=True, title="Time watched (seconds)"),
-    Dimension("media_length", "Media", MEDIA, "m.length_seconds", number=True, title="Media length (seconds)"),
-    Dimension("media_impression_type", "Media", MEDIA, "m.media_type", accepted="video, audio",
-              title="Media type (impressions)"),
-    Dimension("media_plays_type", "Media", MEDIA, "m.media_type", rows="m.watched_seconds > 1",
-              accepted="video, audio", title="Media type (plays)"),
+              title=_("Channel type")),
+    Dimension("referrerName", _REFERRER, VISIT, "v.referrer_name", title=_("Referrer name")),
+    Dimension("referrerKeyword", _REFERRER, VISIT, "v.campaign_keyword", title=_("Keyword")),
+    Dimension("referrerUrl", _REFERRER, VISIT, "v.referrer_url", title=_("Referrer URL")),
+    Dimension("pageUrl", _("Behaviour"), ACTION, "a.url", rows=_PAGE, title=_("Page URL")),
+    Dimension("pageTitle", _("Behaviour"), ACTION, "a.title", rows=_PAGE, title=_("Page title")),
+    Dimension("entryPageUrl", _("Behaviour"), VISIT, "v.entry_url", title=_("Entry page URL")),
+    Dimension("exitPageUrl", _("Behaviour"), VISIT, "v.exit_url", title=_("Exit page URL")),
+    Dimension("downloadUrl", _("Behaviour"), ACTION, "a.url", rows="a.kind = 'download'", title=_("Download URL")),
+    Dimension("outlinkUrl", _("Behaviour"), ACTION, "a.url", rows="a.kind = 'outlink'", title=_("Outlink URL")),
+    Dimension("siteSearchKeyword", _("Behaviour"), ACTION, "a.search_keyword", rows="a.kind = 'search'",
+              title=_("Site search keyword")),
+    Dimension("eventCategory", _("Events"), ACTION, "a.event_category", rows=_EVENT, title=_("Event category")),
+    Dimension("eventAction", _("Events"), ACTION, "a.event_action", rows=_EVENT, title=_("Event action")),
+    Dimension("eventName", _("Events"), ACTION, "a.event_name", rows=_EVENT, title=_("Event name")),
+    Dimension("eventValue", _("Events"), ACTION, "a.event_value", number=True, rows=_EVENT, title=_("Event value")),
+    Dimension("contentName", _("Contents"), ACTION, "a.content_name", rows=_CONTENT, title=_("Content name")),
+    Dimension("contentPiece", _("Contents"), ACTION, "a.content_piece", rows=_CONTENT, title=_("Content piece")),
+    Dimension("visitConvertedGoalId", _("Goals"), CONVERSION, "c.goal_id", number=True, rows="c.goal_id > 0",
+              title=_("Goal ID converted")),
+    Dimension("revenueOrder", _("Ecommerce"), CONVERSION, "c.revenue", number=True, rows="c.goal_id = 0",
+              title=_("Order revenue")),
+    Dimension("media_title", _("Media"), MEDIA, "m.title", title=_("Media title")),
+    Dimension("media_resource", _("Media"), MEDIA, "m.resource", title=_("Media resource URL")),
+    Dimension("media_player", _("Media"), MEDIA, "m.player", title=_("Media player")),
+    Dimension("media_spent_time", _("Media"), MEDIA, "m.watched_seconds", number=True, title=_("Time watched (seconds)")),
+    Dimension("media_length", _("Media"), MEDIA, "m.length_seconds", number=True, title=_("Media length (seconds)")),
+    Dimension("media_impression_type", _("Media"), MEDIA, "m.media_type", accepted="video, audio",
+              title=_("Media type (impressions)")),
+    Dimension("media_plays_type", _("Media"), MEDIA, "m.media_type", rows="m.watched_seconds > 1",
+              accepted="video, audio", title=_("Media type (plays)")),
 ]
 BY_NAME = {d.name: d for d in DIMENSIONS}
 
 
 def custom(index: int) -> Dimension:
     """`dimensionN`: the custom dimension N sent with the visit (`dimensionN=` on any of its hits)."""
-    return Dimension(f"dimension{index}", "Custom dimensions", VISIT, f"(v.dimensions ->> '{index}')",
+    return Dimension(f"dimension{index}", _("Custom dimensions"), VISIT, f"(v.dimensions ->> '{index}')",
                      title=f"Custom dimension {index}")
 
 

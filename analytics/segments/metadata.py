@@ -12,7 +12,7 @@ SEGMENT_OPERATORS = (("==", _("is")), ("!=", _("is not")), ("=@", _("contains"))
 def segments_metadata() -> list[dict]:
     """type (dimension or metric), category, name, segment, acceptedValues — Matomo's keys. Custom
     dimensions (`dimension1`, `dimension2`, …) are accepted too, without being listed one by one."""
-    return [{"type": d.type, "category": d.category, "name": d.title or d.name, "segment": d.name,
+    return [{"type": d.type, "category": str(d.category), "name": str(d.title or d.name), "segment": d.name,
              "acceptedValues": d.accepted} for d in DIMENSIONS]
 
 
@@ -20,5 +20,5 @@ def segment_dimension_groups() -> list[tuple[str, list]]:
     """The dimensions by category, in the catalog's order (the builder's grouped picker)."""
     groups: dict[str, list] = {}
     for dimension in DIMENSIONS:
-        groups.setdefault(dimension.category, []).append(dimension)
+        groups.setdefault(str(dimension.category), []).append(dimension)
     return list(groups.items())

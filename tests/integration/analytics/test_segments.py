@@ -274,3 +274,14 @@ def test_suggested_values_are_the_most_frequent_of_the_last_60_days(client, site
     response = client.get("/segments/suggest/?dimension=pageTitle", HTTP_HOST="segmented.localhost")
     assert response.status_code == 200 and response.json() == ["Home", "Shop", "Blog"]
     assert client.get("/segments/suggest/?dimension=nope", HTTP_HOST="segmented.localhost").status_code == 400
+
+
+def test_the_builder_speaks_the_readers_language_and_the_api_english(client, traffic):
+    client.force_login(traffic.owner)
+    html = client.get("/visitor-log/?period=day&date=2026-06-01", HTTP_HOST="segmented.localhost",
+                      HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Nombre de visites" in html and "Ajouter une condition" in html and 'label="Comportement"' in html
+    token = token_create(user=traffic.owner)[1]
+    _, metadata = call_api(client, token_auth=token, idSite=traffic.pk, method="API.getSegmentsMetadata")
+    assert {"segment": "visitCount", "name": "Number of visits", "category": "Visit"}.items() <= \
+        next(row for row in metadata if row["segment"] == "visitCount").items()
