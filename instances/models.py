@@ -92,6 +92,11 @@ class Instance(TenantMixin):
         help_text=_("Off: the country comes from the full address, looked up at the door and never stored. "
                     "On: from the masked address (less accurate)."))
 
+    visitor_views_admins_only = models.BooleanField(
+        _("visitor log and profiles for site admins only"), default=False,
+        help_text=_("On: members with the view or write role see reports, but not the visitor log, visitor "
+                    "profiles, the latest visits of the real-time page, the audience log nor Live.* in the API."))
+
     # The site's own cron, called by the farm's super cron (instances.site_cron); set through
     # instances.site_cron.instance_cron_url_set, which checks the URL (SSRF guard) and schedules it.
     cron_url = models.CharField(  # not a URLField: instances.url_guard checks it (http(s) only, public hosts)

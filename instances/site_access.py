@@ -27,6 +27,22 @@ def forbidden(request):
     return render(request, "site/forbidden.html", {"instance": request.instance}, status=403)
 
 
+def sees_visitors(user, instance) -> bool:
+    """Whether the person may see single visitors (visitor log, profiles, latest visits, Live.*): every
+    member, unless the site keeps those views for its admins (visitor_views_admins_only)."""
+    return not instance.visitor_views_admins_only or instance_allows(user=user, instance=instance, role=Role.ADMIN)
+
+
+def visitor_views(view):
+    """Let a view showing single visitors run only for those who may see them (sees_visitors)."""
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not sees_visitors(request.user, request.instance):
+            return forbidden(request)
+        return view(request, *args, **kwargs)
+    return wrapper
+
+
 def site_role_required(role: str = Role.VIEW):
     """Let the view run only for a signed-in person holding `role` (or more) on this site."""
     def decorator(view):
@@ -48,6 +64,7 @@ def site_context(request, **extra) -> dict:
         "instance": instance,
         "role": instance_role(user=request.user, instance=instance),
         "is_site_admin": instance_allows(user=request.user, instance=instance, role=Role.ADMIN),
+        "sees_visitors": sees_visitors(request.user, instance),
         "portal": portal_url(request, "/sites/"),
         "tracker_base": f"//{request.get_host()}/",  # the snippet's tracker URL: this very host
         **extra,

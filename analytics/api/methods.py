@@ -18,7 +18,7 @@ from django.utils import translation
 
 from analytics.api import access, multisites, rates, sites, tables
 from analytics.api.dates import periods_asked
-from analytics.api.errors import ApiError, unexpected
+from analytics.api.errors import ApiError, NoAccess, unexpected
 from analytics.api.filters import columns, page, rows_filtered, stream_filtered
 from analytics.api.formats import Keyed, Stream
 from analytics.api.params import Params
@@ -31,6 +31,7 @@ from analytics.segments.metadata import segments_metadata
 from analytics.segments.suggest import suggested_values
 from farm.tenancy import in_tenant
 from instances.models import Instance
+from instances.site_access import sees_visitors
 
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
 MAX_BULK = 100
@@ -185,6 +186,16 @@ def _value(metric: str) -> Callable[[Call], dict]:
 
 # Live, straight from the raw logs --------------------------------------------------------------
 
+def _visitor_level(run: Callable[[Call], object]) -> Callable[[Call], object]:
+    """Live.* show single visitors: refused to members a site keeps them from (visitor_views_admins_only)."""
+    def checked(call: Call):
+        if not sees_visitors(call.user, call.site):
+            raise NoAccess(f"You can't access this resource as it requires 'admin' access for the website id = "
+                           f"{call.site.pk}: this site shows single visitors to its admins only.")
+        return run(call)
+    return checked
+
+
 def _last_visits(call: Call) -> Stream:
     """The latest visits; with period and date, only those whose last action falls in that span.
 
@@ -296,8 +307,8 @@ def _bulk(call: Call) -> list:
 METHODS: dict[str, Method] = {
     **{name: Method(_report(name)) for name in service.report_names()},
     **{name: Method(_value(metric)) for name, metric in VALUE_METHODS.items()},
-    "Live.getLastVisitsDetails": Method(_last_visits, scope="site", paged=True),
-    "Live.getVisitorProfile": Method(_visitor_profile, scope="site"),
+    "Live.getLastVisitsDetails": Method(_visitor_level(_last_visits), scope="site", paged=True),
+    "Live.getVisitorProfile": Method(_visitor_level(_visitor_profile), scope="site"),
     "Live.getCounters": Method(_counters, scope="site"),
     "MediaAnalytics.hasRecords": Method(lambda call: {"value": live.has_media()}, scope="site"),
     "MediaAnalytics.getCurrentNumPlays": Method(_media_now("plays"), scope="site"),

@@ -22,7 +22,7 @@ from analytics.segments.metadata import SEGMENT_OPERATORS, segment_dimension_gro
 from analytics.segments.suggest import suggested_values
 from analytics.reports.periods import PeriodError
 from instances.models import Role
-from instances.site_access import site_context, site_role_required
+from instances.site_access import sees_visitors, site_context, site_role_required, visitor_views
 
 VISITOR_LOG_PAGE = 20
 MAX_PAGE = 100_000  # a page number beyond this would only make PostgreSQL's OFFSET overflow
@@ -101,23 +101,26 @@ def report(request, name: str):
 @require_GET
 @site_role_required(Role.VIEW)
 def realtime(request):
-    return _page(request, "dashboard/realtime.html", "realtime", **_realtime())
+    return _page(request, "dashboard/realtime.html", "realtime", **_realtime(request))
 
 
 @require_GET
 @site_role_required(Role.VIEW)
 def realtime_panel(request):
     """The part of the real-time page that htmx polls every few seconds."""
-    return render(request, "dashboard/_realtime_panel.html", _realtime())
+    return render(request, "dashboard/_realtime_panel.html", _realtime(request))
 
 
-def _realtime() -> dict:
+def _realtime(request) -> dict:
+    """The counters, and the latest visits for those who may see single visitors."""
+    shown = sees_visitors(request.user, request.instance)
     return {"counters": [(minutes, live.counters(minutes)) for minutes in REALTIME_WINDOWS],
-            "visits": live.last_visits(limit=10)}
+            "visits": live.last_visits(limit=10) if shown else None}
 
 
 @require_GET
 @site_role_required(Role.VIEW)
+@visitor_views
 def visitor_log(request):
     """The visits whose last action falls in the chosen period (as Matomo's visits log), newest
     first, with their actions in order; one page at a time."""
@@ -126,6 +129,7 @@ def visitor_log(request):
 
 @require_GET
 @site_role_required(Role.VIEW)
+@visitor_views
 def media_audience_log(request):
     """The visitor log of the visits that played or saw media: each with what came before and after."""
     return _visit_log(request, "dashboard/media_log.html", "media", with_media=True)
@@ -217,6 +221,7 @@ def media_realtime_panel(request):
 
 @require_GET
 @site_role_required(Role.VIEW)
+@visitor_views
 def visitor_profile(request, visitor_id: str):
     profile = live.visitor_profile(visitor_id)
     if profile is None:

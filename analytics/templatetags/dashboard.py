@@ -19,7 +19,8 @@ def dashboard_nav(context):
     """The site's navigation (report categories, live pages, site pages), keeping the period choice."""
     choice = context.get("choice")
     return {"categories": CATEGORIES, "section": context.get("section"), "q": choice.query() if choice else "",
-            "is_site_admin": context.get("is_site_admin")}
+            "is_site_admin": context.get("is_site_admin"),
+            "sees_visitors": context.get("sees_visitors") is not False}  # the visitor log's view checks it anyway
 
 
 @register.filter

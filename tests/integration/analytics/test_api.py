@@ -173,8 +173,8 @@ def test_live_last_visits_details_have_matomos_fields_and_action_details(get):
         ("Spain", "es", "Spanish", "es-es")
     _, two = get(method="Live.getLastVisitsDetails", filter_limit=2, filter_offset=1)
     assert [v["idVisit"] for v in two] == [v["idVisit"] for v in visits[1:3]]
-    status, body = get(method="Live.getLastVisitsDetails", segment="visitCount>1")
-    assert status == 200 and "segment" in body["message"]
+    status, body = get(method="Live.getLastVisitsDetails", segment="visitCount>1")  # Alice's second visit
+    assert status == 200 and [(v["visitorId"], v["visitCount"]) for v in body] == [(ALICE, 2)]
 
 
 def test_live_visitor_profile_and_counters(get):
