@@ -35,7 +35,7 @@ from instances.site_access import sees_visitors
 
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
 MAX_BULK = 100
-SEGMENTED = {"Live.getLastVisitsDetails"}  # the methods that accept `segment` (analytics.segments)
+SEGMENTED = {"Live.getLastVisitsDetails", "Live.getCounters"}  # the methods that accept `segment` (analytics.segments)
 VALUE_METHODS = {"VisitsSummary.getVisits": "nb_visits", "VisitsSummary.getUniqueVisitors": "nb_uniq_visitors",
                  "VisitsSummary.getUsers": "nb_users", "VisitsSummary.getActions": "nb_actions",
                  "VisitsSummary.getMaxActions": "max_actions", "VisitsSummary.getBounceCount": "bounce_count",
@@ -240,7 +240,7 @@ def _visitor_profile(call: Call) -> dict:
 
 
 def _counters(call: Call) -> list[dict]:
-    return [live.counters(_last_minutes(call))]
+    return [live.counters(_last_minutes(call), segment=call.params.get("segment"))]
 
 
 def _last_minutes(call: Call) -> int:

@@ -139,17 +139,19 @@ def _first_visit(visitor_id: str) -> dict:
     return _with_details([visit])[0]
 
 
-def counters(last_minutes: int, *, now: datetime | None = None) -> dict:
+def counters(last_minutes: int, *, now: datetime | None = None, segment: str | None = None) -> dict:
     """Visits, actions, distinct visitors and converted visits active in the last `last_minutes` minutes.
 
     As Matomo's Live.getCounters: a visit counts when its last action falls in the window, an
-    action when it happened in the window.
+    action when it happened in the window; with a segment, only the visits it selects and theirs.
     """
     since = (now or dj_timezone.now()) - timedelta(minutes=last_minutes)
-    visits = Visit.objects.filter(last_action_at__gte=since)
+    visits, actions = Visit.objects.filter(last_action_at__gte=since), Action.objects.filter(at__gte=since)
+    if parsed := grammar.parse(segment):
+        sql, params = query.visits_sql(parsed, timezone=site_timezone(), start=since - timedelta(days=1))
+        visits, actions = visits.filter(id__in=RawSQL(sql, params)), actions.filter(visit_id__in=RawSQL(sql, params))
     totals = visits.aggregate(visits=Count("id"), visitors=Count("visitor_id", distinct=True))
-    return {"visits": totals["visits"], "actions": Action.objects.filter(at__gte=since).count(),
-            "visitors": totals["visitors"],
+    return {"visits": totals["visits"], "actions": actions.count(), "visitors": totals["visitors"],
             "visitsConverted": visits.filter(conversions__isnull=False).distinct().count()}
 
 

@@ -285,3 +285,18 @@ def test_the_builder_speaks_the_readers_language_and_the_api_english(client, tra
     _, metadata = call_api(client, token_auth=token, idSite=traffic.pk, method="API.getSegmentsMetadata")
     assert {"segment": "visitCount", "name": "Number of visits", "category": "Visit"}.items() <= \
         next(row for row in metadata if row["segment"] == "visitCount").items()
+
+
+def test_live_counters_take_a_segment(client, site):
+    now = datetime.now(timezone.utc)
+    store(site, [hit(site, now - timedelta(minutes=5), _id="d" * 16, url="https://s.example/blog/x", action_name="X"),
+                 hit(site, now - timedelta(minutes=4), _id="d" * 16, url="https://s.example/blog/y", action_name="Y"),
+                 hit(site, now - timedelta(minutes=3), _id="e" * 16, url="https://s.example/", action_name="Home")])
+    token = token_create(user=site.owner)[1]
+
+    def counters(**params):
+        return call_api(client, token_auth=token, idSite=site.pk, method="Live.getCounters", lastMinutes=30, **params)
+    assert counters()[1] == [{"visits": 2, "actions": 3, "visitors": 2, "visitsConverted": 0}]
+    assert counters(segment="pageUrl=@%252Fblog")[1] == [{"visits": 1, "actions": 2, "visitors": 1,
+                                                           "visitsConverted": 0}]
+    assert is_error(counters(segment="pageUrl=@"))
