@@ -82,6 +82,8 @@ def answer(params: Params, *, user, host: Instance | None):
         raise ApiError(f"segment is not supported by {params.method[:100]} yet (only by {', '.join(sorted(SEGMENTED))}): "
                        "ask without a segment.")
     call = Call(params, user, host)
+    if params.method in WRITES and not re.fullmatch(r"\d{1,9}", (params.id_site or str(getattr(host, "pk", ""))).strip()):
+        raise ApiError(f"{params.method} changes one site's segments: pass one idSite.")
     if method.scope == "farm":
         return method.run(call)
     found, keyed = access.requested_sites(user, params, host)
@@ -240,7 +242,10 @@ def _visitor_profile(call: Call) -> dict:
 
 
 def _counters(call: Call) -> list[dict]:
-    return [live.counters(_last_minutes(call), segment=call.params.get("segment"))]
+    segment = call.params.get("segment")
+    if segment:  # a segment on a user id or a visitor id tells whether that person is here now
+        return _visitor_level(lambda call: [live.counters(_last_minutes(call), segment=segment)])(call)
+    return [live.counters(_last_minutes(call))]
 
 
 def _last_minutes(call: Call) -> int:
@@ -269,6 +274,14 @@ def _segment_id(call: Call) -> int:
 
 
 SUCCESS = {"result": "success", "message": "ok"}  # Matomo's answer for `true`
+WRITES = {"SegmentEditor.add", "SegmentEditor.update", "SegmentEditor.delete"}  # methods that change data
+
+
+def writes(params: Params) -> bool:
+    """Whether the call (or one of its bulk sub-requests) changes data: a session may only POST those."""
+    if params.get("method") == "API.getBulkRequest":
+        return any(Params.of(url, inherit=params).get("method") in WRITES for url in params.bulk_urls())
+    return params.get("method") in WRITES
 SEGMENT_EDITOR = {
     "SegmentEditor.add": lambda call: {"value": saved.segment_add(call.user, call.site, **_segment_fields(call)).pk},
     "SegmentEditor.update": lambda call: saved.segment_update(call.user, call.site, _segment_id(call),
@@ -316,8 +329,9 @@ METHODS: dict[str, Method] = {
     "MediaAnalytics.getCurrentMostPlays": Method(_most_played, scope="site"),
     "API.getReportMetadata": Method(lambda call: service.report_metadata(), scope="site", paged=True),
     "API.getSegmentsMetadata": Method(lambda call: segments_metadata(), scope="site"),
-    "API.getSuggestedValuesForSegment": Method(lambda call: suggested_values(call.params.required(
-        "segmentName", "the segment dimension, e.g. browserCode (API.getSegmentsMetadata lists them)")), scope="site"),
+    # NB: both read single visitors' values (a user id, a visitor id): kept from viewers as Live.* are
+    "API.getSuggestedValuesForSegment": Method(_visitor_level(lambda call: suggested_values(call.params.required(
+        "segmentName", "the segment dimension, e.g. browserCode (API.getSegmentsMetadata lists them)"))), scope="site"),
     # NB: refusals are Matomo's plain errors (HTTP 200, result=error), as its SegmentEditor answers them
     **{name: Method(run, scope="site") for name, run in SEGMENT_EDITOR.items()},
     "API.getBulkRequest": Method(_bulk, scope="farm"),

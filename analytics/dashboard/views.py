@@ -30,8 +30,10 @@ REALTIME_WINDOWS = (30, 60, 24 * 60)
 KEPT = ("metric", "resource", "segment")  # query parameters the period picker carries along
 
 
-def _page(request, template: str, section: str, **extra):
-    """Render a dashboard page with the navigation, the period picker and the data's freshness."""
+def _page(request, template: str, section: str, *, segmented: bool = False, **extra):
+    """Render a dashboard page with the navigation, the period picker and the data's freshness.
+
+    `segmented`: the page applies `segment=`; any other page says it shows all visits."""
     try:
         choice, error = period_choice(request.GET, today=site_today()), None
     except PeriodError as exc:
@@ -39,6 +41,9 @@ def _page(request, template: str, section: str, **extra):
     keep = {key: request.GET.get(key) for key in KEPT}  # what the page shows, whatever the period
     if "end" in request.GET and not error:  # the picker's form: back to the short URL worth sharing
         return redirect(f"{request.path}?{choice.query(**keep)}")
+    if keep["segment"] and not segmented:
+        keep["segment"] = None  # not carried on: this page would show all visits under a segment's name
+        messages.info(request, gettext("Segments apply to the visitor log only so far: this page shows all visits."))
     context = site_context(request, section=section, choice=choice, period_error=error, freshness=pages.freshness(),
                            empty=pages.site_is_empty(), kept={k: v for k, v in keep.items() if v is not None},
                            **pages.picker(choice, keep))
@@ -153,11 +158,12 @@ def _visit_log(request, template: str, section: str, *, with_media: bool):
         if segment and not with_media:
             built["matching"] = live.visits_count(between=between, segment=segment)
         return built
-    return _page(request, template, section, page_number=number, build=build)
+    return _page(request, template, section, page_number=number, build=build, segmented=not with_media)
 
 
 @require_GET
 @site_role_required(Role.VIEW)
+@visitor_views
 def segment_suggest(request):
     """A dimension's frequent values for the segment builder (JSON, as API.getSuggestedValuesForSegment)."""
     try:

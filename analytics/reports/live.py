@@ -58,9 +58,22 @@ def visits_count(*, between: tuple[datetime, datetime], segment: str | None = No
     """How many visits (whose last action falls in `between`) the segment selects: the visitor log's total."""
     visits = Visit.objects.filter(last_action_at__gte=between[0], last_action_at__lt=between[1])
     if parsed := grammar.parse(segment):
-        sql, params = query.visits_sql(parsed, timezone=site_timezone())
-        visits = visits.filter(id__in=RawSQL(sql, params))
+        visits = visits.filter(id__in=_segment_ids(parsed, between, None))
     return visits.count()
+
+
+def _segment_ids(parsed, between, min_timestamp) -> RawSQL:
+    """The ids of the visits a segment selects, among those that may end in the asked span: a visit
+    never lasts past its day, so it started at most a day before the span (the bound lets the
+    query read the span's visits, not the site's whole history)."""
+    start = end = None
+    if between is not None:
+        start, end = between[0] - timedelta(days=1), between[1]
+    if min_timestamp is not None:
+        since = datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")) - timedelta(days=1)
+        start = since if start is None else max(start, since)
+    sql, params = query.visits_sql(parsed, timezone=site_timezone(), start=start, end=end)
+    return RawSQL(sql, params)
 
 
 def check_segment(segment: str | None) -> None:
@@ -85,8 +98,7 @@ def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None =
     if visitor_id is not None:
         visits = visits.filter(visitor_id=visitor_id)
     if parsed := grammar.parse(segment):
-        sql, params = query.visits_sql(parsed, timezone=site_timezone())
-        visits = visits.filter(id__in=RawSQL(sql, params))
+        visits = visits.filter(id__in=_segment_ids(parsed, between, min_timestamp))
     if with_media:  # the audience log: visits that played media
         visits = visits.filter(Exists(MediaPlay.objects.filter(visit_id=OuterRef("id"),
                                                                watched_seconds__gt=media.PLAY_SECONDS)))
@@ -148,8 +160,8 @@ def counters(last_minutes: int, *, now: datetime | None = None, segment: str | N
     since = (now or dj_timezone.now()) - timedelta(minutes=last_minutes)
     visits, actions = Visit.objects.filter(last_action_at__gte=since), Action.objects.filter(at__gte=since)
     if parsed := grammar.parse(segment):
-        sql, params = query.visits_sql(parsed, timezone=site_timezone(), start=since - timedelta(days=1))
-        visits, actions = visits.filter(id__in=RawSQL(sql, params)), actions.filter(visit_id__in=RawSQL(sql, params))
+        ids = _segment_ids(parsed, None, int(since.timestamp()))
+        visits, actions = visits.filter(id__in=ids), actions.filter(visit_id__in=ids)
     totals = visits.aggregate(visits=Count("id"), visitors=Count("visitor_id", distinct=True))
     return {"visits": totals["visits"], "actions": actions.count(), "visitors": totals["visitors"],
             "visitsConverted": visits.filter(conversions__isnull=False).distinct().count()}

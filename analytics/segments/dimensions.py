@@ -9,6 +9,7 @@ countryName, a browser name for browserCode): `stored` maps each stored value to
 names it, and the compiler turns a condition into the set of stored values that satisfy it.
 This catalog is also what API.getSegmentsMetadata describes.
 """
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Callable
@@ -87,7 +88,7 @@ DIMENSIONS = [
     Dimension("daysSinceFirstVisit", _VISIT, VISIT,
               "((v.first_action_at AT TIME ZONE {tz})::date - (SELECT min(f.first_action_at AT TIME ZONE {tz})::date "
               "FROM analytics_visit f WHERE f.visitor_id = v.visitor_id))", number=True, title=_("Days since first visit")),
-    Dimension("visitServerHour", _VISIT, VISIT, "extract(hour FROM v.first_action_at AT TIME ZONE {tz})::int",
+    Dimension("visitServerHour", _VISIT, VISIT, "extract(hour FROM v.last_action_at AT TIME ZONE {tz})::int",
               number=True, accepted="0 to 23", title=_("Hour of the visit (site time)")),
     Dimension("visitLocalHour", _VISIT, VISIT, "extract(hour FROM v.local_time)::int", number=True,
               accepted="0 to 23", title=_("Hour of the visit (visitor's time)")),
@@ -146,6 +147,7 @@ DIMENSIONS = [
               accepted="video, audio", title=_("Media type (plays)")),
 ]
 BY_NAME = {d.name: d for d in DIMENSIONS}
+_CUSTOM = re.compile(r"dimension([1-9][0-9]{0,2})", re.ASCII)
 
 
 def custom(index: int) -> Dimension:
@@ -157,6 +159,6 @@ def custom(index: int) -> Dimension:
 def find(name: str) -> Dimension | None:
     if name in BY_NAME:
         return BY_NAME[name]
-    if name.startswith("dimension") and name[9:].isdigit() and 0 < int(name[9:]) <= 999:
-        return custom(int(name[9:]))
+    if match := _CUSTOM.fullmatch(name):
+        return custom(int(match.group(1)))
     return None

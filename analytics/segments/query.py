@@ -7,8 +7,8 @@ As Matomo's LogQueryBuilder: the visit is joined once to each row source its con
 (actions, conversions, media sessions), and a visit is selected when one joined row satisfies the
 whole expression — so `pageUrl=@/blog;pageTitle=@Honey` needs one page view matching both, and
 `pageUrl=@/blog,visitCount>5` is tested row by row too. `!=` and `!@` on a row-level dimension
-select the visits with no matching row at all (Matomo's `idvisit NOT IN` subquery; here NOT EXISTS,
-the same visits). Values only ever reach SQL as parameters; the site's timezone, a validated zone
+select the visits with no matching row at all (Matomo's `idvisit NOT IN` subquery, those of one OR
+group on one table merged into one; here NOT EXISTS, the same visits). Values only ever reach SQL as parameters; the site's timezone, a validated zone
 name, is written in as a literal so that the parameters stay in one simple positional list.
 """
 import re
@@ -49,19 +49,32 @@ class _Compiled:
     def expression(self, dimension: Dimension) -> str:
         return sql_of(dimension, self.timezone)
 
-    def condition(self, condition: Condition) -> str:
+    def group(self, conditions: tuple[Condition, ...]) -> str:
+        """One OR group. As Matomo merges them, the group's `!=` / `!@` conditions on one row source
+        make one NOT EXISTS: no single row matching all of them (`pageUrl!@x,pageTitle!=y` keeps the
+        visits without a page view both under x and titled y)."""
+        parts, negatives = [], {}
+        for condition in conditions:
+            dimension = self.dimension(condition)
+            if dimension.level != VISIT and condition.operator in _NEGATIVE:
+                negatives.setdefault(dimension.level, []).append((dimension, condition))
+                continue
+            self.levels.add(dimension.level)
+            match = self.match(dimension, condition.operator, condition)
+            parts.append(f"({dimension.rows} AND {match})" if dimension.rows else match)
+        for level, found in negatives.items():  # NB: bound after the others, and written after them too
+            alias = ALIASES[level]
+            matches = [self.match(d, _NEGATIVE[c.operator], c) for d, c in found]
+            tests = " AND ".join(f"({d.rows} AND {m})" if d.rows else m for (d, _c), m in zip(found, matches))
+            parts.append(f"NOT EXISTS (SELECT 1 FROM {TABLES[level]} {alias} WHERE {alias}.visit_id = v.id AND {tests})")
+        return "(" + " OR ".join(parts) + ")"
+
+    def dimension(self, condition: Condition) -> Dimension:
         dimension = dimensions.find(condition.name)
         if dimension is None:
             raise SegmentError(f"The segment dimension “{condition.name}” (at position {condition.position}) is not "
                                "supported; API.getSegmentsMetadata lists them.")
-        if dimension.level != VISIT and condition.operator in _NEGATIVE:
-            alias, rows = ALIASES[dimension.level], f" AND {dimension.rows}" if dimension.rows else ""
-            match = self.match(dimension, _NEGATIVE[condition.operator], condition)
-            return (f"NOT EXISTS (SELECT 1 FROM {TABLES[dimension.level]} {alias} "
-                    f"WHERE {alias}.visit_id = v.id{rows} AND {match})")
-        self.levels.add(dimension.level)
-        match = self.match(dimension, condition.operator, condition)
-        return f"({dimension.rows} AND {match})" if dimension.rows else match
+        return dimension
 
     def match(self, dimension: Dimension, operator: str, condition: Condition) -> str:
         expr, value = self.expression(dimension), condition.value
@@ -117,8 +130,7 @@ def visits_sql(segment: Segment, *, timezone: str, start=None, end=None) -> tupl
         bounds.append(f"v.first_action_at >= {compiled.bind(start)}")
     if end is not None:
         bounds.append(f"v.first_action_at < {compiled.bind(end)}")
-    where = " AND ".join(
-        "(" + " OR ".join(compiled.condition(condition) for condition in ors) + ")" for ors in segment)
+    where = " AND ".join(compiled.group(ors) for ors in segment)
     joins = "".join(f" LEFT JOIN {TABLES[level]} {ALIASES[level]} ON {ALIASES[level]}.visit_id = v.id"
                     for level in sorted(compiled.levels - {VISIT}))
     select = "SELECT DISTINCT v.id" if joins else "SELECT v.id"

@@ -88,3 +88,34 @@ def test_no_role_no_segments(client, site, people):
     for method, params in (("getAll", {}), ("add", {"name": "A", "definition": "visitCount>1"})):
         status, body = editor(client, site, people["stranger"], method, **params)
         assert status == 401 and body["result"] == "error", method
+
+
+def test_a_signed_in_browser_cannot_be_made_to_change_segments_by_a_link(site, people):
+    """The API's write methods refuse a session-only GET (a link on another site would do it) and a
+    session POST without the CSRF token; a token, or the dashboard's form, may write."""
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(site.owner)
+    query = {"module": "API", "method": "SegmentEditor.add", "idSite": site.pk, "name": "Evil", "definition": "visitCount>1",
+             "enabledAllUsers": 1, "format": "json"}
+    response = browser.get("/index.php", query, HTTP_HOST="localhost")
+    assert response.status_code == 403 and "POST" in response.json()["message"]
+    bulk = {"module": "API", "method": "API.getBulkRequest", "format": "json",
+            "urls[0]": f"method=SegmentEditor.delete&idSite={site.pk}&idSegment=1"}
+    assert browser.get("/index.php", bulk, HTTP_HOST="localhost").status_code == 403
+    assert browser.post("/index.php", query, HTTP_HOST="localhost").status_code == 403  # no CSRF token
+    assert names(Client(), site, people["owner"]) == set()
+
+
+def test_writes_name_one_site(client, site, people):
+    answer = call_api(client, token_auth=people["owner"], idSite=f"{site.pk},{site.pk}", method="SegmentEditor.delete",
+                      idSegment=1)
+    assert is_error(answer) and "one idSite" in answer[1]["message"]
+
+
+def test_a_site_admin_does_not_see_nor_change_a_members_personal_segment(client, site, people):
+    _, mine = editor(client, site, people["vera"], "add", name="Vera's", definition="visitCount>1")
+    answer = editor(client, site, people["owner"], "delete", idSegment=mine["value"])
+    assert is_error(answer) and "not found" in answer[1]["message"]
+    assert names(client, site, people["vera"]) == {"Vera's"}

@@ -55,6 +55,15 @@ def test_closed_to_viewers_open_to_admins(client, site, viewer):
         assert status == 401 and "admins only" in body["message"], method
     assert call_api(client, token_auth=token, idSite=site.pk, method="VisitsSummary.get", period="day",
                     date=str(DAY.date()))[0] == 200
+    # nor through segments: suggested values (user ids…) and counters of one person
+    status, body = call_api(client, token_auth=token, idSite=site.pk, method="API.getSuggestedValuesForSegment",
+                            segmentName="userId")
+    assert status == 401 and "admins only" in body["message"]
+    status, body = call_api(client, token_auth=token, idSite=site.pk, method="Live.getCounters",
+                            segment="userId==alice")
+    assert status == 401
+    assert call_api(client, token_auth=token, idSite=site.pk, method="Live.getCounters")[0] == 200
+    assert client.get("/segments/suggest/?dimension=userId", HTTP_HOST=HOST).status_code == 403
 
     client.force_login(site.owner)
     for path in VISITOR_PAGES:
@@ -73,3 +82,12 @@ def test_the_site_admin_sets_it_on_the_settings_page(client, site):
     assert response.status_code in (200, 302), response.content.decode()[:2000]
     site.refresh_from_db()
     assert site.visitor_views_admins_only
+
+
+def test_pages_that_do_not_apply_a_segment_say_so(client, site):
+    client.force_login(site.owner)
+    html = client.get(f"/?{ON_DAY}&segment=visitCount%3E1", HTTP_HOST=HOST).content.decode()
+    assert "Segments apply to the visitor log only so far" in html
+    assert 'name="segment"' not in html  # the picker does not carry it on
+    html = client.get(f"/visitor-log/?{ON_DAY}&segment=visitCount%3E1", HTTP_HOST=HOST).content.decode()
+    assert "Segments apply to the visitor log only" not in html and html.count('class="visit"') == 1
