@@ -24,7 +24,7 @@ def api(request):
     params = Params.from_request(request)
     if request.method == "POST" and params.token is None:
         return _session_post(request, params)
-    if params.token is None and _safe(lambda: methods.writes(params)):
+    if params.token is None and request.user.is_authenticated and _safe(lambda: methods.writes(params)):
         # NB: a link on another site could make a signed-in browser GET this: writes need a token or a POST
         return formats.error(f"{params.get('method')} changes data: send it as a POST from the dashboard (with its "
                              "CSRF token) or with token_auth.", "json", status=403)

@@ -17,7 +17,7 @@ from analytics.reports import live
 from analytics.reports.archive import site_timezone, site_today
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
-from analytics.segments import saved
+from analytics.segments import presets, saved
 from analytics.segments.metadata import SEGMENT_OPERATORS, segment_dimension_groups
 from analytics.segments.suggest import suggested_values
 from analytics.reports.periods import PeriodError
@@ -154,7 +154,8 @@ def _visit_log(request, template: str, section: str, *, with_media: bool):
                                   with_media=with_media, segment=segment)
         built = {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE,
                  "saved_segments": list(saved.visible(request.user, request.instance)),
-                 "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS}
+                 "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS,
+                 "presets": presets.grouped()}
         if segment and not with_media:
             built["matching"] = live.visits_count(between=between, segment=segment)
         return built

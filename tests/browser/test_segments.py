@@ -46,6 +46,12 @@ def test_a_segment_typed_applied_saved_and_picked_again(new_page, portal):
     expect(page.locator("#segment-input")).to_have_value("visitCount>1")
     expect(page.locator("article.visit")).to_have_count(1)
 
+    page.click("#segment-presets summary")  # a ready-made one: Carol browses on her phone
+    page.get_by_role("link", name="Smartphones").click()
+    expect(page.locator("#segment-input")).to_have_value("deviceType==smartphone")
+    expect(page.locator("article.visit")).to_have_count(1)
+    expect(page.locator("article.visit")).to_contain_text("c" * 16)
+
     page.fill("#segment-input", "visitCount>")  # a bad expression: said on the page, nothing breaks
     page.click("#segment-form button[type=submit]")
     expect(page.locator('[role="alert"]')).to_contain_text("no value")

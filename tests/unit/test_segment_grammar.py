@@ -90,3 +90,10 @@ def test_any_text_parses_or_is_refused_with_a_message(text):
         assert str(error)
         return
     assert all(isinstance(c, Condition) and c.name for ors in segment for c in ors)
+
+
+def test_every_ready_made_segment_reads_and_compiles():
+    from analytics.segments.presets import PRESETS
+    for _kind, name, expression in PRESETS:
+        sql, params = visits_sql(parse(expression), timezone="Europe/Paris")
+        assert sql.count("%s") == len(params), name
