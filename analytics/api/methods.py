@@ -26,7 +26,7 @@ from analytics.reports import labels, live, service
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
-from analytics.segments import saved
+from analytics.segments import query, saved
 from analytics.segments.metadata import segments_metadata
 from analytics.segments.suggest import suggested_values
 from farm.tenancy import in_tenant
@@ -82,11 +82,11 @@ def answer(params: Params, *, user, host: Instance | None):
         raise ApiError(f"segment is not supported by {params.method[:100]} yet (only by {', '.join(sorted(SEGMENTED))}): "
                        "ask without a segment.")
     call = Call(params, user, host)
-    if params.method in WRITES and not re.fullmatch(r"\d{1,9}", (params.id_site or str(getattr(host, "pk", ""))).strip()):
-        raise ApiError(f"{params.method} changes one site's segments: pass one idSite.")
     if method.scope == "farm":
         return method.run(call)
     found, keyed = access.requested_sites(user, params, host)
+    if keyed and params.method in WRITES:
+        raise ApiError(f"{params.method} changes one site's segments: pass one idSite.")
     per_site = {}
     for site in found:
         try:
@@ -215,7 +215,7 @@ def _last_visits(call: Call) -> Stream:
         periods, _keyed = periods_asked(call.params, today=service.site_today())
         between = span_bounds(periods[0].start, periods[-1].end, site_timezone())
     site, language, segment = call.site, translation.get_language(), call.params.get("segment")
-    live.check_segment(segment)  # a bad expression is the caller's error, before the answer starts
+    query.check(segment, timezone=site_timezone())  # a bad one is the caller's error, before the answer starts
 
     def rows():
         with in_tenant(site), translation.override(language):
@@ -274,14 +274,6 @@ def _segment_id(call: Call) -> int:
 
 
 SUCCESS = {"result": "success", "message": "ok"}  # Matomo's answer for `true`
-WRITES = {"SegmentEditor.add", "SegmentEditor.update", "SegmentEditor.delete"}  # methods that change data
-
-
-def writes(params: Params) -> bool:
-    """Whether the call (or one of its bulk sub-requests) changes data: a session may only POST those."""
-    if params.get("method") == "API.getBulkRequest":
-        return any(Params.of(url, inherit=params).get("method") in WRITES for url in params.bulk_urls())
-    return params.get("method") in WRITES
 SEGMENT_EDITOR = {
     "SegmentEditor.add": lambda call: {"value": saved.segment_add(call.user, call.site, **_segment_fields(call)).pk},
     "SegmentEditor.update": lambda call: saved.segment_update(call.user, call.site, _segment_id(call),
@@ -291,6 +283,16 @@ SEGMENT_EDITOR = {
                                                       call.site),
     "SegmentEditor.getAll": lambda call: [saved.as_matomo(s, call.site) for s in saved.visible(call.user, call.site)],
 }
+
+
+WRITES = {"SegmentEditor.add", "SegmentEditor.update", "SegmentEditor.delete"}  # methods that change data
+
+
+def writes(params: Params) -> bool:
+    """Whether the call (or one of its bulk sub-requests) changes data: a session may only POST those."""
+    if params.get("method") == "API.getBulkRequest":
+        return any(Params.of(url, inherit=params).get("method") in WRITES for url in params.bulk_urls())
+    return params.get("method") in WRITES
 
 
 # API.* -----------------------------------------------------------------------------------------

@@ -17,12 +17,7 @@ SPLIT_COLUMNS = ("nb_plays", "nb_impressions", "play_rate", "finish_rate", "sum_
 ITEM_METRICS = ("nb_plays", "nb_impressions", "play_rate", "finish_rate", "sum_total_time_watched",
                 "avg_time_watched", "avg_completion_rate", "avg_media_length")
 TYPE_TITLES = {"video": _("Video"), "audio": _("Audio")}
-REALTIME_WINDOWS = (30, 60, 24 * 60)
 MOST_PLAYED_MINUTES = 30
-
-
-def _column(key: str) -> tables.Column:
-    return tables.Column(key, tables.COLUMN_TITLES[key], tables.COLUMN_KINDS.get(key, "count"))
 
 
 def overview(choice: PeriodChoice, metric: str) -> dict:
@@ -30,13 +25,13 @@ def overview(choice: PeriodChoice, metric: str) -> dict:
     the reports of each, and the audience map (plays per country)."""
     periods = choice.evolution()
     points = service.report_series(OVERVIEW, periods)
-    row = points[-1] if choice.kind != "range" else service.report(OVERVIEW, choice.period)
-    columns = [_column(c) for c in SPLIT_COLUMNS]
+    row = pages.period_row(choice, OVERVIEW, points)
+    columns = [tables.column(c) for c in SPLIT_COLUMNS]
     split = [{"kind": kind, "title": TYPE_TITLES[kind], "cells": [(row.get(f"{c.key}_{kind}"), c.kind) for c in columns]}
              for kind in catalog.MEDIA_TYPES]
     countries = service.report("MediaAnalytics.getCountries", choice.period)
     return {"metric": metric, "evolution": pages.evolution_chart(periods, points, metric),
-            "cards": pages.summary_cards(choice, OVERVIEW, with_sparklines=True, evolution=points),
+            "cards": pages.summary_cards(choice, OVERVIEW, with_sparklines=True, evolution=points, row=row),
             "split": split, "split_columns": columns,
             "blocks": pages.blocks([(n, c) for n, c in pages.MEDIA_REPORTS if n in pages.MEDIA_ITEM_REPORTS], choice),
             # the other tables load once the page is shown (htmx), so the page itself stays quick
@@ -56,8 +51,7 @@ def item(choice: PeriodChoice, resource: str) -> dict | None:
     else:
         return None
     current = _row(service.report(name, choice.period), resource) if choice.kind == "range" else points[-1]
-    cards = [pages.Card(m, str(tables.COLUMN_TITLES[m]), tables.COLUMN_KINDS.get(m, "count"), current.get(m) or 0)
-             for m in ITEM_METRICS]
+    cards = [pages.Card(c.key, str(c.title), c.kind, current.get(c.key) or 0) for c in map(tables.column, ITEM_METRICS)]
     curve = _row(service.report("MediaAnalytics.getDropOff", choice.period), resource)
     return {"resource": resource, "kind": "video" if "Video" in name else "audio", "cards": cards,
             "evolution": pages.evolution_chart(periods, points, "nb_plays"),
@@ -80,5 +74,5 @@ def drop_off_chart(curve: dict) -> dict | None:
 
 def realtime() -> dict:
     """Plays and time watched in the last 30 min, 60 min and 24 h, and the media played most now."""
-    return {"counters": [(minutes, live.media_counters(minutes)) for minutes in REALTIME_WINDOWS],
+    return {"counters": [(minutes, live.media_counters(minutes)) for minutes in pages.REALTIME_WINDOWS],
             "most_played": live.most_played(MOST_PLAYED_MINUTES), "most_played_minutes": MOST_PLAYED_MINUTES}

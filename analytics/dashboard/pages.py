@@ -119,6 +119,7 @@ CARD_TITLES = {
     "avg_time_on_site_returning": _("Avg. duration (returning)"),
 }
 EVOLUTION_METRICS = CARDS["VisitsSummary.get"]
+REALTIME_WINDOWS = (30, 60, 24 * 60)  # the minutes the real-time pages count over
 
 
 @dataclass
@@ -217,10 +218,17 @@ def period_label(period: Period) -> str:
     return f"{period.start} – {period.end}"
 
 
+def period_row(choice: PeriodChoice, name: str, evolution: list[dict]) -> dict:
+    """A single-row report for the chosen period: the evolution's last point already holds it,
+    except for a range (its evolution is its days)."""
+    return evolution[-1] if evolution and choice.kind != "range" else service.report(name, choice.period)
+
+
 def summary_cards(choice: PeriodChoice, name: str = "VisitsSummary.get", *, with_sparklines: bool = False,
-                  evolution: list[dict] | None = None) -> list[Card]:
-    """The cards of a single-row report for the chosen period, compared with the previous if asked."""
-    row = service.report(name, choice.period)
+                  evolution: list[dict] | None = None, row: dict | None = None) -> list[Card]:
+    """The cards of a single-row report for the chosen period (`row`, when read already), compared
+    with the previous if asked."""
+    row = row if row is not None else period_row(choice, name, evolution or [])
     before = service.report(name, choice.previous) if choice.compare else None
     spec = catalog.spec(name)
     titles = {**spec.metrics, **{r.name: r.title for r in spec.ratios}}

@@ -90,11 +90,16 @@ class Table:
         return len(self.rows) < self.total
 
 
+def column(key: str) -> Column:
+    """A metric as the dashboard shows it: its translated title and how it reads."""
+    return Column(key, COLUMN_TITLES[key], COLUMN_KINDS.get(key, "count"))
+
+
 def columns(name: str) -> list[Column]:
     """The columns shown for a report: its metric family's, with the report's exceptions."""
     spec = catalog.spec(name)
     keys = _REPORT_COLUMNS.get(name) or next(keys for family, keys in _FAMILY_COLUMNS if spec.metrics is family)
-    return [Column(key, COLUMN_TITLES[key], COLUMN_KINDS.get(key, "count")) for key in keys]
+    return [column(key) for key in keys]
 
 
 def _limit(value) -> int:

@@ -5,9 +5,9 @@ Report blocks answer htmx requests (sort, limit, search) with just the block.
 """
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.contrib import messages
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,16 +17,15 @@ from analytics.reports import live
 from analytics.reports.archive import site_timezone, site_today
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
+from analytics.reports.periods import PeriodError
 from analytics.segments import presets, saved
 from analytics.segments.metadata import SEGMENT_OPERATORS, segment_dimension_groups
 from analytics.segments.suggest import suggested_values
-from analytics.reports.periods import PeriodError
 from instances.models import Role
 from instances.site_access import sees_visitors, site_context, site_role_required, visitor_views
 
 VISITOR_LOG_PAGE = 20
 MAX_PAGE = 100_000  # a page number beyond this would only make PostgreSQL's OFFSET overflow
-REALTIME_WINDOWS = (30, 60, 24 * 60)
 KEPT = ("metric", "resource", "segment")  # query parameters the period picker carries along
 
 
@@ -119,7 +118,7 @@ def realtime_panel(request):
 def _realtime(request) -> dict:
     """The counters, and the latest visits for those who may see single visitors."""
     shown = sees_visitors(request.user, request.instance)
-    return {"counters": [(minutes, live.counters(minutes)) for minutes in REALTIME_WINDOWS],
+    return {"counters": [(minutes, live.counters(minutes)) for minutes in pages.REALTIME_WINDOWS],
             "visits": live.last_visits(limit=10) if shown else None}
 
 
@@ -152,12 +151,12 @@ def _visit_log(request, template: str, section: str, *, with_media: bool):
         between = span_bounds(choice.period.start, choice.period.end, site_timezone())
         visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between,
                                   with_media=with_media, segment=segment)
-        built = {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE,
-                 "saved_segments": list(saved.visible(request.user, request.instance)),
-                 "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS,
-                 "presets": presets.grouped()}
-        if segment and not with_media:
-            built["matching"] = live.visits_count(between=between, segment=segment)
+        built = {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE}
+        if not with_media:  # the segment bar: the audience log has none
+            built |= {"saved_segments": list(saved.visible(request.user, request.instance)),
+                      "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS,
+                      "presets": presets.grouped(),
+                      "matching": live.visits_count(between=between, segment=segment) if segment else None}
         return built
     return _page(request, template, section, page_number=number, build=build, segmented=not with_media)
 

@@ -15,12 +15,8 @@ from django.db import connection, transaction
 
 from analytics.reports import media
 from analytics.reports.catalog import DAYS_OF_WEEK, DURATION_BUCKETS, PAGE_BUCKETS
-
-UNKNOWN = "Unknown"
-
-
-def _or(expr: str, fallback: str = UNKNOWN) -> str:
-    return f"COALESCE(NULLIF({expr}, ''), '{fallback}')"
+from analytics.reports.sql_parts import as_int64, country_code
+from analytics.reports.sql_parts import or_unknown as _or
 
 
 def _when(referrer_type: str, expr: str) -> str:
@@ -60,7 +56,7 @@ VISIT_DIMENSIONS = [
     ("DevicesDetection.getBrowsers", "NULL", _or("v.browser_name")),
     ("DevicesDetection.getBrowserVersions", "NULL", _or("trim(v.browser_name || ' ' || v.browser_version)")),
     ("Resolution.getResolution", "NULL", _or("v.resolution")),
-    ("UserCountry.getCountry", "NULL", _or("lower(v.country)", "xx")),
+    ("UserCountry.getCountry", "NULL", country_code()),
     ("UserLanguage.getLanguage", "NULL",
      _or("lower(trim(split_part(split_part(split_part(v.language, ',', 1), ';', 1), '-', 1)))", "xx")),
     ("VisitTime.getVisitInformationPerServerTime", "NULL",
@@ -196,13 +192,12 @@ GROUP BY 1, 2
 ITEM_COLUMNS = ("revenue", "quantity", "orders", "nb_visits")
 
 # The 16-hex visitor id is a 64-bit number; user ids (free text) are hashed to one.
-_AS_INT64 = "('x' || CASE WHEN {col} ~ '^[0-9a-f]{{16}}$' THEN {col} ELSE left(md5({col}), 16) END)::bit(64)::bigint"
 VISITORS_SQL = f"""
-SELECT DISTINCT {_AS_INT64.format(col="v.visitor_id")} FROM analytics_visit v
+SELECT DISTINCT {as_int64("v.visitor_id")} FROM analytics_visit v
 WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s
 """
 USERS_SQL = f"""
-SELECT DISTINCT {_AS_INT64.format(col="v.user_id")} FROM analytics_visit v
+SELECT DISTINCT {as_int64("v.user_id")} FROM analytics_visit v
 WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s AND v.user_id <> ''
 """
 

@@ -76,12 +76,6 @@ def _segment_ids(parsed, between, min_timestamp) -> RawSQL:
     return RawSQL(sql, params)
 
 
-def check_segment(segment: str | None) -> None:
-    """Raise SegmentError now if `segment` cannot be read or compiled (a streamed answer checks first)."""
-    if parsed := grammar.parse(segment):
-        query.visits_sql(parsed, timezone=site_timezone())
-
-
 def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None = None,
                 visitor_id: str | None = None, between: tuple[datetime, datetime] | None = None,
                 with_media: bool = False, segment: str | None = None) -> Iterator[dict]:

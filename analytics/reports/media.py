@@ -18,11 +18,12 @@ of its positions covers it.
 import numpy as np
 
 from analytics.reports.catalog import DROP_OFF_STEPS, MEDIA_METRICS, MEDIA_TYPES
+from analytics.reports.sql_parts import UNKNOWN, as_int64, country_code
+from analytics.reports.sql_parts import or_unknown as _or
 
 PLAY_SECONDS = 1
 FINISH_MARGIN = 2
 POSITION_WIDTH = 5  # the tracker's positions: each one stands for [p, p + 5 s)
-UNKNOWN = "Unknown"
 
 _DAY_SESSIONS = f"""
     SELECT m.id, m.visit_id, m.media_type AS t, m.resource, m.title, m.player, m.width, m.height, m.first_at,
@@ -31,10 +32,6 @@ _DAY_SESSIONS = f"""
            m.watched_seconds > {PLAY_SECONDS} AS play
     FROM analytics_mediaplay m WHERE m.first_at >= %(start)s AND m.first_at < %(end)s
 """
-
-
-def _or(expr: str) -> str:
-    return f"COALESCE(NULLIF({expr}, ''), '{UNKNOWN}')"
 
 
 _GROUPED = _or("split_part(split_part(m.resource, '?', 1), '#', 1)")
@@ -52,7 +49,7 @@ DIMENSIONS = [
     ("MediaAnalytics.getVideoResolutions", "video",
      f"CASE WHEN m.width > 0 AND m.height > 0 THEN m.width || 'x' || m.height ELSE '{UNKNOWN}' END"),
     ("MediaAnalytics.getPlayers", None, _or("m.player")),
-    ("MediaAnalytics.getCountries", None, "COALESCE(NULLIF(lower(v.country), ''), 'xx')"),  # the audience map
+    ("MediaAnalytics.getCountries", None, country_code()),  # the audience map
 ]
 _FINISH = f"m.play AND m.len > {FINISH_MARGIN} AND m.progress >= m.len - {FINISH_MARGIN}"
 SESSIONS_SQL = f"""
@@ -74,12 +71,10 @@ SESSION_COLUMNS = ("nb_impressions", "nb_plays", "nb_finishes", "sum_total_time_
                    "nb_plays_with_time_to_initial_play", "nb_fullscreen_plays")
 assert set(SESSION_COLUMNS) == set(MEDIA_METRICS)
 
-# The 16-hex visitor id as a 64-bit number, as the visitor sets of VisitsSummary (definitions.VISITORS_SQL).
+# Visitors as 64-bit numbers, as the visitor sets of VisitsSummary (definitions.VISITORS_SQL).
 VISITS_SQL = f"""
 WITH m AS ({_DAY_SESSIONS})
-SELECT m.visit_id, m.t, bool_or(m.play),
-       ('x' || CASE WHEN v.visitor_id ~ '^[0-9a-f]{{16}}$' THEN v.visitor_id ELSE left(md5(v.visitor_id), 16) END
-       )::bit(64)::bigint
+SELECT m.visit_id, m.t, bool_or(m.play), {as_int64("v.visitor_id")}
 FROM m JOIN analytics_visit v ON v.id = m.visit_id
 GROUP BY m.visit_id, m.t, v.visitor_id
 """
@@ -135,7 +130,7 @@ def _audience(rows: list[tuple]) -> tuple[dict[str, np.ndarray], dict[str, int]]
     return sets, visits
 
 
-def overview(by_type: dict[str, dict], sets: dict[str, np.ndarray] | None, *, nb_visits: int,
+def overview(by_type: dict[str, dict], sets: dict[str, np.ndarray], *, nb_visits: int,
              visits: dict[str, int]) -> dict:
     """MediaAnalytics.get's one row: all media, then each type suffixed (`nb_plays_video`)."""
     row = {"nb_visits": nb_visits, "nb_visits_with_impressions": visits.get("", 0)}
@@ -144,9 +139,7 @@ def overview(by_type: dict[str, dict], sets: dict[str, np.ndarray] | None, *, nb
     for kind in MEDIA_TYPES:
         row |= {f"{name}_{kind}": _number(by_type.get(kind, {}).get(name, 0)) for name in SESSION_COLUMNS}
         row[f"nb_visits_with_impressions_{kind}"] = visits.get(kind, 0)
-    if sets is not None:
-        with_uniques(row, sets)
-    return row
+    return with_uniques(row, sets)
 
 
 def with_uniques(row: dict, sets: dict[str, np.ndarray]) -> dict:

@@ -16,6 +16,9 @@ from typing import Callable
 
 from django.utils.translation import gettext_lazy as _
 
+from analytics.reports.media import PLAY_SECONDS
+from analytics.segments.grammar import SegmentError
+
 VISIT, ACTION, CONVERSION, MEDIA = "visit", "action", "conversion", "media"
 TABLES = {ACTION: "analytics_action", CONVERSION: "analytics_conversion", MEDIA: "analytics_mediaplay"}
 ALIASES = {VISIT: "v", ACTION: "a", CONVERSION: "c", MEDIA: "m"}
@@ -143,7 +146,7 @@ DIMENSIONS = [
     Dimension("media_length", _("Media"), MEDIA, "m.length_seconds", number=True, title=_("Media length (seconds)")),
     Dimension("media_impression_type", _("Media"), MEDIA, "m.media_type", accepted="video, audio",
               title=_("Media type (impressions)")),
-    Dimension("media_plays_type", _("Media"), MEDIA, "m.media_type", rows="m.watched_seconds > 1",
+    Dimension("media_plays_type", _("Media"), MEDIA, "m.media_type", rows=f"m.watched_seconds > {PLAY_SECONDS}",
               accepted="video, audio", title=_("Media type (plays)")),
 ]
 BY_NAME = {d.name: d for d in DIMENSIONS}
@@ -154,6 +157,22 @@ def custom(index: int) -> Dimension:
     """`dimensionN`: the custom dimension N sent with the visit (`dimensionN=` on any of its hits)."""
     return Dimension(f"dimension{index}", _("Custom dimensions"), VISIT, f"(v.dimensions ->> '{index}')",
                      title=f"Custom dimension {index}")
+
+
+def joined(level: str, join: str = "JOIN") -> str:
+    """The clause joining a row source to the visit `v` under its alias."""
+    alias = ALIASES[level]
+    return f" {join} {TABLES[level]} {alias} ON {alias}.visit_id = v.id"
+
+
+def require(name: str, position: int | None = None) -> Dimension:
+    """The dimension of that name, or a SegmentError saying it is none (and where, in an expression)."""
+    dimension = find(name)
+    if dimension is None:
+        where = "" if position is None else f" (at position {position})"
+        raise SegmentError(f"The segment dimension “{name[:100]}”{where} is not supported; "
+                           "API.getSegmentsMetadata lists them.")
+    return dimension
 
 
 def find(name: str) -> Dimension | None:

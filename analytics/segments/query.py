@@ -8,8 +8,9 @@ As Matomo's LogQueryBuilder: the visit is joined once to each row source its con
 whole expression — so `pageUrl=@/blog;pageTitle=@Honey` needs one page view matching both, and
 `pageUrl=@/blog,visitCount>5` is tested row by row too. `!=` and `!@` on a row-level dimension
 select the visits with no matching row at all (Matomo's `idvisit NOT IN` subquery, those of one OR
-group on one table merged into one; here NOT EXISTS, the same visits). Values only ever reach SQL as parameters; the site's timezone, a validated zone
-name, is written in as a literal so that the parameters stay in one simple positional list.
+group on one table merged into one; here NOT EXISTS, the same visits). Values only ever reach SQL
+as parameters; the site's timezone, a validated zone name, is written in as a literal so that the
+parameters stay in one simple positional list.
 """
 import re
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from analytics.segments import dimensions
 from analytics.segments.dimensions import ALIASES, TABLES, VISIT, Dimension
-from analytics.segments.grammar import IS_EMPTY, IS_NOT_EMPTY, Condition, Segment, SegmentError
+from analytics.segments.grammar import IS_EMPTY, IS_NOT_EMPTY, Condition, Segment, SegmentError, parse
 
 _NEGATIVE = {"!=": "==", "!@": "=@"}  # and the positive operator their subquery looks for
 _ZONE = re.compile(r"^[A-Za-z0-9_+\-/]+$")
@@ -55,7 +56,7 @@ class _Compiled:
         visits without a page view both under x and titled y)."""
         parts, negatives = [], {}
         for condition in conditions:
-            dimension = self.dimension(condition)
+            dimension = dimensions.require(condition.name, condition.position)
             if dimension.level != VISIT and condition.operator in _NEGATIVE:
                 negatives.setdefault(dimension.level, []).append((dimension, condition))
                 continue
@@ -68,13 +69,6 @@ class _Compiled:
             tests = " AND ".join(f"({d.rows} AND {m})" if d.rows else m for (d, _c), m in zip(found, matches))
             parts.append(f"NOT EXISTS (SELECT 1 FROM {TABLES[level]} {alias} WHERE {alias}.visit_id = v.id AND {tests})")
         return "(" + " OR ".join(parts) + ")"
-
-    def dimension(self, condition: Condition) -> Dimension:
-        dimension = dimensions.find(condition.name)
-        if dimension is None:
-            raise SegmentError(f"The segment dimension “{condition.name}” (at position {condition.position}) is not "
-                               "supported; API.getSegmentsMetadata lists them.")
-        return dimension
 
     def match(self, dimension: Dimension, operator: str, condition: Condition) -> str:
         expr, value = self.expression(dimension), condition.value
@@ -131,8 +125,16 @@ def visits_sql(segment: Segment, *, timezone: str, start=None, end=None) -> tupl
     if end is not None:
         bounds.append(f"v.first_action_at < {compiled.bind(end)}")
     where = " AND ".join(compiled.group(ors) for ors in segment)
-    joins = "".join(f" LEFT JOIN {TABLES[level]} {ALIASES[level]} ON {ALIASES[level]}.visit_id = v.id"
-                    for level in sorted(compiled.levels - {VISIT}))
+    joins = "".join(dimensions.joined(level, "LEFT JOIN") for level in sorted(compiled.levels - {VISIT}))
     select = "SELECT DISTINCT v.id" if joins else "SELECT v.id"
     # NB: the bounds' parameters were bound first, and come first in the text too
     return f"{select} FROM analytics_visit v{joins} WHERE {' AND '.join([*bounds, where or 'true'])}", compiled.params
+
+
+def check(expression: str | None, *, timezone: str) -> Segment:
+    """The expression read and compiled once, so that a bad one is refused before anything is done
+    with it (an answer streamed later, a segment about to be saved). Raises SegmentError."""
+    segment = parse(expression)
+    if segment:
+        visits_sql(segment, timezone=timezone)
+    return segment

@@ -11,8 +11,7 @@ from django.utils import timezone as dj_timezone
 
 from analytics.reports.archive import site_timezone
 from analytics.segments import dimensions
-from analytics.segments.dimensions import ALIASES, TABLES, VISIT
-from analytics.segments.grammar import SegmentError
+from analytics.segments.dimensions import VISIT
 from analytics.segments.query import sql_of
 
 DAYS = 60
@@ -21,12 +20,9 @@ RECENT = 5000
 
 
 def suggested_values(name: str, *, now: datetime | None = None, limit: int = LIMIT) -> list[str]:
-    dimension = dimensions.find(name)
-    if dimension is None:
-        raise SegmentError(f"The segment dimension “{name[:100]}” is not supported; API.getSegmentsMetadata lists them.")
+    dimension = dimensions.require(name)
     expr = f"({sql_of(dimension, site_timezone())})"
-    join = "" if dimension.level == VISIT else (
-        f" JOIN {TABLES[dimension.level]} {ALIASES[dimension.level]} ON {ALIASES[dimension.level]}.visit_id = v.id")
+    join = "" if dimension.level == VISIT else dimensions.joined(dimension.level)
     rows = f" AND {dimension.rows}" if dimension.rows else ""
     # the most recent RECENT visits of the window: a bounded read whatever the site's traffic
     sql = (f"WITH v AS (SELECT * FROM analytics_visit WHERE first_action_at >= %s ORDER BY first_action_at DESC "
