@@ -200,3 +200,12 @@ def test_media_methods_need_view_access_as_the_other_reports(client, site):
             status, body = call_api(client, idSite=site.pk, method=method, period="day", date="2026-06-01",
                                     **({"token_auth": token} if token else {}))
             assert status == 401 and body["result"] == "error" and body["message"], (method, token, body)
+
+
+def test_has_records_says_whether_any_media_was_seen(client, site, token):
+    def has_records():
+        return call_api(client, token_auth=token, idSite=site.pk, method="MediaAnalytics.hasRecords")
+    store(site, [hit(site, NOON, _id="a" * 16, url="https://s.example/")])  # a page view, no media
+    assert has_records() == (200, {"value": False})
+    _traffic(site)
+    assert has_records() == (200, {"value": True})

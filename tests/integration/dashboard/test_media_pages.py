@@ -47,7 +47,7 @@ def test_the_media_overview_draws_plays_with_cards_the_split_tables_and_the_map(
     assert 'hx-get="/report/MediaAnalytics.getPlayers/?period=day' in html
     block = get(client, f"/report/MediaAnalytics.getPlayers/?{ON_DAY}", host="reels.localhost",
                 HTTP_HX_REQUEST="true").content.decode()
-    assert block.startswith("\n<section") or 'id="report-MediaAnalytics-getPlayers"' in block
+    assert 'id="report-MediaAnalytics-getPlayers"' in block and "<html" not in block  # the block alone
     assert chart(block, "chart-report-MediaAnalytics-getPlayers")["type"] == "pie"
     assert chart(html, "map-media") == {"type": "map", "labels": ["fr"], "values": [1], "label": "Plays"}
 
@@ -104,7 +104,7 @@ def test_the_media_pages_speak_french(client, site):
 def test_only_members_open_the_media_pages(client, site):
     client.force_login(make_user("outsider"))
     for path in MEDIA_PAGES:
-        assert _page(client, path)[0] in (302, 403), path
+        assert _page(client, path)[0] == 403, path  # signed in, no role on the site
     client.logout()
     for path in MEDIA_PAGES:
         assert _page(client, path)[0] == 302, path
