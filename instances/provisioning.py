@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django_tenants.clone import CloneSchema
 from django_tenants.utils import schema_exists
@@ -155,8 +155,9 @@ def instance_provision(*, instance_id: int, method: str = "clone") -> Instance:
             _set_state(instance, SchemaState.FAILED, f"{type(exc).__name__}: {exc}")
             return instance
         instance.refresh_from_db()  # it may have been deactivated while the schema was being built
-        _set_state(instance, SchemaState.READY)
-        timetable_tenant_changed(instance)  # its scheduled tasks start at their next boundary
+        with transaction.atomic():  # "ready" is seen with the site's timetable, never before it
+            _set_state(instance, SchemaState.READY)
+            timetable_tenant_changed(instance)  # its scheduled tasks start at their next boundary
         logger.info("provisioned %s by %s in %.3f s", instance.slug, used, time.monotonic() - started)
         return instance
 

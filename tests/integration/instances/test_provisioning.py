@@ -103,3 +103,21 @@ def test_the_template_is_brought_up_to_date_before_cloning_when_a_tenant_migrati
     assert instance.is_live
     assert "analytics_visit" in tables_in("tenant_template")
     assert "analytics_visit" in tables_in("after_deploy")
+
+
+def test_ready_is_never_seen_without_the_sites_timetable(monkeypatch):
+    """Whoever waits for "ready" (the CLI's --wait, a test, an operator) sees a site whose scheduled
+    tasks exist: the state and the timetable are committed together, or neither is."""
+    instance = validated("timetabled")
+
+    def timetable_fails(_instance):
+        raise RuntimeError("timetable unavailable")
+    monkeypatch.setattr(provisioning, "timetable_tenant_changed", timetable_fails)
+    with pytest.raises(RuntimeError):
+        provisioning.instance_provision(instance_id=instance.pk)
+    instance.refresh_from_db()
+    assert instance.schema_state != SchemaState.READY
+    monkeypatch.undo()
+    provisioning.instance_provision(instance_id=instance.pk)  # tried again: ready, with its tasks
+    instance.refresh_from_db()
+    assert instance.schema_state == SchemaState.READY and instance.scheduled_tasks.exists()
