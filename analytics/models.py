@@ -152,6 +152,8 @@ class Archive(models.Model):
         MONTH = "month"
         YEAR = "year"
 
+    segment = models.CharField(max_length=40, blank=True, default="",
+                               help_text="The saved segment's key (restricted.Selection.key); empty for all visits.")
     period = models.CharField(max_length=5, choices=Period.choices)
     start = models.DateField()
     report = models.CharField(max_length=100)
@@ -160,7 +162,7 @@ class Archive(models.Model):
     complete = models.BooleanField(default=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["period", "start", "report"], name="archive_one_per_report")]
+        constraints = [models.UniqueConstraint(fields=["segment", "period", "start", "report"], name="archive_one_per_report")]
 
 
 class ArchiveVisitors(models.Model):
@@ -171,13 +173,15 @@ class ArchiveVisitors(models.Model):
     bytea: about 8 bytes a visitor. Longer periods and ranges union these sets.
     """
 
+    segment = models.CharField(max_length=40, blank=True, default="",
+                               help_text="The saved segment's key (restricted.Selection.key); empty for all visits.")
     period = models.CharField(max_length=5, choices=Archive.Period.choices)
     start = models.DateField()
     visitors = models.BinaryField()
     users = models.BinaryField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["period", "start"], name="archive_visitors_one_per_period")]
+        constraints = [models.UniqueConstraint(fields=["segment", "period", "start"], name="archive_visitors_one_per_period")]
 
 
 class ArchiveSet(models.Model):
@@ -185,13 +189,15 @@ class ArchiveSet(models.Model):
     ("impressions", "plays_video", ...), packed as ArchiveVisitors' sets are. A week or month
     unions its days' sets, as unique visitors do."""
 
+    segment = models.CharField(max_length=40, blank=True, default="",
+                               help_text="The saved segment's key (restricted.Selection.key); empty for all visits.")
     period = models.CharField(max_length=5, choices=Archive.Period.choices)
     start = models.DateField()
     name = models.CharField(max_length=40)
     ids = models.BinaryField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["period", "start", "name"], name="archive_set_one_per_name")]
+        constraints = [models.UniqueConstraint(fields=["segment", "period", "start", "name"], name="archive_set_one_per_name")]
 
 
 class ArchiveState(models.Model):
@@ -226,5 +232,7 @@ class SavedSegment(models.Model):
     owner_login = models.CharField(max_length=150)
     shared = models.BooleanField(default=False)
     auto_archive = models.BooleanField(default=False, help_text="Pre-processed by the hourly archiving run.")
+    archive_from = models.DateField(null=True, blank=True,
+                                    help_text="Pre-processed from this day on; empty: from the site's first data.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -159,6 +159,8 @@ FARM_COUNTRY_CACHE_DIR = os.environ.get("FARM_COUNTRY_CACHE_DIR", "")
 FARM_API_MAX_ARCHIVES = int(os.environ.get("FARM_API_MAX_ARCHIVES", "100"))
 FARM_API_LIVE_MAX_VISITS = int(os.environ.get("FARM_API_LIVE_MAX_VISITS", "1000"))  # one Live.getLastVisitsDetails
 FARM_LIVE_PROFILE_MAX_VISITS = int(os.environ.get("FARM_LIVE_PROFILE_MAX_VISITS", "100"))  # as Matomo's profile
+# How long a segment computed on request (not pre-processed) is kept, in seconds.
+FARM_SEGMENT_CACHE_SECONDS = int(os.environ.get("FARM_SEGMENT_CACHE_SECONDS", "300"))
 FARM_LIVE_MAX_ACTIONS_PER_VISIT = int(os.environ.get("FARM_LIVE_MAX_ACTIONS_PER_VISIT", "500"))  # as Matomo
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -99,10 +99,18 @@ class SiteSettingsForm(CronUrlFormMixin, forms.ModelForm):
     timezone = forms.ChoiceField(label=_("Timezone"), choices=TIMEZONE_CHOICES,
                                  help_text=_("Days, reports and scheduled tasks follow this timezone."))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["k_anonymity"].required = False  # left out (an older form, a script): kept as it is
+
+    def clean_k_anonymity(self):
+        value = self.cleaned_data.get("k_anonymity")
+        return self.instance.k_anonymity if value is None else value
+
     class Meta:
         model = Instance
         fields = ("timezone", "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips",
-                  "excluded_user_agents", "visitor_views_admins_only", "cron_url", "cron_every")
+                  "excluded_user_agents", "visitor_views_admins_only", "k_anonymity", "cron_url", "cron_every")
         widgets = {"excluded_ips": forms.Textarea(attrs={"rows": 4}),
                    "excluded_user_agents": forms.Textarea(attrs={"rows": 3}),
                    "cron_url": forms.TextInput(attrs={"placeholder": "https://www.example.org/spip.php?action=cron"})}

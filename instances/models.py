@@ -3,6 +3,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -96,6 +97,12 @@ class Instance(TenantMixin):
         _("visitor log and profiles for site admins only"), default=False,
         help_text=_("On: members with the view or write role see reports, but not the visitor log, visitor "
                     "profiles, the latest visits of the real-time page, the audience log nor Live.* in the API."))
+
+    k_anonymity = models.PositiveSmallIntegerField(
+        _("k-anonymity floor of segmented reports"), default=5,
+        validators=[MinValueValidator(2), MaxValueValidator(100)],
+        help_text=_("A report narrowed by a segment never shows a row describing fewer visitors than this: such "
+                    "rows are folded into “Other” or withheld. At least 2; 5 by default."))
 
     # The site's own cron, called by the farm's super cron (instances.site_cron); set through
     # instances.site_cron.instance_cron_url_set, which checks the URL (SSRF guard) and schedules it.

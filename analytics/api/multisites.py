@@ -14,6 +14,8 @@ never by entering site schemas. As Matomo's MultiSites API:
   and the site's today for getOne; each site's days are its own local days.
 - `enhanced=1` adds conversions, ecommerce orders and their revenue (every site: the farm has no
   per-site ecommerce switch).
+- `segment=` reads each site's archives of that segment, which must be pre-processed on every site
+  asked (a saved segment with autoArchive on each); otherwise the answer says so.
 """
 import re
 from typing import NamedTuple
@@ -26,7 +28,14 @@ from analytics.api.errors import ApiError, NoAccess
 from analytics.api.filters import columns, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
+from analytics.models import SavedSegment
+from analytics.reports import service
+from analytics.reports.errors import ReportError
+from analytics.reports.periods import Period
+from analytics.reports.site_days import TOTALS_REPORTS, totals
+from farm.tenancy import in_tenant
 from instances import overview
+from instances.models import Instance
 
 BASE = {"nb_visits": "visits_evolution", "nb_actions": "actions_evolution", "nb_pageviews": "pageviews_evolution",
         "revenue": "revenue_evolution"}
@@ -57,7 +66,7 @@ def get_all(call) -> list[dict] | Keyed:
     results = {}
     for period in periods:
         span = overview.Span(period.kind, period.start, period.end)
-        totals = overview.sites_totals(site_ids=[site.pk for site in found], span=span, metrics=tuple(metrics))
+        totals = _totals([site.pk for site in found], span, tuple(metrics), params.get("segment"))
         shared = {"ratio": overview.elapsed_ratio(span, now=timezone.now(), timezone_name=UTC),
                   "periodName": span.kind, "previousRange": previous_range(span.previous())}
         rows = [_site_row(site, totals.get(site.pk, _NOTHING), metrics, shared, present) for site in found
@@ -78,12 +87,44 @@ def get_one(call) -> dict | Keyed:
     for period in periods:
         span = overview.Span(period.kind, period.start, period.end)
         ratio = overview.elapsed_ratio(span, now=timezone.now(), timezone_name=site.timezone)
-        current, previous = overview.sites_totals(site_ids=[site.pk], span=span, metrics=tuple(metrics)).get(
-            site.pk, ({}, {}))
+        current, previous = _totals([site.pk], span, tuple(metrics), params.get("segment")).get(site.pk, ({}, {}))
         row = _add_evolutions({metric: _number(current.get(metric, 0)) for metric in metrics}, current, previous,
                               metrics, ratio, present)
         results[period.label] = columns(row, params)
     return Keyed("date", results) if keyed else results[periods[0].label]
+
+
+def _totals(site_ids: list[int], span: overview.Span, metrics: tuple, segment: str | None) -> dict[int, tuple]:
+    """Each site's (current, previous) totals: from the public daily totals, or with a segment from
+    each site's archives of that segment, which must be pre-processed on every site asked (reading a
+    segment from the raw logs of many sites in one request would be unbounded work)."""
+    if not segment:
+        return overview.sites_totals(site_ids=site_ids, span=span, metrics=metrics)
+    found, missing = {}, []
+    for site in Instance.objects.filter(pk__in=site_ids).order_by("pk"):
+        with in_tenant(site):
+            if not SavedSegment.objects.filter(auto_archive=True, definition=segment).exists():
+                missing.append(site.pk)
+                continue
+            try:
+                with service.segmented(segment):
+                    today = service.site_today()
+                    found[site.pk] = tuple(
+                        {metric: value for metric, value in totals(service.reports(TOTALS_REPORTS, _period(part),
+                                                                                   today=today)).items()
+                         if metric in metrics} for part in (span, span.previous()))
+            except (ReportError, service.NotArchived) as error:
+                raise ApiError(f"site {site.pk}: {error}") from None
+    if missing:
+        shown = ", ".join(map(str, missing[:20])) + (" …" if len(missing) > 20 else "")
+        raise ApiError(f"MultiSites answers a segment only where it is pre-processed, and it is not on site(s) {shown}: "
+                       "save it there with autoArchive=1 (SegmentEditor.add), or ask for those sites' reports one "
+                       "site at a time (idSite=N), where a segment is computed on request.")
+    return found
+
+
+def _period(span: overview.Span) -> Period:
+    return Period.span(span.start, span.end) if span.kind == "range" else Period.of(span.kind, span.start)
 
 
 class Listed(NamedTuple):

@@ -273,7 +273,8 @@ def block(name: str, choice: PeriodChoice, *, chart: str | None = None, sort: st
     """One report of the chosen period as a table (and chart), compared with the previous if asked."""
     rows = [{**row, "display": display_label(name, row["label"])} for row in service.report(name, choice.period)]
     if name in MEDIA_ITEM_REPORTS:
-        rows = [{**row, "link": f"/media/item/?{choice.query(resource=row['label'])}"} for row in rows]
+        segment = service.current_segment()
+        rows = [{**row, "link": f"/media/item/?{choice.query(resource=row['label'], segment=segment)}"} for row in rows]
     previous_rows = service.report(name, choice.previous) if choice.compare else None
     if limit is None:
         limit = -1 if catalog.spec(name).order == "label" else tables.DEFAULT_LIMIT

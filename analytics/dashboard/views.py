@@ -8,12 +8,14 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.conf import settings
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from analytics.dashboard import maps, media, pages
+from analytics.dashboard import compare, maps, media, pages
 from analytics.dashboard.choice import PeriodChoice, period_choice
-from analytics.reports import live
+from analytics.reports import live, service
 from analytics.reports.archive import site_timezone, site_today
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
@@ -29,10 +31,11 @@ MAX_PAGE = 100_000  # a page number beyond this would only make PostgreSQL's OFF
 KEPT = ("metric", "resource", "segment")  # query parameters the period picker carries along
 
 
-def _page(request, template: str, section: str, *, segmented: bool = False, **extra):
+def _page(request, template: str, section: str, *, segmented: bool = True, **extra):
     """Render a dashboard page with the navigation, the period picker and the data's freshness.
 
-    `segmented`: the page applies `segment=`; any other page says it shows all visits."""
+    `segmented`: the page applies `segment=` (and shows the segment bar); the real-time pages do
+    not, and say so."""
     try:
         choice, error = period_choice(request.GET, today=site_today()), None
     except PeriodError as exc:
@@ -42,17 +45,43 @@ def _page(request, template: str, section: str, *, segmented: bool = False, **ex
         return redirect(f"{request.path}?{choice.query(**keep)}")
     if keep["segment"] and not segmented:
         keep["segment"] = None  # not carried on: this page would show all visits under a segment's name
-        messages.info(request, gettext("Segments apply to the visitor log only so far: this page shows all visits."))
+        messages.info(request, gettext("Segments do not apply to the real-time pages: this page shows all visits."))
     context = site_context(request, section=section, choice=choice, period_error=error, freshness=pages.freshness(),
                            empty=pages.site_is_empty(), kept={k: v for k, v in keep.items() if v is not None},
-                           **pages.picker(choice, keep))
+                           query=choice.query(segment=keep["segment"]), **pages.picker(choice, keep))
+    if segmented and not context["empty"]:
+        context.update(_segment_bar(request, choice, keep["segment"]))
     if not context["empty"] and "build" in extra:
         try:
-            context.update(extra.pop("build")(choice))
+            with service.archiving_bounded(max_archives=settings.FARM_API_MAX_ARCHIVES), \
+                    service.segmented(keep["segment"], main_period=choice.period):
+                context.update(extra.pop("build")(choice))
+                withheld = sum(service.withheld().values())
         except ReportError as exc:  # e.g. a segment that cannot be read: said on the page
             error = context["period_error"] = str(exc)
+        else:
+            if withheld:
+                k = request.instance.k_anonymity
+                messages.info(request, ngettext(
+                    "%(n)s row describing fewer than %(k)s visitors is withheld from this segment's reports.",
+                    "%(n)s rows describing fewer than %(k)s visitors each are withheld from this segment's reports.",
+                    withheld) % {"n": withheld, "k": k})
     context.update(extra)
     return render(request, template, context, status=400 if error else 200)
+
+
+def _segment_bar(request, choice: PeriodChoice, segment: str | None) -> dict:
+    """The segment bar's data: saved and ready-made segments, the builder's dimensions, and the
+    visits the applied segment matches in the period."""
+    between = span_bounds(choice.period.start, choice.period.end, site_timezone())
+    try:
+        matching = live.visits_count(between=between, segment=segment) if segment else None
+    except ReportError:
+        matching = None  # the build says what is wrong with it
+    return {"segment_bar": True, "saved_segments": list(saved.visible(request.user, request.instance)),
+            "compare_asked": request.GET.getlist("compare"),
+            "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS,
+            "presets": presets.grouped(), "matching": matching}
 
 
 @require_GET
@@ -63,10 +92,17 @@ def overview(request):
 
     def build(choice: PeriodChoice) -> dict:
         periods, points = pages.evolution(choice)
-        return {"metric": metric, "evolution": pages.evolution_chart(periods, points, metric),
-                "cards": pages.summary_cards(choice, with_sparklines=True, evolution=points),
-                "blocks": pages.blocks(pages.OVERVIEW_REPORTS, choice, limit=5)}
+        built = {"metric": metric, "evolution": pages.evolution_chart(periods, points, metric),
+                 "cards": pages.summary_cards(choice, with_sparklines=True, evolution=points),
+                 "blocks": pages.blocks(pages.OVERVIEW_REPORTS, choice, limit=5)}
+        if segments := _compared_segments(request):
+            built["compared"] = compare.summary(choice, segments)
+        return built
     return _page(request, "dashboard/overview.html", "overview", build=build)
+
+
+def _compared_segments(request) -> list[tuple[str, str]]:
+    return compare.asked(request.GET.getlist("compare"), list(saved.visible(request.user, request.instance)))
 
 
 @require_GET
@@ -95,9 +131,12 @@ def report(request, name: str):
     params = request.GET
 
     def build(choice: PeriodChoice) -> dict:
-        return {"rep": pages.block(name, choice, chart=pages.CHARTS.get(name), sort=params.get("sort", ""),
-                                     order=params.get("order", "desc"), limit=params.get("limit"),
-                                     search=params.get("search", ""))}
+        built = {"rep": pages.block(name, choice, chart=pages.CHARTS.get(name), sort=params.get("sort", ""),
+                                    order=params.get("order", "desc"), limit=params.get("limit"),
+                                    search=params.get("search", ""))}
+        if segments := _compared_segments(request):
+            built["compared"] = compare.report(name, choice, segments)
+        return built
     template = "dashboard/_report.html" if request.headers.get("HX-Request") else "dashboard/report.html"
     return _page(request, template, "report", build=build)
 
@@ -105,7 +144,7 @@ def report(request, name: str):
 @require_GET
 @site_role_required(Role.VIEW)
 def realtime(request):
-    return _page(request, "dashboard/realtime.html", "realtime", **_realtime(request))
+    return _page(request, "dashboard/realtime.html", "realtime", **_realtime(request), segmented=False)
 
 
 @require_GET
@@ -151,14 +190,8 @@ def _visit_log(request, template: str, section: str, *, with_media: bool):
         between = span_bounds(choice.period.start, choice.period.end, site_timezone())
         visits = live.last_visits(limit=VISITOR_LOG_PAGE + 1, offset=(number - 1) * VISITOR_LOG_PAGE, between=between,
                                   with_media=with_media, segment=segment)
-        built = {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE}
-        if not with_media:  # the segment bar: the audience log has none
-            built |= {"saved_segments": list(saved.visible(request.user, request.instance)),
-                      "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS,
-                      "presets": presets.grouped(),
-                      "matching": live.visits_count(between=between, segment=segment) if segment else None}
-        return built
-    return _page(request, template, section, page_number=number, build=build, segmented=not with_media)
+        return {"visits": visits[:VISITOR_LOG_PAGE], "has_next": len(visits) > VISITOR_LOG_PAGE}
+    return _page(request, template, section, page_number=number, build=build)
 
 
 @require_GET
@@ -175,16 +208,19 @@ def segment_suggest(request):
 @require_POST
 @site_role_required(Role.VIEW)
 def segment_save(request):
-    """Save the segment shown on the visitor log (personal, or shared by a site admin), then show it."""
+    """Save the segment applied on a page (personal, or shared by a site admin; real-time, or
+    pre-processed by the archiving run), then show that page with it."""
     definition = request.POST.get("definition", "")
     try:
         saved.segment_add(request.user, request.instance, name=request.POST.get("name", ""), definition=definition,
-                          shared=request.POST.get("shared") == "1")
+                          shared=request.POST.get("shared") == "1", auto_archive=request.POST.get("auto_archive") == "1")
         messages.success(request, gettext("Segment saved."))
     except ReportError as exc:
         messages.error(request, str(exc))
     back = {key: request.POST.get(key) for key in ("period", "date")} | {"segment": definition}
-    return redirect(f"/visitor-log/?{urlencode({k: v for k, v in back.items() if v})}")
+    path = request.POST.get("next", "")
+    path = path if url_has_allowed_host_and_scheme(path, allowed_hosts=None) and path.startswith("/") else "/"
+    return redirect(f"{path}?{urlencode({k: v for k, v in back.items() if v})}")
 
 
 @require_GET
@@ -215,7 +251,7 @@ def media_item(request):
 @require_GET
 @site_role_required(Role.VIEW)
 def media_realtime(request):
-    return _page(request, "dashboard/media_realtime.html", "media", **media.realtime())
+    return _page(request, "dashboard/media_realtime.html", "media", **media.realtime(), segmented=False)
 
 
 @require_GET
@@ -232,4 +268,4 @@ def visitor_profile(request, visitor_id: str):
     profile = live.visitor_profile(visitor_id)
     if profile is None:
         raise Http404("no such visitor")
-    return _page(request, "dashboard/visitor_profile.html", "visitor-log", profile=profile)
+    return _page(request, "dashboard/visitor_profile.html", "visitor-log", profile=profile, segmented=False)

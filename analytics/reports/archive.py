@@ -10,7 +10,12 @@ fall on, today, days archived before they were over, and closed days ingest mark
 heartbeat or a media progress lengthened one of their visits without adding a row
 (ArchiveInvalidation) are archived again, then the weeks, months and years containing them. Any
 other closed day's archive is left untouched.
+
+Saved segments marked for pre-processing (autoArchive) get archives of their own (`segment` holds
+their key), built the same way from their visits only, by the same run and for the same days, plus
+a bounded slice of their past each run until it is complete.
 """
+import logging
 import time as monotonic
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,15 +25,18 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
-from analytics.models import Archive, ArchiveInvalidation, ArchiveSet, ArchiveState, ArchiveVisitors
+from analytics.models import Archive, ArchiveInvalidation, ArchiveSet, ArchiveState, ArchiveVisitors, SavedSegment
 from analytics.reports import media
 from analytics.reports.catalog import MEDIA_UNIQUE_COLUMNS, STORED
-from analytics.reports.definitions import compute_day, span_bounds
+from analytics.reports.definitions import compute, span_bounds
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
 from analytics.reports.site_days import site_day_store
+from analytics.segments.grammar import SegmentError
+from analytics.segments.restricted import Selection
 from analytics.tracking.store import site_lock  # the ingest writers' lock: no batch is half-seen (see _watermarks)
 
+logger = logging.getLogger(__name__)
 _ARCHIVE_LOCK = 4244  # pg_advisory_lock(4244, instance id): one archiving run per site at a time
 _LONGER = ("week", "month", "year")
 _LOG_TABLES = (  # (table, time column for the local day, ArchiveState field)
@@ -48,35 +56,43 @@ def site_today(now: datetime | None = None) -> date:
     return (now or dj_timezone.now()).astimezone(ZoneInfo(site_timezone())).date()
 
 
+def _key(segment: Selection | None) -> str:
+    return segment.key if segment is not None else ""
+
+
 @transaction.atomic
 def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | None, *, today: date,
-           named: dict[str, np.ndarray] | None = None) -> None:
-    now, complete = dj_timezone.now(), period.ended(today)
+           named: dict[str, np.ndarray] | None = None, segment: Selection | None = None) -> None:
+    now, complete, key = dj_timezone.now(), period.ended(today), _key(segment)
     Archive.objects.bulk_create(
-        [Archive(period=period.kind, start=period.start, report=name, rows=rows, computed_at=now, complete=complete)
-         for name, rows in reports.items()],
-        update_conflicts=True, unique_fields=["period", "start", "report"],
+        [Archive(segment=key, period=period.kind, start=period.start, report=name, rows=rows, computed_at=now,
+                 complete=complete) for name, rows in reports.items()],
+        update_conflicts=True, unique_fields=["segment", "period", "start", "report"],
         update_fields=["rows", "computed_at", "complete"])
     if sets is not None:
-        ArchiveVisitors.objects.update_or_create(period=period.kind, start=period.start,
+        ArchiveVisitors.objects.update_or_create(segment=key, period=period.kind, start=period.start,
                                                  defaults={"visitors": pack(sets[0]), "users": pack(sets[1])})
     if named is not None:
         ArchiveSet.objects.bulk_create(
-            [ArchiveSet(period=period.kind, start=period.start, name=name, ids=pack(ids)) for name, ids in named.items()],
-            update_conflicts=True, unique_fields=["period", "start", "name"], update_fields=["ids"])
+            [ArchiveSet(segment=key, period=period.kind, start=period.start, name=name, ids=pack(ids))
+             for name, ids in named.items()],
+            update_conflicts=True, unique_fields=["segment", "period", "start", "name"], update_fields=["ids"])
 
 
-def archive_day(day: date, *, today: date) -> dict[str, list[dict]]:
-    """Compute one day's reports from the raw logs and store them (replacing any older archive)."""
-    result = compute_day(day, site_timezone())
+def archive_day(day: date, *, today: date, segment: Selection | None = None) -> dict[str, list[dict]]:
+    """Compute one day's reports from the raw logs and store them (replacing any older archive);
+    of a segment's visits only when one is given (a pre-processed segment)."""
+    result = compute(day, day, site_timezone(), segment=segment)
     reports = derive(result.reports)
     with transaction.atomic():
-        _store(Period.of("day", day), reports, (result.visitors, result.users), today=today, named=result.sets)
-        site_day_store(day, reports)  # the public "All websites" row (instances.overview)
+        _store(Period.of("day", day), reports, (result.visitors, result.users), today=today, named=result.sets,
+               segment=segment)
+        if segment is None:
+            site_day_store(day, reports)  # the public "All websites" row (instances.overview)
     return reports
 
 
-def archive_period(period: Period, *, today: date) -> dict[str, list[dict]]:
+def archive_period(period: Period, *, today: date, segment: Selection | None = None) -> dict[str, list[dict]]:
     """Build a week or month from its day archives, or a year from its month archives, and store it.
 
     Parts after today hold no data and are skipped; missing parts are archived first. Unique
@@ -86,7 +102,7 @@ def archive_period(period: Period, *, today: date) -> dict[str, list[dict]]:
     """
     kind = "month" if period.kind == "year" else "day"
     parts = sorted({Period.of(kind, day) for day in period.days() if day <= today})
-    reports = merge_reports(parts_reports(parts, today=today))
+    reports = merge_reports(parts_reports(parts, today=today, segment=segment))
     summary, media_row = reports["VisitsSummary.get"][0], reports["MediaAnalytics.get"][0]
     if period.kind == "year":
         sets = named = None
@@ -95,23 +111,25 @@ def archive_period(period: Period, *, today: date) -> dict[str, list[dict]]:
         for column in MEDIA_UNIQUE_COLUMNS:
             media_row.pop(column, None)
     else:
-        sets, named = unique_sets(parts, today=today), named_sets(parts)
+        sets, named = unique_sets(parts, today=today, segment=segment), named_sets(parts, segment=segment)
         summary["nb_uniq_visitors"], summary["nb_users"] = len(sets[0]), len(sets[1])
         media.with_uniques(media_row, named)
-    _store(period, reports, sets, today=today, named=named)
+    _store(period, reports, sets, today=today, named=named, segment=segment)
     return reports
 
 
-def archived(period: Period, *, today: date, names: list[str] | None = None) -> dict[str, list[dict]]:
+def archived(period: Period, *, today: date, names: list[str] | None = None,
+             segment: Selection | None = None) -> dict[str, list[dict]]:
     """The stored reports of a day, week, month or year (only `names` if given), archiving on demand.
 
     Like Matomo's browser-triggered archiving, a missing archive, or one computed before its
     period was over, is (re)computed now; the hourly run makes this the exception.
     """
-    return parts_reports([period], today=today, names=names)[0]
+    return parts_reports([period], today=today, names=names, segment=segment)[0]
 
 
-def parts_reports(parts: list[Period], *, today: date, names: list[str] | None = None) -> list[dict]:
+def parts_reports(parts: list[Period], *, today: date, names: list[str] | None = None,
+                  segment: Selection | None = None) -> list[dict]:
     """The reports of several periods of one kind, read in one query; missing or stale ones rebuilt.
 
     A past day that has neither an archive nor any log row is empty, and so is any period that ends
@@ -121,8 +139,8 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
     """
     wanted = set(names) if names is not None else set(STORED)
     found: dict[tuple, dict] = {}
-    for archive in Archive.objects.filter(period__in={p.kind for p in parts}, start__in=[p.start for p in parts],
-                                          report__in=wanted).only("period", "start", "report", "rows", "complete"):
+    for archive in Archive.objects.filter(segment=_key(segment), period__in={p.kind for p in parts},
+                                          start__in=[p.start for p in parts], report__in=wanted).only("period", "start", "report", "rows", "complete"):
         found.setdefault((archive.period, archive.start), {})[archive.report] = archive
     fresh = {}
     for part in parts:
@@ -139,13 +157,15 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
         elif part.start > today or ((part.kind, part.start) not in found and _empty(part, first, with_data)):
             reports = merge_reports([])
         else:
-            reports = _rebuild(part, today=today)
+            reports = _rebuild(part, today=today, segment=segment)
         out.append({name: rows for name, rows in reports.items() if name in wanted})
     return out
 
 
-def _rebuild(period: Period, *, today: date) -> dict[str, list[dict]]:
-    return archive_day(period.start, today=today) if period.kind == "day" else archive_period(period, today=today)
+def _rebuild(period: Period, *, today: date, segment: Selection | None = None) -> dict[str, list[dict]]:
+    if period.kind == "day":
+        return archive_day(period.start, today=today, segment=segment)
+    return archive_period(period, today=today, segment=segment)
 
 
 def _empty(part: Period, first: date | None, with_data: set[date]) -> bool:
@@ -178,11 +198,11 @@ def _days_with_data(parts: list[Period]) -> set[date]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def unique_sets(parts: list[Period], *, today: date) -> tuple[np.ndarray, np.ndarray]:
+def unique_sets(parts: list[Period], *, today: date, segment: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The union of the visitor and user sets of day, week or month parts (archiving missing parts)."""
     parts = [part for part in parts if part.start <= today]
     stored = {(s.period, s.start): s for s in ArchiveVisitors.objects.filter(
-        period__in={p.kind for p in parts}, start__in={p.start for p in parts})}
+        segment=_key(segment), period__in={p.kind for p in parts}, start__in={p.start for p in parts})}
     missing = [part for part in parts if (part.kind, part.start) not in stored]
     with_data = _days_with_data(missing)
     first = _first_data_day() if missing else None
@@ -192,19 +212,19 @@ def unique_sets(parts: list[Period], *, today: date) -> tuple[np.ndarray, np.nda
         if row is None and _empty(part, first, with_data):
             continue
         if row is None:
-            _rebuild(part, today=today)
-            row = ArchiveVisitors.objects.get(period=part.kind, start=part.start)
+            _rebuild(part, today=today, segment=segment)
+            row = ArchiveVisitors.objects.get(segment=_key(segment), period=part.kind, start=part.start)
         visitors.append(unpack(row.visitors))
         users.append(unpack(row.users))
     return union(visitors), union(users)
 
 
-def named_sets(parts: list[Period]) -> dict[str, np.ndarray]:
+def named_sets(parts: list[Period], *, segment: Selection | None = None) -> dict[str, np.ndarray]:
     """The union, by name, of the named visitor sets of already archived day, week or month parts."""
     found: dict[str, list[np.ndarray]] = {}
     keys = {(p.kind, p.start) for p in parts}
     for kind, start, name, ids in ArchiveSet.objects.filter(
-            period__in={p.kind for p in parts}, start__in={p.start for p in parts}
+            segment=_key(segment), period__in={p.kind for p in parts}, start__in={p.start for p in parts}
     ).values_list("period", "start", "name", "ids"):
         if (kind, start) in keys:
             found.setdefault(name, []).append(unpack(ids))
@@ -244,6 +264,43 @@ class RunSummary:
     days: list[date] = field(default_factory=list)
     periods: list[Period] = field(default_factory=list)
     seconds: float = 0.0
+    segments: dict[str, int] = field(default_factory=dict)  # pre-processed segment -> days archived
+
+
+SEGMENT_DAYS_PER_RUN = 31  # a new pre-processed segment's past is filled in this many days a run, newest first
+
+
+def preprocessed_segments() -> list[tuple[Selection, date | None]]:
+    """The site's saved segments the archiving run prepares (autoArchive), once per definition,
+    with the day each is prepared from (None: the site's first data). A definition that no longer
+    reads (a dimension gone since) is skipped, and said so in the log."""
+    found: dict[str, tuple[Selection, date | None]] = {}
+    for saved in SavedSegment.objects.filter(auto_archive=True).order_by("pk"):
+        try:
+            segment = Selection.of(saved.definition, k=connection.tenant.k_anonymity, timezone=site_timezone())
+        except SegmentError as error:
+            logger.warning("saved segment %s of %s not archived: %s", saved.pk, connection.tenant.schema_name, error)
+            continue
+        earlier = found.get(segment.key, (None, saved.archive_from))[1]
+        first = None if earlier is None or saved.archive_from is None else min(earlier, saved.archive_from)
+        found[segment.key] = (segment, first)
+    return list(found.values())
+
+
+def _segment_days(segment: Selection, first: date | None, *, changed: set[date], today: date) -> set[date]:
+    """The days a run archives for a pre-processed segment: those it archives for all visits, its own
+    days archived before they ended, and up to SEGMENT_DAYS_PER_RUN days of its past not archived yet
+    (newest first) that have data."""
+    first = max(filter(None, [first, _first_data_day()]), default=today)
+    if first > today:
+        return set()
+    done = set(Archive.objects.filter(segment=segment.key, period="day", report="VisitsSummary.get",
+                                      start__gte=first).values_list("start", "complete"))
+    unfinished = {day for day, complete in done if not complete and day < today}
+    past = sorted(set(Period.span(first, today).days()) - {day for day, _c in done}, reverse=True)
+    with_data = _days_with_data([Period.of("day", day) for day in past])
+    backlog = [day for day in past if day in with_data][:SEGMENT_DAYS_PER_RUN]
+    return {day for day in changed if first <= day <= today} | unfinished | set(backlog)
 
 
 class _RunLock:
@@ -268,7 +325,7 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
     with _RunLock():
         state, _created = ArchiveState.objects.get_or_create(pk=1)
         marks = _watermarks()
-        unfinished = Archive.objects.filter(period="day", complete=False, start__lt=today)
+        unfinished = Archive.objects.filter(segment="", period="day", complete=False, start__lt=today)
         marked = dict(ArchiveInvalidation.objects.values_list("id", "day"))
         days = (changed_days(state, marks) | {today} | set(unfinished.values_list("start", flat=True).distinct())
                 | set(marked.values()))
@@ -277,6 +334,11 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
             archive_day(day, today=today)
         for period in summary.periods:
             archive_period(period, today=today)
+        for segment, first in preprocessed_segments():
+            segment_days = _segment_days(segment, first, changed=days, today=today)
+            summary.segments[segment.definition] = len(segment_days)
+            for item in [*sorted(segment_days), *containing(segment_days)]:
+                _rebuild(item if isinstance(item, Period) else Period.of("day", item), today=today, segment=segment)
         summary.seconds = monotonic.monotonic() - started
         ArchiveState.objects.filter(pk=state.pk).update(**marks, last_run_at=dj_timezone.now(),
                                                         last_run_seconds=summary.seconds)

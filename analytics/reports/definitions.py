@@ -69,8 +69,8 @@ VISIT_DIMENSIONS = [
 ]
 
 
-_DAY_VISITS = """
-    SELECT v.id, v.actions, v.returning, v.referrer_type, v.referrer_name, v.campaign_name, v.campaign_keyword,
+DAY_VISITS = """
+    SELECT v.id, v.visitor_id, v.actions, v.returning, v.referrer_type, v.referrer_name, v.campaign_name, v.campaign_keyword,
            v.device_type, v.device_brand, v.device_model, v.os_name, v.os_version, v.browser_name, v.browser_version,
            v.resolution, v.country, v.language, v.local_time, v.first_action_at,
            GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
@@ -82,7 +82,7 @@ _PARENTS = {i: f"p{i}" for i, (_r, parent, _l) in enumerate(VISIT_DIMENSIONS) if
 # day's conversions, found through their time index, are all those of the day's visits. One
 # GROUPING SETS pass fills a hash table per dimension while reading the day's visits once.
 VISITS_SQL = f"""
-WITH v AS ({_DAY_VISITS}),
+WITH v AS ({DAY_VISITS}),
 converted AS (SELECT DISTINCT c.visit_id FROM analytics_conversion c WHERE c.at >= %(start)s AND c.at < %(end)s),
 x AS (
     SELECT v.actions, v.length, k.visit_id AS converted,
@@ -109,12 +109,13 @@ _PATH = ("COALESCE(NULLIF(CASE WHEN strpos(a.url, '://') = 0 THEN u.hp WHEN strp
          "THEN substr(u.hp, strpos(u.hp, '/')) ELSE '' END, ''), '/')")
 # nb_visits of a page counts each visit's first view of it (a flag from a window over the visit's
 # already sorted rows) rather than count(DISTINCT ...), which would sort all the day's page views.
-PAGES_SQL = f"""
-WITH a AS (
+DAY_PAGE_VIEWS = f"""
     SELECT a.visit_id, a.id, a.at, {_PATH} AS path, {_or('a.title', 'Page Name not defined')} AS title
     FROM analytics_action a CROSS JOIN LATERAL (SELECT {_HOST_AND_PATH} AS hp) u
     WHERE a.kind = 'pageview' AND a.at >= %(start)s AND a.at < %(end)s
-), p AS (
+"""
+PAGES_SQL = f"""
+WITH a AS ({DAY_PAGE_VIEWS}), p AS (
     SELECT a.*, lead(a.at) OVER w AS next_at, row_number() OVER w AS n,
            row_number() OVER (PARTITION BY a.visit_id, a.path ORDER BY a.at, a.id) = 1 AS first_path,
            row_number() OVER (PARTITION BY a.visit_id, a.title ORDER BY a.at, a.id) = 1 AS first_title
@@ -234,9 +235,9 @@ def _ids(sql: str, params: dict) -> np.ndarray:
     return np.sort(np.fromiter((row[0] for row in _fetch(sql, params)), dtype=np.int64))
 
 
-def _visit_reports(params: dict, reports: dict) -> None:
+def _visit_reports(params: dict, reports: dict, sql=str) -> None:
     count = len(VISIT_DIMENSIONS)
-    for grouping, *values in _fetch(VISITS_SQL, params):
+    for grouping, *values in _fetch(sql(VISITS_SQL), params):
         # GROUPING() has a 1 bit for each label not grouped on; the row's dimension is the one 0 bit.
         i = next(i for i in range(count) if not grouping >> (count - 1 - i) & 1)
         label, parents, metrics = values[i], dict(zip(_PARENTS, values[count:])), values[count + len(_PARENTS):]
@@ -248,16 +249,16 @@ def _visit_reports(params: dict, reports: dict) -> None:
         reports.setdefault(VISIT_DIMENSIONS[i][0], []).append(row)
 
 
-def _page_reports(params: dict, reports: dict) -> None:
-    for by_title, path, title, hits, path_visits, title_visits, *values in _fetch(PAGES_SQL, params):
+def _page_reports(params: dict, reports: dict, sql=str) -> None:
+    for by_title, path, title, hits, path_visits, title_visits, *values in _fetch(sql(PAGES_SQL), params):
         report, label, visits = ("Actions.getPageTitles", title, title_visits) if by_title else \
             ("Actions.getPageUrls", path, path_visits)
         row = {"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in (hits, visits, *values))))}
         reports.setdefault(report, []).append(row)
 
 
-def _action_reports(params: dict, reports: dict) -> None:
-    for report, label, hits, visits, total, low, high, with_value in _fetch(ACTIONS_SQL, params):
+def _action_reports(params: dict, reports: dict, sql=str) -> None:
+    for report, label, hits, visits, total, low, high, with_value in _fetch(sql(ACTIONS_SQL), params):
         if report.startswith("Events."):
             row = {"label": label, "nb_events": hits, "nb_visits": visits, "sum_event_value": total or 0,
                    "min_event_value": low, "max_event_value": high, "nb_events_with_value": with_value}
@@ -266,10 +267,10 @@ def _action_reports(params: dict, reports: dict) -> None:
         reports.setdefault(report, []).append(row)
 
 
-def _goal_reports(params: dict, reports: dict) -> None:
+def _goal_reports(params: dict, reports: dict, sql=str) -> None:
     nb_visits = reports["VisitsSummary.get"][0]["nb_visits"]
     goals, overall = [], dict.fromkeys(GOAL_COLUMNS, 0)
-    for goal_id, is_total, *values in _fetch(GOALS_SQL, params):
+    for goal_id, is_total, *values in _fetch(sql(GOALS_SQL), params):
         row = dict(zip(GOAL_COLUMNS, values))
         if is_total:
             overall = row
@@ -277,7 +278,7 @@ def _goal_reports(params: dict, reports: dict) -> None:
             goals.append({"label": str(goal_id), **row})
     reports["Goals.get"] = [{**overall, "nb_visits": nb_visits}]
     reports["Goals.getGoals"] = goals
-    for report, label, *values in _fetch(ITEMS_SQL, params):
+    for report, label, *values in _fetch(sql(ITEMS_SQL), params):
         reports.setdefault(report, []).append({"label": label, **dict(zip(ITEM_COLUMNS, values))})
 
 
@@ -289,25 +290,82 @@ def _frequency(rows: list[dict]) -> dict:
     return row
 
 
-@transaction.atomic
+# The passes, and the reports each one fills: a segment computed on request runs only those it needs.
+PASSES = {
+    "visits": ["VisitsSummary.get", "VisitFrequency.get", *(name for name, _p, _l in VISIT_DIMENSIONS[2:])],
+    "pages": ["Actions.getPageUrls", "Actions.getPageTitles"],
+    "actions": sorted({name for name, _k, _l in ACTION_DIMENSIONS}),
+    "goals": ["Goals.get", "Goals.getGoals", "Goals.getItemsSku", "Goals.getItemsName"],
+    "media": media.REPORTS,
+}
+_NEEDS = {"Actions.get": ("pages", "actions"), "goals": ("visits",), "media": ("visits",)}
+
+
+def with_rows(names) -> set[str]:
+    """The passes filling the reports of rows (not single-row ones) among `names`."""
+    single = {"VisitsSummary.get", "VisitFrequency.get", "Goals.get", "MediaAnalytics.get"}
+    return {kind for kind, reports in PASSES.items() if set(reports) & (set(names) - single)}
+
+
+def passes_for(names) -> set[str]:
+    """The passes that fill the stored reports `names` (and the ones those read: visits for goals)."""
+    found = {kind for kind, reports in PASSES.items() if set(reports) & set(names)}
+    found |= {kind for name in names for kind in _NEEDS.get(name, ())}
+    return found | {kind for kind in list(found) for kind in _NEEDS.get(kind, ())}
+
+
 def compute_day(day: date, timezone: str) -> DayResult:
     """All day reports of `day` (site-local) from the raw logs; call inside the site's schema."""
-    start, end = day_bounds(day, timezone)
+    return compute(day, day, timezone)
+
+
+@transaction.atomic
+def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), segment=None, counted=None) -> DayResult:
+    """The reports of the site-local days `first` to `last` read from the raw logs in one go, only
+    of the visits `segment` selects when one is given (analytics.segments.restricted).
+
+    Over several days the rows are those merging each day's would give (visits never cross
+    midnight; a page's unique views count each visit once either way), so a segment asked on request
+    over a month is read in one pass of each kind instead of thirty. A segmented result also says
+    how many distinct visitors each row describes (`_k`, with their ids below the site's k), which
+    the k-anonymity floor reads (analytics.reports.anonymity), for the rows of the passes `counted`
+    (all passes run by default; a caller wanting only single-row reports counts none).
+    """
+    from analytics.reports import anonymity  # NB: it reads this module's SQL
+    from analytics.segments import restricted
+
+    start, end = span_bounds(first, last, timezone)
     params = {"start": start, "end": end, "tz": timezone}
     reports: dict[str, list[dict]] = {}
     with connection.cursor() as cursor:
         # A busy day's aggregates fit in memory with room to spare (no spill to disk); JIT
         # compilation costs more than it saves on these queries.
         cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
-    _visit_reports(params, reports)
-    visitors, users = _ids(VISITORS_SQL, params), _ids(USERS_SQL, params)
-    summary = (reports.pop("VisitsSummary.get", None) or [dict.fromkeys(VISIT_COLUMNS, 0)])[0]
-    summary.pop("label", None)
-    reports["VisitsSummary.get"] = [{**summary, "nb_uniq_visitors": len(visitors), "nb_users": len(users)}]
-    reports["VisitFrequency.get"] = [_frequency(reports.pop("VisitFrequency.get", []))]
-    _page_reports(params, reports)
-    _action_reports(params, reports)
-    _goal_reports(params, reports)
-    with connection.cursor() as cursor:
-        sets = media.day_reports(cursor, params, reports, nb_visits=summary["nb_visits"])
+        if segment is not None:
+            restricted.select_visits(cursor, segment.parsed, timezone=timezone, start=start, end=end)
+    sql = restricted.rewritten if segment is not None else str
+    visitors = users = np.empty(0, dtype=np.int64)
+    if "visits" in passes:
+        _visit_reports(params, reports, sql)
+        visitors, users = _ids(sql(VISITORS_SQL), params), _ids(sql(USERS_SQL), params)
+        summary = (reports.pop("VisitsSummary.get", None) or [dict.fromkeys(VISIT_COLUMNS, 0)])[0]
+        summary.pop("label", None)
+        reports["VisitsSummary.get"] = [{**summary, "nb_uniq_visitors": len(visitors), "nb_users": len(users)}]
+        reports["VisitFrequency.get"] = [_frequency(reports.pop("VisitFrequency.get", []))]
+    if "pages" in passes:
+        _page_reports(params, reports, sql)
+    if "actions" in passes:
+        _action_reports(params, reports, sql)
+    if "goals" in passes:
+        _goal_reports(params, reports, sql)
+    sets = {}
+    if "media" in passes:
+        with connection.cursor() as cursor:
+            nb_visits = reports["VisitsSummary.get"][0]["nb_visits"]
+            sets = media.day_reports(cursor, params, reports, nb_visits=nb_visits, sql=sql)
+    if segment is not None:
+        with connection.cursor() as cursor:
+            anonymity.count_visitors(cursor, params, reports, passes=passes if counted is None else counted, sql=sql,
+                                     k=segment.k, visitors=visitors)
+            cursor.execute("DROP TABLE pg_temp.segment_visits")
     return DayResult(reports, visitors, users, sets)

@@ -25,7 +25,7 @@ PLAY_SECONDS = 1
 FINISH_MARGIN = 2
 POSITION_WIDTH = 5  # the tracker's positions: each one stands for [p, p + 5 s)
 
-_DAY_SESSIONS = f"""
+DAY_SESSIONS = f"""
     SELECT m.id, m.visit_id, m.media_type AS t, m.resource, m.title, m.player, m.width, m.height, m.first_at,
            m.length_seconds AS len, m.watched_seconds AS watched, m.progress_seconds AS progress,
            m.time_to_play_seconds AS ttp, m.fullscreen, m.segments,
@@ -51,18 +51,26 @@ DIMENSIONS = [
     ("MediaAnalytics.getPlayers", None, _or("m.player")),
     ("MediaAnalytics.getCountries", None, country_code()),  # the audience map
 ]
+
+
+def labels(dimensions) -> str:
+    """The VALUES list unpivoting a session `m` into (report, label) rows, one per dimension."""
+    return ", ".join(f"('{report}', " + (f"({label})::text" if kind is None else
+                                         f"CASE WHEN m.t = '{kind}' THEN ({label})::text END") + ")"
+                     for report, kind, label in dimensions)
+
+
+REPORTS = [name for name, _kind, _label in DIMENSIONS] + ["MediaAnalytics.getDropOff"]
 _FINISH = f"m.play AND m.len > {FINISH_MARGIN} AND m.progress >= m.len - {FINISH_MARGIN}"
 SESSIONS_SQL = f"""
-WITH m AS ({_DAY_SESSIONS})
+WITH m AS ({DAY_SESSIONS})
 SELECT d.report, d.label, count(*), count(*) FILTER (WHERE m.play), count(*) FILTER (WHERE {_FINISH}),
        COALESCE(sum(m.watched) FILTER (WHERE m.play), 0),
        COALESCE(sum(LEAST(m.progress::float8 / m.len, 1)) FILTER (WHERE m.play AND m.len > 0), 0),
        count(*) FILTER (WHERE m.play AND m.len > 0), COALESCE(sum(m.len) FILTER (WHERE m.play AND m.len > 0), 0),
        COALESCE(sum(m.ttp) FILTER (WHERE m.play), 0), count(m.ttp) FILTER (WHERE m.play),
        count(*) FILTER (WHERE m.play AND m.fullscreen)
-FROM m LEFT JOIN analytics_visit v ON v.id = m.visit_id CROSS JOIN LATERAL (VALUES {", ".join(
-    f"('{report}', {'' if kind is None else f'CASE WHEN m.t = {chr(39)}{kind}{chr(39)} THEN '}({label})::text"
-    f"{'' if kind is None else ' END'})" for report, kind, label in DIMENSIONS)}) AS d(report, label)
+FROM m LEFT JOIN analytics_visit v ON v.id = m.visit_id CROSS JOIN LATERAL (VALUES {labels(DIMENSIONS)}) AS d(report, label)
 WHERE d.label IS NOT NULL
 GROUP BY 1, 2
 """
@@ -73,18 +81,25 @@ assert set(SESSION_COLUMNS) == set(MEDIA_METRICS)
 
 # Visitors as 64-bit numbers, as the visitor sets of VisitsSummary (definitions.VISITORS_SQL).
 VISITS_SQL = f"""
-WITH m AS ({_DAY_SESSIONS})
+WITH m AS ({DAY_SESSIONS})
 SELECT m.visit_id, m.t, bool_or(m.play), {as_int64("v.visitor_id")}
 FROM m JOIN analytics_visit v ON v.id = m.visit_id
 GROUP BY m.visit_id, m.t, v.visitor_id
 """
 
+
+
+def measured(alias: str) -> str:
+    """Whether a session is on the drop-off curve: a play of known length with a clean list of positions."""
+    return f"{alias}.play AND {alias}.len > 0 AND {alias}.segments ~ '^[0-9]{{1,9}}(,[0-9]{{1,9}})*$'"
+
+
 # A play is "watching" at step s when one of its positions covers the point s % of the way from the
 # start to the media's last second, t = s * span / 100 with span = max(length - 1, 1): p <= t < p + width.
 # Rows whose positions are not a clean list (stored before ingest cleaned them) are left off the curve.
 DROP_OFF_SQL = f"""
-SELECT {_or("s.resource")}, GREATEST(s.len - 1, 1), s.segments FROM ({_DAY_SESSIONS}) s
-WHERE s.play AND s.len > 0 AND s.segments ~ '^[0-9]{{1,9}}(,[0-9]{{1,9}})*$'
+SELECT {_or("s.resource")}, GREATEST(s.len - 1, 1), s.segments FROM ({DAY_SESSIONS}) s
+WHERE {measured("s")}
 """
 
 
@@ -93,20 +108,21 @@ def _fetch(cursor, sql: str, params: dict) -> list[tuple]:
     return cursor.fetchall()
 
 
-def day_reports(cursor, params: dict, reports: dict, *, nb_visits: int) -> dict[str, np.ndarray]:
+def day_reports(cursor, params: dict, reports: dict, *, nb_visits: int, sql=str) -> dict[str, np.ndarray]:
     """Add the day's media reports to `reports`; return its unique-visitor sets by name
-    ("impressions", "plays", "impressions_video", ...), which longer periods union."""
+    ("impressions", "plays", "impressions_video", ...), which longer periods union. `sql` rewrites
+    each query (a segment's restriction, analytics.segments.restricted)."""
     by_type = {}
-    for report, label, *values in _fetch(cursor, SESSIONS_SQL, params):
+    for report, label, *values in _fetch(cursor, sql(SESSIONS_SQL), params):
         row = dict(zip(SESSION_COLUMNS, values))
         row["sum_completion"] = float(row["sum_completion"])
         if report == "MediaAnalytics.get":
             by_type[label] = row
         else:
             reports.setdefault(report, []).append({"label": label, **{k: _number(v) for k, v in row.items()}})
-    sets, visits = _audience(_fetch(cursor, VISITS_SQL, params))
+    sets, visits = _audience(_fetch(cursor, sql(VISITS_SQL), params))
     reports["MediaAnalytics.get"] = [overview(by_type, sets, nb_visits=nb_visits, visits=visits)]
-    reports["MediaAnalytics.getDropOff"] = drop_off(_fetch(cursor, DROP_OFF_SQL, params))
+    reports["MediaAnalytics.getDropOff"] = drop_off(_fetch(cursor, sql(DROP_OFF_SQL), params))
     return sets
 
 

@@ -2,11 +2,13 @@
 
 Pure functions, no database. Metrics are additive by name: `max_*` take the maximum, `min_*` the
 minimum, everything else is summed. Unique visitors and users are not additive: they are dropped
-here and set by the caller from the union of the periods' visitor sets. Actions.get is derived
+here and set by the caller from the union of the periods' visitor sets. A segment's rows also
+carry their visitor counts for the k-anonymity floor (anonymity.combine). Actions.get is derived
 from the merged action reports rather than summed (its nb_keywords counts distinct keywords).
 """
 import numpy as np
 
+from analytics.reports import anonymity
 from analytics.reports.catalog import MEDIA_UNIQUE_COLUMNS, REPORTS, STORED
 
 UNIQUE_COLUMNS = ("nb_uniq_visitors", "nb_users", *MEDIA_UNIQUE_COLUMNS)
@@ -14,8 +16,14 @@ KEY_COLUMNS = ("parent", "label")
 
 
 def _combine(into: dict, row: dict) -> None:
+    combine_metrics(into, row)
+    anonymity.combine(into, row)
+
+
+def combine_metrics(into: dict, row: dict) -> None:
+    """Add a row's metrics into `into` (max_* and min_* kept as such)."""
     for column, value in row.items():
-        if column in KEY_COLUMNS or column in UNIQUE_COLUMNS or value is None:
+        if column in KEY_COLUMNS or column in UNIQUE_COLUMNS or value is None or anonymity.private(column):
             continue
         current = into.get(column)
         if current is None:

@@ -20,6 +20,9 @@ Inside `archiving_bounded(max_archives=N)` (the Reporting API opens one per HTTP
 build at most N archives on demand: a period that would need more is not built, its days are
 queued for the next archiving run (ArchiveInvalidation rows), it is listed in the bound's
 `deferred`, and the read raises NotArchived, so a caller never shows zeros for unprocessed data.
+
+Inside `segmented(definition)` reads describe only the segment's visits, under the site's
+k-anonymity floor (see `segmented`).
 """
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,16 +30,20 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
+from redis.exceptions import RedisError
 
-from analytics.models import Archive, ArchiveInvalidation, ArchiveState
-from analytics.reports import catalog, media
+from analytics.models import Archive, ArchiveInvalidation, ArchiveState, SavedSegment
+from analytics.reports import anonymity, catalog, definitions, media
 from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, archived, named_sets, parts_reports,
-                                       site_today, unique_sets)
+                                       site_timezone, site_today, unique_sets)
 from analytics.reports.errors import ReportError
-from analytics.reports.merge import merge_reports
+from analytics.reports.merge import derive, merge_reports
 from analytics.reports.periods import Period, PeriodError
 from analytics.reports.periods import periods_for as _periods_for
+from analytics.segments.restricted import Selection
 
 _SOURCES = {"Actions.get": ["Actions.getPageUrls", "Actions.getDownloads", "Actions.getOutlinks",
                             "Actions.getSiteSearchKeywords"],
@@ -63,7 +70,7 @@ def report_series(name: str, periods: list[Period], *, today: date | None = None
     (each period charged to the bound) go period by period."""
     today = today or site_today()
     if (name in catalog.VIEWS or name in _SOURCES or name == "Goals.getGoals" or _bound.get() is not None
-            or any(p.kind == "range" for p in periods)):
+            or _segment.get() is not None or any(p.kind == "range" for p in periods)):
         return [report(name, period, today=today) for period in periods]
     spec = catalog.spec(name)
     return [_present(spec, raw.get(name, [])) for raw in parts_reports(periods, today=today, names=[name])]
@@ -73,16 +80,24 @@ def reports(names: list[str], period: Period, *, today: date | None = None) -> d
     """Several reports of one period in one read (the dashboard's overview asks for a handful)."""
     specs = [catalog.spec(name) for name in names]
     today = today or site_today()
-    if (bound := _bound.get()) is not None:
-        bound.charge(period, _unbuilt(period, today=today, names=_with_sources(names)), today=today)
-    raw = _range(names, period, today) if period.kind == "range" else archived(
-        period, today=today, names=_with_sources(names))
+    scope = _segment.get()
+    if scope is not None:
+        raw = _segment_reports(names, period, today, scope)
+    else:
+        if (bound := _bound.get()) is not None:
+            bound.charge(period, _unbuilt(period, today=today, names=_with_sources(names)), today=today)
+        raw = _range(names, period, today) if period.kind == "range" else archived(
+            period, today=today, names=_with_sources(names))
     for name, (source, column) in catalog.VIEWS.items():
         if name in names:
-            raw[name] = [row for row in raw[source] if row[column]]
+            raw[name] = [anonymity.as_view(row, column.partition("_")[0]) if scope else row
+                         for row in raw[source] if row[column]]
     if "Goals.getGoals" in raw:  # each goal's conversion rate is over all the period's visits
         visits = (raw["Goals.get"] or [{}])[0].get("nb_visits", 0)
         raw["Goals.getGoals"] = [{**row, "nb_visits": visits} for row in raw["Goals.getGoals"]]
+    if scope is not None:
+        return {spec.name: _floored(spec, raw.get(spec.name, []), raw["VisitsSummary.get"][0], scope)
+                for spec in specs}
     return {spec.name: _present(spec, raw.get(spec.name, [])) for spec in specs}
 
 
@@ -92,17 +107,17 @@ def _with_sources(names: list[str]) -> list[str]:
     return sorted(stored | {source for name in names for source in _SOURCES.get(name, [])})
 
 
-def _range(names: list[str], period: Period, today: date) -> dict[str, list[dict]]:
+def _range(names: list[str], period: Period, today: date, segment: Selection | None = None) -> dict[str, list[dict]]:
     """A range merged on the fly from the month, week and day archives that tile it."""
     if period.start > today:
         raise PeriodError(f"the range {period.label} starts after today ({today})")
     parts = [part for part in period.parts() if part.start <= today]
-    merged = merge_reports(parts_reports(parts, today=today, names=_with_sources(names)))
+    merged = merge_reports(parts_reports(parts, today=today, names=_with_sources(names), segment=segment))
     if "VisitsSummary.get" in names:
-        visitors, users = unique_sets(parts, today=today)
+        visitors, users = unique_sets(parts, today=today, segment=segment)
         merged["VisitsSummary.get"][0].update(nb_uniq_visitors=len(visitors), nb_users=len(users))
     if "MediaAnalytics.get" in names:
-        media.with_uniques(merged["MediaAnalytics.get"][0], named_sets(parts))
+        media.with_uniques(merged["MediaAnalytics.get"][0], named_sets(parts, segment=segment))
     return merged
 
 
@@ -172,19 +187,19 @@ def archiving_bounded(*, max_archives: int) -> Iterator[ArchivingBound]:
         _bound.reset(token)
 
 
-def _unbuilt(period: Period, *, today: date, names: list[str]) -> list[Period]:
+def _unbuilt(period: Period, *, today: date, names: list[str], segment: Selection | None = None) -> list[Period]:
     """The archives reading `period` would build now (archive.parts_reports' rules, without building):
     missing or stale ones that are not surely empty, then the missing parts of those longer periods."""
     parts = [p for p in (period.parts() if period.kind == "range" else [period]) if p.start <= today]
-    return _unbuilt_parts(parts, today=today, wanted=set(names))
+    return _unbuilt_parts(parts, today=today, wanted=set(names), segment=segment)
 
 
-def _unbuilt_parts(parts: list[Period], *, today: date, wanted: set[str]) -> list[Period]:
+def _unbuilt_parts(parts: list[Period], *, today: date, wanted: set[str], segment: Selection | None) -> list[Period]:
     if not parts:
         return []
     stored: dict[tuple, list[bool]] = {}
     for kind, start, report, complete in Archive.objects.filter(
-            period__in={p.kind for p in parts}, start__in={p.start for p in parts}, report__in=wanted
+            segment=segment.key if segment else "", period__in={p.kind for p in parts}, start__in={p.start for p in parts}, report__in=wanted
     ).values_list("period", "start", "report", "complete"):
         stored.setdefault((kind, start), []).append(complete)
     missing = [p for p in parts if (p.kind, p.start) not in stored]
@@ -199,7 +214,7 @@ def _unbuilt_parts(parts: list[Period], *, today: date, wanted: set[str]) -> lis
         unbuilt.append(part)
     inner = sorted({Period.of("month" if p.kind == "year" else "day", day)
                     for p in unbuilt if p.kind != "day" for day in p.days() if day <= today})
-    return unbuilt + _unbuilt_parts(inner, today=today, wanted=set(catalog.STORED))
+    return unbuilt + _unbuilt_parts(inner, today=today, wanted=set(catalog.STORED), segment=segment)
 
 
 def _queue(unbuilt: list[Period], *, today: date) -> None:
@@ -209,3 +224,133 @@ def _queue(unbuilt: list[Period], *, today: date) -> None:
     days |= {p.start for p in unbuilt if p.kind != "day" and not any(p.start <= d <= p.end for d in days)}
     days -= set(ArchiveInvalidation.objects.filter(day__in=days).values_list("day", flat=True))
     ArchiveInvalidation.objects.bulk_create([ArchiveInvalidation(day=day) for day in sorted(days) if day <= today])
+
+
+# Segments --------------------------------------------------------------------------------------
+
+class SegmentTooLong(ReportError):
+    """A real-time segment over more days than one request may read from the raw logs."""
+
+    def __init__(self, period: Period, days: int, most: int):
+        super().__init__(f"This segment is computed from the raw logs on request, at most {most} days in one request; "
+                         f"{period.kind} {period.label} needs {days}. Pre-process it: save it with “pre-processed” "
+                         "in the segment editor (SegmentEditor.add or update with autoArchive=1), and the hourly "
+                         "archiving run prepares its reports.")
+
+
+@dataclass
+class SegmentScope:
+    """The segment the reads of a request apply, whether its archives are prepared (a saved segment
+    with autoArchive), and how many rows each report withheld under the k floor."""
+
+    selection: Selection
+    preprocessed: bool
+    main_period: Period | None = None
+    withheld: dict[str, int] = field(default_factory=dict)
+
+
+_segment: ContextVar[SegmentScope | None] = ContextVar("segment", default=None)
+
+
+@contextmanager
+def segmented(definition: str | None, *, main_period: Period | None = None) -> Iterator[SegmentScope | None]:
+    """Reads inside describe only the visits `definition` selects, under the site's k-anonymity
+    floor (analytics.reports.anonymity); without a definition, all visits. Call inside the
+    site's schema. Raises SegmentError for a definition that cannot be read.
+
+    A saved segment pre-processed by the archiving run (autoArchive) is read from its archives;
+    any other is computed from the raw logs for the whole period at once (restricted.Selection),
+    cached FARM_SEGMENT_CACHE_SECONDS, and at most as many days a request as the request may
+    build archives (FARM_API_MAX_ARCHIVES): beyond that the answer says to pre-process it. Each
+    read computes only the passes its reports need, except for `main_period` (a dashboard page's
+    period, whose many blocks are then read from one computation).
+    """
+    scope = None
+    if definition:
+        site = connection.tenant
+        selection = Selection.of(definition, k=site.k_anonymity, timezone=site.timezone)
+        preprocessed = SavedSegment.objects.filter(auto_archive=True, definition=definition).exists()
+        scope = SegmentScope(selection, preprocessed, main_period)
+    token = _segment.set(scope)  # NB: None inside another segment's reads means all visits again
+    try:
+        yield _segment.get()
+    finally:
+        _segment.reset(token)
+
+
+def _segment_reports(names: list[str], period: Period, today: date, scope: SegmentScope) -> dict[str, list[dict]]:
+    wanted = sorted({*_with_sources(names), "VisitsSummary.get"})  # its row holds the segment's visitors
+    if scope.preprocessed:
+        if (bound := _bound.get()) is not None:
+            bound.charge(period, _unbuilt(period, today=today, names=wanted, segment=scope.selection), today=today)
+        if period.kind == "range":
+            return _range(wanted, period, today, segment=scope.selection)
+        return archived(period, today=today, names=wanted, segment=scope.selection)
+    every_pass = period == scope.main_period
+    return _real_time(wanted if not every_pass else catalog.STORED, period, today, scope.selection)
+
+
+def _real_time(names: list[str], period: Period, today: date, selection: Selection) -> dict[str, list[dict]]:
+    """The reports of a segment not pre-processed, from the raw logs of the period's days up to today."""
+    if period.start > today:
+        return merge_reports([])
+    last = min(period.end, today)
+    days = (last - period.start).days + 1
+    bound = _bound.get()
+    most = bound.remaining if bound is not None else settings.FARM_API_MAX_ARCHIVES
+    passes, counted = definitions.passes_for(names), definitions.with_rows(names)
+
+    def key(kinds, counted_kinds) -> str:
+        return ":".join(["segment", connection.tenant.schema_name, selection.key, str(selection.k), str(period.start),
+                         str(last), *sorted(kinds), "k", *sorted(counted_kinds)])
+    everything = key(definitions.PASSES, definitions.PASSES)
+    found = _cached(everything) or _cached(key(passes, counted))  # NB: a page's whole computation serves all
+    if found is None:
+        if days > most:
+            raise SegmentTooLong(period, days, most)
+        if bound is not None:
+            bound.remaining -= days  # charged when the raw logs are read, not when the cache answers
+        result = definitions.compute(period.start, last, site_timezone(), passes=passes, segment=selection,
+                                     counted=counted)
+        found = derive(result.reports)
+        _cache(key(passes, counted), found)
+    return found
+
+
+def _cached(key: str):
+    try:
+        return cache.get(key)
+    except RedisError:  # NB: a cache that is away costs a computation, never the answer
+        return None
+
+
+def _cache(key: str, value) -> None:
+    try:
+        cache.set(key, value, settings.FARM_SEGMENT_CACHE_SECONDS)
+    except RedisError:
+        pass
+
+
+def _floored(spec: catalog.ReportSpec, rows: list[dict], summary: dict, scope: SegmentScope) -> list[dict] | dict:
+    """A segmented report under the k floor: a single-row report is empty when the segment has
+    fewer than k visitors, a table's rows under k are folded into "Other" or withheld."""
+    k = scope.selection.k
+    if spec.single_row:
+        row = rows[0] if rows and anonymity.segment_visitors(summary) >= k else dict(spec.defaults)
+        return spec.with_ratios(anonymity.public(row))
+    shown, others, withheld = anonymity.floor(rows, k)
+    if withheld:
+        scope.withheld[spec.name] = scope.withheld.get(spec.name, 0) + withheld
+    return [spec.with_ratios(row) for row in [*catalog.ordered(spec, shown), *others]]
+
+
+def current_segment() -> str | None:
+    """The definition of the segment the reads apply now (None: all visits)."""
+    scope = _segment.get()
+    return scope.selection.definition if scope else None
+
+
+def withheld() -> dict[str, int]:
+    """Per report, the rows the k floor withheld in this request's segmented reads so far."""
+    scope = _segment.get()
+    return dict(scope.withheld) if scope else {}

@@ -14,12 +14,21 @@ ECOMMERCE_ORDER = "0"  # the goal id of ecommerce orders in Goals.getGoals
 
 def site_day_store(day: date, reports: dict[str, list[dict]]) -> None:
     """Write the current site's totals of `day` from its freshly computed day `reports`."""
-    summary = (reports.get("VisitsSummary.get") or [{}])[0]
-    goals = (reports.get("Goals.get") or [{}])[0]
-    order = next((row for row in reports.get("Goals.getGoals", []) if row["label"] == ECOMMERCE_ORDER), {})
-    site_day_record(instance_id=connection.tenant.pk, day=day, totals={
-        "nb_visits": summary.get("nb_visits", 0), "nb_actions": summary.get("nb_actions", 0),
-        "nb_pageviews": (reports.get("Actions.get") or [{}])[0].get("nb_pageviews", 0),
-        "revenue": goals.get("revenue", 0), "nb_conversions": goals.get("nb_conversions", 0),
-        "orders": order.get("nb_conversions", 0), "ecommerce_revenue": order.get("revenue", 0),
-    })
+    site_day_record(instance_id=connection.tenant.pk, day=day, totals=totals(reports))
+
+
+def totals(reports: dict) -> dict:
+    """The "All websites" numbers of a period from its reports, stored (lists of rows) or as the
+    service presents them (a dict for single-row reports): MultiSites reads a segment's this way."""
+    def row(name: str) -> dict:
+        found = reports.get(name) or {}
+        return (found[0] if found else {}) if isinstance(found, list) else found
+    summary, goals = row("VisitsSummary.get"), row("Goals.get")
+    order = next((r for r in reports.get("Goals.getGoals", []) if r["label"] == ECOMMERCE_ORDER), {})
+    return {"nb_visits": summary.get("nb_visits", 0), "nb_actions": summary.get("nb_actions", 0),
+            "nb_pageviews": row("Actions.get").get("nb_pageviews", 0), "revenue": goals.get("revenue", 0),
+            "nb_conversions": goals.get("nb_conversions", 0), "orders": order.get("nb_conversions", 0),
+            "ecommerce_revenue": order.get("revenue", 0)}
+
+
+TOTALS_REPORTS = ["VisitsSummary.get", "Actions.get", "Goals.get", "Goals.getGoals"]  # what `totals` reads

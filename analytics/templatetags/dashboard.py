@@ -16,9 +16,11 @@ ACTION_KINDS = {  # Matomo's Live API action types
 
 @register.inclusion_tag("site/_nav.html", takes_context=True)
 def dashboard_nav(context):
-    """The site's navigation (report categories, live pages, site pages), keeping the period choice."""
+    """The site's navigation (report categories, live pages, site pages), keeping the period choice
+    and the segment applied (`query`, from the dashboard's pages)."""
     choice = context.get("choice")
-    return {"categories": CATEGORIES, "section": context.get("section"), "q": choice.query() if choice else "",
+    query = context.get("query") or (choice.query() if choice else "")
+    return {"categories": CATEGORIES, "section": context.get("section"), "q": query,
             "is_site_admin": context.get("is_site_admin"),
             "sees_visitors": context.get("sees_visitors") is not False}  # the visitor log's view checks it anyway
 

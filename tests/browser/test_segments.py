@@ -1,6 +1,8 @@
 """Segments in a real browser: on the visitor log, build a segment from a dimension, a suggested value
 and an operator, apply it (the log and its count change), save it, come back to all visits, and find
 it in the saved list, applied in one click."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -55,3 +57,51 @@ def test_a_segment_typed_applied_saved_and_picked_again(new_page, portal):
     page.fill("#segment-input", "visitCount>")  # a bad expression: said on the page, nothing breaks
     page.click("#segment-form button[type=submit]")
     expect(page.locator('[role="alert"]')).to_contain_text("no value")
+
+
+def test_a_segment_built_on_the_overview_changes_it_and_is_saved_pre_processed(new_page, portal):
+    site = make_instance("overseg", owner=make_user("olga"), state="publie")
+    site.k_anonymity = 2
+    site.save()
+    make_traffic(site)  # on DAY: Alice twice, Bob, Carol (on her phone)
+    page = new_page()
+    sign_in_to_site(page, portal, site, "olga")
+    page.goto(f"http://overseg.localhost:{portal.rsplit(':', 1)[1]}/?period=day&date={DAY.date()}")
+    visits = page.locator('#summary-cards [data-metric="nb_visits"] .value')
+    expect(visits).to_have_text("4")
+
+    page.select_option("#builder-dimension", "visitCount")
+    page.wait_for_function("document.getElementById('segment-builder').dataset.suggested === 'visitCount'")
+    assert page.eval_on_selector_all("#builder-values option", "os => os.map(o => o.value)") == ["1"]
+    page.select_option("#builder-operator", "==")
+    page.fill("#builder-value", "1")
+    page.click("#builder-and")
+    expect(page.locator("#segment-input")).to_have_value("visitCount==1")
+    page.click("#segment-form button[type=submit]")
+    expect(page.locator("#segment-count")).to_contain_text("3 visits match this segment")
+    expect(visits).to_have_text("3")  # Alice's first visit, Bob's, Carol's
+    # Carol alone on a smartphone: fewer than k = 2 visitors, withheld, and the page says so
+    expect(page.locator('[role="status"]')).to_contain_text("withheld")
+    expect(page.locator("#report-DevicesDetection-getType")).not_to_contain_text("Smartphone")
+
+    page.fill("#segment-name", "First visits")
+    page.check("#segment-auto-archive")
+    page.click("#segment-save button[type=submit]")
+    expect(page.locator('[role="status"]').first).to_contain_text("Segment saved.")
+    expect(visits).to_have_text("3")  # back on the overview, still applied
+    assert page.url.split("?")[0].endswith("/")
+
+    page.click("#segment-clear")
+    expect(visits).to_have_text("4")
+    page.reload()
+    page.get_by_role("link", name="First visits").click()
+    expect(page.locator("#segment-input")).to_have_value("visitCount==1")
+    expect(visits).to_have_text("3")
+    page.get_by_role("link", name="Visitor log").first.click()  # the segment goes along
+    expect(page.locator("article.visit")).to_have_count(3)
+
+    page.go_back()  # the overview again: all visits beside the saved segment
+    page.check('#segment-compare-form input[type=checkbox][value="visitCount==1"]')
+    page.click("#segment-compare-button")
+    expect(page.locator("#segment-compare thead")).to_contain_text("First visits")
+    expect(page.locator("#segment-compare tbody tr").first).to_have_text(re.compile(r"Visits\s*4\s*3"))

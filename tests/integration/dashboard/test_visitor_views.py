@@ -81,13 +81,18 @@ def test_the_site_admin_sets_it_on_the_settings_page(client, site):
     response = client.post("/settings/", form, HTTP_HOST=HOST)
     assert response.status_code == 302, response.content.decode()[:2000]  # saved, back to the page
     site.refresh_from_db()
-    assert site.visitor_views_admins_only
+    assert site.visitor_views_admins_only and site.k_anonymity == 5  # left out of the form: kept
+    response = client.post("/settings/", {**form, "k_anonymity": "1"}, HTTP_HOST=HOST)
+    assert response.status_code == 200 and 'id="id_k_anonymity"' in response.content.decode()  # said on the form
+    assert client.post("/settings/", {**form, "k_anonymity": "12"}, HTTP_HOST=HOST).status_code == 302
+    site.refresh_from_db()
+    assert site.k_anonymity == 12
 
 
 def test_pages_that_do_not_apply_a_segment_say_so(client, site):
     client.force_login(site.owner)
-    html = client.get(f"/?{ON_DAY}&segment=visitCount%3E1", HTTP_HOST=HOST).content.decode()
-    assert "Segments apply to the visitor log only so far" in html
+    html = client.get(f"/realtime/?{ON_DAY}&segment=visitCount%3E1", HTTP_HOST=HOST).content.decode()
+    assert "Segments do not apply to the real-time pages" in html
     assert 'name="segment"' not in html  # the picker does not carry it on
     html = client.get(f"/visitor-log/?{ON_DAY}&segment=visitCount%3E1", HTTP_HOST=HOST).content.decode()
     assert "Segments apply to the visitor log only" not in html and html.count('class="visit"') == 1

@@ -1,0 +1,166 @@
+"""The k-anonymity floor of segmented reports: no row shown that describes fewer than k visitors.
+
+A segment can narrow a report down to one person ("visitors from this town, on this phone, at
+3 am"). So every row of a segmented report knows how many distinct visitors it describes, and rows
+under the site's k are not shown (`floor`): folded into one "Other" row when, together, they hold
+at least k visitors, else withheld. A segment matching fewer than k visitors shows nothing at all.
+Unsegmented reports are left as they are.
+
+Counting (`count_visitors`, run by definitions.compute for a segment): each row gets `_k`, its
+distinct visitors, and when that is under k also `_ids`, those visitors' 64-bit ids, so that the
+rows folded into "Other" are counted exactly (a visitor in two small rows counts once). Longer
+periods merge these (merge.py): the union of the ids when every part has them, else the largest
+part's count — a row is then shown only if one part alone reaches it, never below k. Entry and
+exit pages (views of the page report) carry their own counts (`_k_entry`, `_k_exit`).
+These keys never leave the service (`floor` removes them): Matomo clients parse the same columns.
+"""
+from django.utils.translation import gettext
+
+from analytics.reports import media
+from analytics.reports.definitions import ACTION_DIMENSIONS, DAY_PAGE_VIEWS, DAY_VISITS, VISIT_DIMENSIONS
+from analytics.reports.sql_parts import as_int64
+from analytics.reports.sql_parts import or_unknown as _or
+
+_VISITOR = as_int64("v.visitor_id")
+# Per pass, (report, parent, label, visitor) rows: one per distinct visitor a row describes.
+_STREAMS = {
+    "visits": f"""
+        WITH v AS ({DAY_VISITS})
+        SELECT d.report, d.parent, d.label, {_VISITOR} FROM v CROSS JOIN LATERAL (VALUES {", ".join(
+            f"('{report}', ({parent})::text, ({label})::text)" for report, parent, label in VISIT_DIMENSIONS[2:])}
+        ) AS d(report, parent, label) WHERE d.label IS NOT NULL""",
+    "pages": f"""
+        WITH a AS ({DAY_PAGE_VIEWS}), p AS (
+            SELECT a.visit_id, a.path, a.title, row_number() OVER w = 1 AS entry, lead(a.id) OVER w IS NULL AS exit
+            FROM a WINDOW w AS (PARTITION BY a.visit_id ORDER BY a.at, a.id))
+        SELECT d.report, NULL::text, d.label, {_VISITOR} FROM p JOIN analytics_visit v ON v.id = p.visit_id
+        CROSS JOIN LATERAL (VALUES ('Actions.getPageUrls', p.path), ('Actions.getPageTitles', p.title),
+            ('Actions.getPageUrls_entry', CASE WHEN p.entry THEN p.path END),
+            ('Actions.getPageUrls_exit', CASE WHEN p.exit THEN p.path END)) AS d(report, label)
+        WHERE d.label IS NOT NULL""",
+    "actions": f"""
+        SELECT d.report, NULL::text, d.label, {_VISITOR}
+        FROM analytics_action a JOIN analytics_visit v ON v.id = a.visit_id CROSS JOIN LATERAL (VALUES {", ".join(
+            f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)"
+            for report, kind, label in ACTION_DIMENSIONS)}) AS d(report, label)
+        WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
+          AND d.label IS NOT NULL""",
+    "goals": f"""
+        SELECT 'Goals.getGoals', NULL::text, c.goal_id::text, {_VISITOR}
+        FROM analytics_conversion c JOIN analytics_visit v ON v.id = c.visit_id
+        WHERE c.at >= %(start)s AND c.at < %(end)s
+        UNION ALL
+        SELECT d.report, NULL::text, d.label, {_VISITOR}
+        FROM analytics_conversion c JOIN analytics_visit v ON v.id = c.visit_id
+        CROSS JOIN LATERAL jsonb_array_elements(c.items) AS i(item)
+        CROSS JOIN LATERAL (VALUES ('Goals.getItemsSku', i.item->>0), ('Goals.getItemsName', i.item->>1)) AS d(report, label)
+        WHERE c.goal_id = 0 AND c.at >= %(start)s AND c.at < %(end)s AND d.label IS NOT NULL""",
+    "media": f"""
+        WITH m AS ({media.DAY_SESSIONS})
+        SELECT d.report, NULL::text, d.label, {_VISITOR} FROM m JOIN analytics_visit v ON v.id = m.visit_id
+        CROSS JOIN LATERAL (VALUES {media.labels(media.DIMENSIONS[1:])},
+            ('MediaAnalytics.getDropOff', CASE WHEN {media.measured("m")} THEN {_or("m.resource")} END)
+        ) AS d(report, label) WHERE d.label IS NOT NULL""",
+}
+_COUNTED = "SELECT report, parent, label, count(*), CASE WHEN count(*) < %(k)s THEN array_agg(visitor) END FROM ({}) AS s GROUP BY 1, 2, 3"
+_VIEWS = {"Actions.getPageUrls_entry": ("Actions.getPageUrls", "entry"),  # -> the page row's _k_entry
+          "Actions.getPageUrls_exit": ("Actions.getPageUrls", "exit")}
+
+
+def _keys(view: str = "") -> tuple[str, str]:
+    return (f"_k_{view}", f"_ids_{view}") if view else ("_k", "_ids")
+
+
+def count_visitors(cursor, params: dict, reports: dict, *, passes, sql, k: int, visitors) -> None:
+    """Give each row of `reports` (of the passes run) its distinct visitors; VisitsSummary.get's
+    row, the segment's, gets them all (`visitors`, the sorted ids)."""
+    counts = {}
+    for kind in passes:
+        distinct = f"SELECT DISTINCT * FROM ({_STREAMS[kind]}) AS d(report, parent, label, visitor)"
+        cursor.execute(sql(_COUNTED.format(distinct)), {**params, "k": k})
+        for report, parent, label, count, ids in cursor.fetchall():
+            report, view = _VIEWS.get(report, (report, ""))
+            counts[report, parent, label, view] = (count, ids)
+    for name, rows in reports.items():
+        for row in rows:
+            for view in ("", "entry", "exit") if name == "Actions.getPageUrls" else ("",):
+                count, ids = counts.get((name, row.get("parent"), row.get("label"), view), (0, []))
+                _set(row, view, count, ids)
+    if summary := reports.get("VisitsSummary.get"):
+        _set(summary[0], "", len(visitors), [int(i) for i in visitors] if len(visitors) < k else None)
+
+
+def _set(row: dict, view: str, count: int, ids) -> None:
+    k_key, ids_key = _keys(view)
+    row[k_key] = count
+    if ids is not None:
+        row[ids_key] = sorted(ids)
+
+
+def combine(into: dict, row: dict) -> None:
+    """Merge a part's visitor counts into a longer period's row (see the module's docstring)."""
+    for k_key in [key for key in row if key.startswith("_k")]:
+        ids_key = "_ids" + k_key[2:]
+        if k_key not in into:
+            into[k_key] = row[k_key]
+            if ids_key in row:
+                into[ids_key] = list(row[ids_key])
+        elif ids_key in into and ids_key in row:
+            into[ids_key] = sorted(set(into[ids_key]) | set(row[ids_key]))
+            into[k_key] = len(into[ids_key])
+        else:
+            into[k_key] = max(into[k_key], row[k_key])
+            into.pop(ids_key, None)
+
+
+def private(column: str) -> bool:
+    return column.startswith(("_k", "_ids"))
+
+
+def as_view(row: dict, view: str) -> dict:
+    """A page row as an entry (exit) page row: its own visitor count for that view."""
+    k_key, ids_key = _keys(view)
+    out = {c: v for c, v in row.items() if not private(c)}
+    if k_key in row:
+        out["_k"] = row[k_key]
+    if ids_key in row:
+        out["_ids"] = row[ids_key]
+    return out
+
+
+def segment_visitors(summary: dict) -> int:
+    """The distinct visitors of a segment in the period, from its VisitsSummary.get row: exact for
+    days, weeks, months and ranges; the largest month's for a year (which keeps no visitor set)."""
+    return max(summary.get("nb_uniq_visitors") or 0, summary.get("_k", 0))
+
+
+def public(row: dict) -> dict:
+    return {c: v for c, v in row.items() if not private(c)}
+
+
+def floor(rows: list[dict], k: int) -> tuple[list[dict], list[dict], int]:
+    """The rows that may be shown; those under k folded into "Other" rows (one per parent, when
+    together they hold k visitors); and how many rows were withheld altogether."""
+    from analytics.reports.merge import KEY_COLUMNS, combine_metrics
+
+    shown, small = [], {}
+    for row in rows:
+        if row.get("_k", 0) >= k:
+            shown.append(public(row))
+        else:
+            small.setdefault(row.get("parent"), []).append(row)
+    others, withheld = [], 0
+    for parent, group in small.items():
+        foldable = [row for row in group if "_ids" in row]  # an old archive's row may only have its count
+        visitors = set().union(*(row["_ids"] for row in foldable)) if foldable else set()
+        if len(visitors) < k:
+            withheld += len(group)
+            continue
+        other = {"label": gettext("Other (fewer than %(k)s visitors each)") % {"k": k}}
+        if parent is not None:
+            other["parent"] = parent
+        for row in foldable:
+            combine_metrics(other, {c: v for c, v in row.items() if c not in KEY_COLUMNS})
+        others.append(other)
+        withheld += len(group) - len(foldable)
+    return shown, others, withheld

@@ -1,0 +1,140 @@
+"""Segmented reports on real PostgreSQL.
+
+The oracle: a segment's reports equal the reports of the same site from which every visit the
+segment does not select (found by the brute-force filter of test_segments) has been deleted, for
+random traffic and random segments, over one day and over several; each row's visitor count (the
+k floor's input) equals the distinct visitors counted in Python. Then a pre-processed segment's
+archives equal its real-time answer for a day, a week and a range.
+"""
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection, transaction
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from analytics.models import Action, Archive, ArchiveSet, ArchiveState, ArchiveVisitors, Conversion, MediaPlay, Visit
+from analytics.reports import service
+from analytics.reports.archive import archive_run
+from analytics.reports.definitions import compute
+from analytics.reports.periods import Period
+from analytics.segments.restricted import Selection
+from farm.tenancy import in_tenant
+from tests.factories import make_instance
+from tests.integration.analytics.test_archive import T0, hits_of
+from tests.integration.analytics.test_ingest import store
+from tests.integration.analytics.test_segments import TZ, brute_force, segments
+
+pytestmark = pytest.mark.django_db
+FIRST = (T0 - timedelta(days=1)).date()
+LAST = FIRST + timedelta(days=5)
+
+
+@pytest.fixture
+def site():
+    instance = make_instance("segreports", state="publie")
+    instance.timezone = TZ
+    instance.k_anonymity = 2
+    instance.save()
+    return instance
+
+
+def _public(reports: dict) -> dict:
+    """Reports without the k floor's keys, rows in a stable order, floats rounded."""
+    def clean(row):
+        return {c: round(v, 6) if isinstance(v, float) else v for c, v in row.items() if not c.startswith("_")}
+    return {name: sorted((clean(row) for row in rows), key=repr) for name, rows in reports.items()}
+
+
+class _Undo(Exception):
+    pass
+
+
+def _reports_of_only(visit_ids: set[int], first: date, last: date) -> dict:
+    """The unsegmented reports of a copy of the site holding only `visit_ids` (rolled back after)."""
+    found = {}
+    try:
+        with transaction.atomic():
+            for model in (Action, Conversion, MediaPlay):
+                model.objects.exclude(visit_id__in=visit_ids).delete()
+            Visit.objects.exclude(pk__in=visit_ids).delete()
+            found = compute(first, last, TZ).reports
+            raise _Undo
+    except _Undo:
+        return found
+
+
+def _visitors_by_browser(visit_ids: set[int], first: date, last: date) -> dict[str, int]:
+    start, end = service.definitions.span_bounds(first, last, TZ)
+    by_browser: dict[str, set] = {}
+    for visit in Visit.objects.filter(pk__in=visit_ids, first_action_at__gte=start, first_action_at__lt=end):
+        by_browser.setdefault(visit.browser_name or "Unknown", set()).add(visit.visitor_id)
+    return {name: len(ids) for name, ids in by_browser.items()}
+
+
+@hsettings(max_examples=8, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_segmented_reports_equal_the_reports_of_only_the_selected_visits(site, data):
+    with in_tenant(site):
+        for model in (Action, Conversion, MediaPlay, Visit):
+            model.objects.all().delete()
+    store(site, data.draw(hits_of(site)))
+    with in_tenant(site):
+        for _ in range(6):
+            expression = data.draw(segments)
+            first = FIRST + timedelta(days=data.draw(st.integers(0, 3)))
+            last = first + timedelta(days=data.draw(st.sampled_from([0, 0, 2, 4])))
+            selected = brute_force(expression)
+            segmented = compute(first, last, TZ, segment=Selection.of(expression, k=2, timezone=TZ)).reports
+            assert _public(segmented) == _public(_reports_of_only(selected, first, last)), (expression, first, last)
+            counts = {row["label"]: row["_k"] for row in segmented.get("DevicesDetection.getBrowsers", [])}
+            assert counts == _visitors_by_browser(selected, first, last), expression
+            assert connection.cursor().execute("SELECT to_regclass('pg_temp.segment_visits')").fetchone()[0] is None
+
+
+def test_passes_for_reads_only_what_the_reports_need():
+    from analytics.reports.definitions import passes_for
+    assert passes_for(["VisitsSummary.get"]) == {"visits"}
+    assert passes_for(["Actions.getPageUrls", "VisitsSummary.get"]) == {"visits", "pages"}
+    assert passes_for(["Actions.get"]) == {"pages", "actions"}
+    assert passes_for(["Goals.getItemsSku"]) == {"goals", "visits"}
+    assert passes_for(["MediaAnalytics.getPlayers"]) == {"media", "visits"}
+
+
+def _read(names, period, definition, today):
+    with service.segmented(definition):
+        return service.reports(names, period, today=today)
+
+
+NAMES = ["VisitsSummary.get", "Actions.getPageUrls", "Actions.getEntryPageUrls", "DevicesDetection.getBrowsers",
+         "Referrers.getKeywordsFromSearchEngineId", "Goals.getGoals", "MediaAnalytics.getVideoResources",
+         "MediaAnalytics.get", "Events.getCategory"]
+
+
+@hsettings(max_examples=4, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_pre_processed_segment_reads_as_its_real_time_answer(site, data, settings):
+    from analytics.models import SavedSegment
+    settings.FARM_SEGMENT_CACHE_SECONDS = 0
+    with in_tenant(site):
+        for model in (Action, Conversion, MediaPlay, Visit, Archive, ArchiveVisitors, ArchiveSet, ArchiveState,
+                      SavedSegment):
+            model.objects.all().delete()
+    store(site, data.draw(hits_of(site)))
+    expression = data.draw(segments)
+    today = LAST + timedelta(days=1)
+    periods = [Period.of("day", FIRST + timedelta(days=2)), Period.of("week", FIRST + timedelta(days=2)),
+               Period.span(FIRST, LAST)]
+    with in_tenant(site):
+        real_time = [_read(NAMES, period, expression, today) for period in periods]
+        SavedSegment.objects.create(name="s", definition=expression, owner_id=1, owner_login="o", auto_archive=True)
+        archive_run(now=service.definitions.day_bounds(today, TZ)[0] + timedelta(hours=1))
+        assert Archive.objects.filter(segment=Selection.of(expression, k=2, timezone=TZ).key).exists()
+        for period, expected in zip(periods, real_time):
+            with service.segmented(expression) as scope:
+                assert scope.preprocessed
+                got = service.reports(NAMES, period, today=today)
+            assert got == expected, (expression, period)
