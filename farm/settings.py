@@ -161,6 +161,9 @@ FARM_API_LIVE_MAX_VISITS = int(os.environ.get("FARM_API_LIVE_MAX_VISITS", "1000"
 FARM_LIVE_PROFILE_MAX_VISITS = int(os.environ.get("FARM_LIVE_PROFILE_MAX_VISITS", "100"))  # as Matomo's profile
 # How long a segment computed on request (not pre-processed) is kept, in seconds.
 FARM_SEGMENT_CACHE_SECONDS = int(os.environ.get("FARM_SEGMENT_CACHE_SECONDS", "300"))
+# Pre-processed segments: how many a site may have, and the seconds an hourly run gives them (then next run).
+FARM_MAX_PREPROCESSED_SEGMENTS = int(os.environ.get("FARM_MAX_PREPROCESSED_SEGMENTS", "20"))
+FARM_SEGMENT_ARCHIVE_SECONDS = int(os.environ.get("FARM_SEGMENT_ARCHIVE_SECONDS", "600"))
 FARM_LIVE_MAX_ACTIONS_PER_VISIT = int(os.environ.get("FARM_LIVE_MAX_ACTIONS_PER_VISIT", "500"))  # as Matomo
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -22,7 +22,7 @@ from analytics.api.errors import ApiError, NoAccess, unexpected
 from analytics.api.filters import columns, page, rows_filtered, stream_filtered
 from analytics.api.formats import Keyed, Stream
 from analytics.api.params import Params
-from analytics.reports import labels, live, service
+from analytics.reports import anonymity, labels, live, service
 from analytics.reports.archive import site_timezone
 from analytics.reports.definitions import span_bounds
 from analytics.reports.errors import ReportError
@@ -160,7 +160,8 @@ def _report(name: str) -> Callable[[Call], object]:
 
 def _named(name: str, rows: list[dict]) -> list[dict]:
     """Countries and languages by name, as Matomo answers, the code kept in `code`."""
-    return [{**row, "label": labels.name(name, row["label"]), "code": row["label"]} for row in rows]
+    return [row if anonymity.is_other(row["label"]) else {**row, "label": labels.name(name, row["label"]),
+                                                          "code": row["label"]} for row in rows]
 
 
 def _id_subtable(params: Params) -> int | None:

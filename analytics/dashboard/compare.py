@@ -1,5 +1,5 @@
 """Segments side by side: the overview's summary and one report's table, for all visits and up to
-four segments (`compare=` in the URL, once per segment), each column under its segment's k floor.
+four segments (`vs=` in the URL, once per segment), each column under its segment's k floor.
 
 Each column is read through the same service as every page (analytics.reports.service), under
 `service.segmented`: a segment's column is what its own page would show.

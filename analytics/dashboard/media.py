@@ -23,7 +23,7 @@ MOST_PLAYED_MINUTES = 30
 def overview(choice: PeriodChoice, metric: str) -> dict:
     """The Media overview: evolution of one metric, the cards with sparklines, video against audio,
     the reports of each, and the audience map (plays per country)."""
-    periods = choice.evolution()
+    periods = service.affordable(choice.evolution())
     points = service.report_series(OVERVIEW, periods)
     row = pages.period_row(choice, OVERVIEW, points)
     columns = [tables.column(c) for c in SPLIT_COLUMNS]
@@ -43,7 +43,7 @@ def overview(choice: PeriodChoice, metric: str) -> dict:
 def item(choice: PeriodChoice, resource: str) -> dict | None:
     """One media (its resource URL): its metrics for the period and over time, and its drop-off curve.
     None when the media had no impression in any period of the evolution graph."""
-    periods = choice.evolution()
+    periods = service.affordable(choice.evolution())
     for name in pages.MEDIA_ITEM_REPORTS:
         points = [_row(rows, resource) for rows in service.report_series(name, periods)]
         if any(points):

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from analytics.dashboard import tables
 from analytics.dashboard.choice import PeriodChoice
 from analytics.models import Visit
-from analytics.reports import catalog, labels, service
+from analytics.reports import anonymity, catalog, labels, service
 from analytics.reports.periods import Period
 
 REPORT_TITLES = {
@@ -169,7 +169,10 @@ def title(name: str) -> str:
 
 
 def display_label(name: str, label: str) -> str:
-    """A row's label as a person reads it: countries and languages by name, goal 0 as orders."""
+    """A row's label as a person reads it: countries and languages by name, goal 0 as orders; the k
+    floor's "Other" row as it is."""
+    if anonymity.is_other(label):
+        return label
     if name in labels.NAMED:
         return labels.name(name, label)
     if name == "Goals.getGoals":
@@ -254,7 +257,7 @@ def _kind(metric: str) -> str:
 
 def evolution(choice: PeriodChoice) -> tuple[list[Period], list[dict]]:
     """The visits summary of each period of the evolution graph, oldest first."""
-    periods = choice.evolution()
+    periods = service.affordable(choice.evolution())
     return periods, service.report_series("VisitsSummary.get", periods)
 
 

@@ -3,6 +3,7 @@
 Every view needs the view role (instances.site_access); the period picker's choice is in the URL.
 Report blocks answer htmx requests (sort, limit, search) with just the block.
 """
+from contextlib import nullcontext
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -52,15 +53,17 @@ def _page(request, template: str, section: str, *, segmented: bool = True, **ext
     if segmented and not context["empty"]:
         context.update(_segment_bar(request, choice, keep["segment"]))
     if not context["empty"] and "build" in extra:
+        # NB: segments computed on request are bounded as the API's are; all visits read as before
+        bounded = keep["segment"] or request.GET.getlist("vs")
         try:
-            with service.archiving_bounded(max_archives=settings.FARM_API_MAX_ARCHIVES), \
+            with (service.archiving_bounded(max_archives=settings.FARM_API_MAX_ARCHIVES) if bounded else nullcontext()), \
                     service.segmented(keep["segment"], main_period=choice.period):
                 context.update(extra.pop("build")(choice))
                 withheld = sum(service.withheld().values())
         except ReportError as exc:  # e.g. a segment that cannot be read: said on the page
             error = context["period_error"] = str(exc)
         else:
-            if withheld:
+            if withheld and not request.headers.get("HX-Request"):  # a partial has no place for it
                 k = request.instance.k_anonymity
                 messages.info(request, ngettext(
                     "%(n)s row describing fewer than %(k)s visitors is withheld from this segment's reports.",
@@ -72,16 +75,22 @@ def _page(request, template: str, section: str, *, segmented: bool = True, **ext
 
 def _segment_bar(request, choice: PeriodChoice, segment: str | None) -> dict:
     """The segment bar's data: saved and ready-made segments, the builder's dimensions, and the
-    visits the applied segment matches in the period."""
-    between = span_bounds(choice.period.start, choice.period.end, site_timezone())
-    try:
-        matching = live.visits_count(between=between, segment=segment) if segment else None
-    except ReportError:
-        matching = None  # the build says what is wrong with it
+    visits the applied segment matches in the period — an exact count under the site's k only for
+    those who may see single visitors (a count of 1 for userId==alice would be one)."""
+    matching = under = None
+    if segment and not request.headers.get("HX-Request"):
+        between = span_bounds(choice.period.start, choice.period.end, site_timezone())
+        try:
+            matching = live.visits_count(between=between, segment=segment)
+        except ReportError:
+            pass  # the build says what is wrong with it
+        k = request.instance.k_anonymity
+        if matching is not None and matching < k and not sees_visitors(request.user, request.instance):
+            under = k
     return {"segment_bar": True, "saved_segments": list(saved.visible(request.user, request.instance)),
-            "compare_asked": request.GET.getlist("compare"),
+            "compare_asked": request.GET.getlist("vs"),
             "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS,
-            "presets": presets.grouped(), "matching": matching}
+            "presets": presets.grouped(), "matching": matching, "matching_under": under}
 
 
 @require_GET
@@ -102,7 +111,7 @@ def overview(request):
 
 
 def _compared_segments(request) -> list[tuple[str, str]]:
-    return compare.asked(request.GET.getlist("compare"), list(saved.visible(request.user, request.instance)))
+    return compare.asked(request.GET.getlist("vs"), list(saved.visible(request.user, request.instance)))
 
 
 @require_GET

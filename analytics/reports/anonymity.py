@@ -18,53 +18,60 @@ from django.utils.translation import gettext
 
 from analytics.reports import media
 from analytics.reports.definitions import ACTION_DIMENSIONS, DAY_PAGE_VIEWS, DAY_VISITS, VISIT_DIMENSIONS
-from analytics.reports.sql_parts import as_int64
 from analytics.reports.sql_parts import or_unknown as _or
 
-_VISITOR = as_int64("v.visitor_id")
-# Per pass, (report, parent, label, visitor) rows: one per distinct visitor a row describes.
+_SEGMENT_VISIT = "JOIN pg_temp.segment_visits s ON s.id = {}.visit_id"  # each row's visitor (restricted.py)
+# Per pass, (report, parent, label, visitor) rows: one per distinct visitor a row describes. Only
+# run for a segment: its visits' table gives each row's visitor.
 _STREAMS = {
     "visits": f"""
         WITH v AS ({DAY_VISITS})
-        SELECT d.report, d.parent, d.label, {_VISITOR} FROM v CROSS JOIN LATERAL (VALUES {", ".join(
+        SELECT d.report, d.parent, d.label, s.vid FROM v JOIN pg_temp.segment_visits s ON s.id = v.id
+        CROSS JOIN LATERAL (VALUES {", ".join(
             f"('{report}', ({parent})::text, ({label})::text)" for report, parent, label in VISIT_DIMENSIONS[2:])}
         ) AS d(report, parent, label) WHERE d.label IS NOT NULL""",
     "pages": f"""
         WITH a AS ({DAY_PAGE_VIEWS}), p AS (
-            SELECT a.visit_id, a.path, a.title, row_number() OVER w = 1 AS entry, lead(a.id) OVER w IS NULL AS exit
+            SELECT a.visit_id, a.path, a.title, row_number() OVER w = 1 AS entry, lead(a.id) OVER w IS NULL AS exit,
+                   row_number() OVER (PARTITION BY a.visit_id, a.path ORDER BY a.at, a.id) = 1 AS first_path,
+                   row_number() OVER (PARTITION BY a.visit_id, a.title ORDER BY a.at, a.id) = 1 AS first_title
             FROM a WINDOW w AS (PARTITION BY a.visit_id ORDER BY a.at, a.id))
-        SELECT d.report, NULL::text, d.label, {_VISITOR} FROM p JOIN analytics_visit v ON v.id = p.visit_id
-        CROSS JOIN LATERAL (VALUES ('Actions.getPageUrls', p.path), ('Actions.getPageTitles', p.title),
+        SELECT d.report, NULL::text, d.label, s.vid FROM p {_SEGMENT_VISIT.format("p")}
+        CROSS JOIN LATERAL (VALUES ('Actions.getPageUrls', CASE WHEN p.first_path THEN p.path END),
+            ('Actions.getPageTitles', CASE WHEN p.first_title THEN p.title END),
             ('Actions.getPageUrls_entry', CASE WHEN p.entry THEN p.path END),
-            ('Actions.getPageUrls_exit', CASE WHEN p.exit THEN p.path END)) AS d(report, label)
+            ('Actions.getPageUrls_exit', CASE WHEN p.exit THEN p.path END),
+            ('Actions.getPageTitles_entry', CASE WHEN p.entry THEN p.title END),
+            ('Actions.getPageTitles_exit', CASE WHEN p.exit THEN p.title END)) AS d(report, label)
         WHERE d.label IS NOT NULL""",
     "actions": f"""
-        SELECT d.report, NULL::text, d.label, {_VISITOR}
-        FROM analytics_action a JOIN analytics_visit v ON v.id = a.visit_id CROSS JOIN LATERAL (VALUES {", ".join(
+        SELECT d.report, NULL::text, d.label, s.vid
+        FROM analytics_action a {_SEGMENT_VISIT.format("a")} CROSS JOIN LATERAL (VALUES {", ".join(
             f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)"
             for report, kind, label in ACTION_DIMENSIONS)}) AS d(report, label)
         WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
           AND d.label IS NOT NULL""",
     "goals": f"""
-        SELECT 'Goals.getGoals', NULL::text, c.goal_id::text, {_VISITOR}
-        FROM analytics_conversion c JOIN analytics_visit v ON v.id = c.visit_id
+        SELECT 'Goals.getGoals', NULL::text, c.goal_id::text, s.vid
+        FROM analytics_conversion c {_SEGMENT_VISIT.format("c")}
         WHERE c.at >= %(start)s AND c.at < %(end)s
         UNION ALL
-        SELECT d.report, NULL::text, d.label, {_VISITOR}
-        FROM analytics_conversion c JOIN analytics_visit v ON v.id = c.visit_id
+        SELECT d.report, NULL::text, d.label, s.vid
+        FROM analytics_conversion c {_SEGMENT_VISIT.format("c")}
         CROSS JOIN LATERAL jsonb_array_elements(c.items) AS i(item)
         CROSS JOIN LATERAL (VALUES ('Goals.getItemsSku', i.item->>0), ('Goals.getItemsName', i.item->>1)) AS d(report, label)
         WHERE c.goal_id = 0 AND c.at >= %(start)s AND c.at < %(end)s AND d.label IS NOT NULL""",
     "media": f"""
         WITH m AS ({media.DAY_SESSIONS})
-        SELECT d.report, NULL::text, d.label, {_VISITOR} FROM m JOIN analytics_visit v ON v.id = m.visit_id
+        SELECT d.report, NULL::text, d.label, s.vid FROM m {_SEGMENT_VISIT.format("m")}
+        LEFT JOIN analytics_visit v ON v.id = m.visit_id
         CROSS JOIN LATERAL (VALUES {media.labels(media.DIMENSIONS[1:])},
             ('MediaAnalytics.getDropOff', CASE WHEN {media.measured("m")} THEN {_or("m.resource")} END)
         ) AS d(report, label) WHERE d.label IS NOT NULL""",
 }
 _COUNTED = "SELECT report, parent, label, count(*), CASE WHEN count(*) < %(k)s THEN array_agg(visitor) END FROM ({}) AS s GROUP BY 1, 2, 3"
-_VIEWS = {"Actions.getPageUrls_entry": ("Actions.getPageUrls", "entry"),  # -> the page row's _k_entry
-          "Actions.getPageUrls_exit": ("Actions.getPageUrls", "exit")}
+_VIEWS = {f"{report}_{view}": (report, view)  # -> the page row's _k_entry, _k_exit
+          for report in ("Actions.getPageUrls", "Actions.getPageTitles") for view in ("entry", "exit")}
 
 
 def _keys(view: str = "") -> tuple[str, str]:
@@ -83,7 +90,7 @@ def count_visitors(cursor, params: dict, reports: dict, *, passes, sql, k: int, 
             counts[report, parent, label, view] = (count, ids)
     for name, rows in reports.items():
         for row in rows:
-            for view in ("", "entry", "exit") if name == "Actions.getPageUrls" else ("",):
+            for view in ("", "entry", "exit") if name in ("Actions.getPageUrls", "Actions.getPageTitles") else ("",):
                 count, ids = counts.get((name, row.get("parent"), row.get("label"), view), (0, []))
                 _set(row, view, count, ids)
     if summary := reports.get("VisitsSummary.get"):
@@ -138,6 +145,41 @@ def public(row: dict) -> dict:
     return {c: v for c, v in row.items() if not private(c)}
 
 
+def other_label(k: int) -> str:
+    return gettext("Other (fewer than %(k)s visitors each)") % {"k": k}
+
+
+def is_other(label: str) -> bool:
+    """Whether a row is the k floor's "Other" row (in any language: its label ends the same way)."""
+    return bool(label) and label.endswith(")") and "(" in label and label == other_label(_k_of(label))
+
+
+def _k_of(label: str) -> int:
+    digits = "".join(ch for ch in label if ch.isdigit())
+    return int(digits) if digits and len(digits) < 4 else 0
+
+
+def visitors_of(rows: list[dict]) -> int:
+    """At least how many distinct visitors some rows describe together: exact from their ids when
+    every row has them, else the largest row's count."""
+    if rows and all("_ids" in row for row in rows):
+        return len(set().union(*(row["_ids"] for row in rows)))
+    return max((row.get("_k", 0) for row in rows), default=0)
+
+
+def _with_views_floored(row: dict, k: int) -> dict:
+    """A page row whose entry or exit columns describe fewer than k visitors, with those zeroed
+    (else the row would tell what the entry or exit page report withholds)."""
+    for view, columns in _VIEW_COLUMNS.items():
+        if f"_k_{view}" in row and row[f"_k_{view}"] < k:
+            row = {**row, **dict.fromkeys(columns, 0)}
+    return row
+
+
+_VIEW_COLUMNS = {"entry": ("entry_nb_visits", "entry_nb_actions", "entry_sum_visit_length", "entry_bounce_count"),
+                 "exit": ("exit_nb_visits",)}
+
+
 def floor(rows: list[dict], k: int) -> tuple[list[dict], list[dict], int]:
     """The rows that may be shown; those under k folded into "Other" rows (one per parent, when
     together they hold k visitors); and how many rows were withheld altogether."""
@@ -146,7 +188,7 @@ def floor(rows: list[dict], k: int) -> tuple[list[dict], list[dict], int]:
     shown, small = [], {}
     for row in rows:
         if row.get("_k", 0) >= k:
-            shown.append(public(row))
+            shown.append(public(_with_views_floored(row, k)))
         else:
             small.setdefault(row.get("parent"), []).append(row)
     others, withheld = [], 0
@@ -156,7 +198,7 @@ def floor(rows: list[dict], k: int) -> tuple[list[dict], list[dict], int]:
         if len(visitors) < k:
             withheld += len(group)
             continue
-        other = {"label": gettext("Other (fewer than %(k)s visitors each)") % {"k": k}}
+        other = {"label": other_label(k)}
         if parent is not None:
             other["parent"] = parent
         for row in foldable:

@@ -22,6 +22,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
@@ -287,20 +288,37 @@ def preprocessed_segments() -> list[tuple[Selection, date | None]]:
     return list(found.values())
 
 
-def _segment_days(segment: Selection, first: date | None, *, changed: set[date], today: date) -> set[date]:
-    """The days a run archives for a pre-processed segment: those it archives for all visits, its own
-    days archived before they ended, and up to SEGMENT_DAYS_PER_RUN days of its past not archived yet
-    (newest first) that have data."""
+def _archive_segment(segment: Selection, first: date | None, *, today: date) -> int:
+    """Archive a pre-processed segment's days (see _segment_days) and the periods containing them;
+    how many days. A segment that fails is logged and left for the next run, never the site's run."""
+    try:
+        with transaction.atomic():
+            segment_days = _segment_days(segment, first, today=today)
+            for item in [*sorted(segment_days), *containing(segment_days)]:
+                _rebuild(item if isinstance(item, Period) else Period.of("day", item), today=today, segment=segment)
+        return len(segment_days)
+    except Exception:  # noqa: BLE001 — one segment's failure must not stop all-visits archiving
+        logger.exception("segment %r of %s not archived", segment.definition, connection.tenant.schema_name)
+        return 0
+
+
+def _segment_days(segment: Selection, first: date | None, *, today: date) -> set[date]:
+    """The days a run archives for a pre-processed segment: today; its days archived before the
+    same day's archive of all visits (that day's logs changed since) or before they ended; and up to
+    SEGMENT_DAYS_PER_RUN days of its past not archived yet (newest first) that have data."""
     first = max(filter(None, [first, _first_data_day()]), default=today)
     if first > today:
         return set()
-    done = set(Archive.objects.filter(segment=segment.key, period="day", report="VisitsSummary.get",
-                                      start__gte=first).values_list("start", "complete"))
-    unfinished = {day for day, complete in done if not complete and day < today}
-    past = sorted(set(Period.span(first, today).days()) - {day for day, _c in done}, reverse=True)
+    days = Archive.objects.filter(period="day", report="VisitsSummary.get", start__gte=first, start__lte=today)
+    base = dict(days.filter(segment="").values_list("start", "computed_at"))
+    mine = {day: (at, complete) for day, at, complete in
+            days.filter(segment=segment.key).values_list("start", "computed_at", "complete")}
+    stale = {day for day, (at, complete) in mine.items()
+             if (day in base and at < base[day]) or (not complete and day < today)}
+    past = sorted(set(Period.span(first, today).days()) - set(mine), reverse=True)
     with_data = _days_with_data([Period.of("day", day) for day in past])
     backlog = [day for day in past if day in with_data][:SEGMENT_DAYS_PER_RUN]
-    return {day for day in changed if first <= day <= today} | unfinished | set(backlog)
+    return stale | set(backlog) | {today}
 
 
 class _RunLock:
@@ -334,15 +352,19 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
             archive_day(day, today=today)
         for period in summary.periods:
             archive_period(period, today=today)
-        for segment, first in preprocessed_segments():
-            segment_days = _segment_days(segment, first, changed=days, today=today)
-            summary.segments[segment.definition] = len(segment_days)
-            for item in [*sorted(segment_days), *containing(segment_days)]:
-                _rebuild(item if isinstance(item, Period) else Period.of("day", item), today=today, segment=segment)
         summary.seconds = monotonic.monotonic() - started
         ArchiveState.objects.filter(pk=state.pk).update(**marks, last_run_at=dj_timezone.now(),
                                                         last_run_seconds=summary.seconds)
         ArchiveInvalidation.objects.filter(id__in=marked).delete()  # NB: only those seen; others came meanwhile
+        # Then the pre-processed segments, within a time budget, starting with another one each hour:
+        # a segment left out (or failing) is caught up by a later run (_segment_days compares archives).
+        segments = preprocessed_segments()
+        turn = (now or dj_timezone.now()).hour % len(segments) if segments else 0
+        for segment, first in segments[turn:] + segments[:turn]:
+            if monotonic.monotonic() - started > settings.FARM_SEGMENT_ARCHIVE_SECONDS:
+                break
+            summary.segments[segment.definition] = _archive_segment(segment, first, today=today)
+        summary.seconds = monotonic.monotonic() - started
     return summary
 
 

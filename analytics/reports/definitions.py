@@ -8,6 +8,7 @@ ratios are derived on read (analytics.reports.catalog).
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -76,27 +77,39 @@ DAY_VISITS = """
            GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
     FROM analytics_visit v WHERE v.first_action_at >= %(start)s AND v.first_action_at < %(end)s
 """
-_LABELS = [f"l{i}" for i in range(len(VISIT_DIMENSIONS))]
-_PARENTS = {i: f"p{i}" for i, (_r, parent, _l) in enumerate(VISIT_DIMENSIONS) if parent != "NULL"}
-# A visit's conversions happen on its own local day (ingest starts a new visit at midnight), so the
-# day's conversions, found through their time index, are all those of the day's visits. One
-# GROUPING SETS pass fills a hash table per dimension while reading the day's visits once.
-VISITS_SQL = f"""
+ALL_VISIT_DIMENSIONS = tuple(range(len(VISIT_DIMENSIONS)))
+
+
+@cache
+def visits_query(chosen: tuple[int, ...] = ALL_VISIT_DIMENSIONS) -> str:
+    """The visit pass over the dimensions `chosen` (indexes into VISIT_DIMENSIONS; all of them when
+    archiving, a segment asked on request only those of its reports).
+
+    A visit's conversions happen on its own local day (ingest starts a new visit at midnight), so the
+    day's conversions, found through their time index, are all those of the day's visits. One
+    GROUPING SETS pass fills a hash table per dimension while reading the day's visits once.
+    """
+    labels = [f"l{j}" for j in range(len(chosen))]
+    parents = {j: f"p{j}" for j, i in enumerate(chosen) if VISIT_DIMENSIONS[i][1] != "NULL"}
+    return f"""
 WITH v AS ({DAY_VISITS}),
 converted AS (SELECT DISTINCT c.visit_id FROM analytics_conversion c WHERE c.at >= %(start)s AND c.at < %(end)s),
 x AS (
     SELECT v.actions, v.length, k.visit_id AS converted,
-           {", ".join(f"({label})::text AS l{i}" for i, (_r, _p, label) in enumerate(VISIT_DIMENSIONS))},
-           {", ".join(f"({VISIT_DIMENSIONS[i][1]})::text AS {name}" for i, name in _PARENTS.items())}
+           {", ".join(f"({VISIT_DIMENSIONS[i][2]})::text AS l{j}" for j, i in enumerate(chosen))}
+           {"".join(f", ({VISIT_DIMENSIONS[chosen[j]][1]})::text AS {name}" for j, name in parents.items())}
     FROM v LEFT JOIN converted k ON k.visit_id = v.id
 )
-SELECT GROUPING({", ".join(_LABELS)}), {", ".join(_LABELS)}, {", ".join(_PARENTS.values())},
+SELECT GROUPING({", ".join(labels)}), {", ".join([*labels, *parents.values()])},
        count(*), sum(x.actions), max(x.actions), sum(x.length), count(*) FILTER (WHERE x.actions <= 1),
        count(x.converted)
 FROM x
-GROUP BY GROUPING SETS ({", ".join(f"({label}, {_PARENTS[i]})" if i in _PARENTS else f"({label})"
-                                   for i, label in enumerate(_LABELS))})
+GROUP BY GROUPING SETS ({", ".join(f"({label}, {parents[j]})" if j in parents else f"({label})"
+                                   for j, label in enumerate(labels))})
 """
+
+
+VISITS_SQL = visits_query()
 VISIT_COLUMNS = ("nb_visits", "nb_actions", "max_actions", "sum_visit_length", "bounce_count", "nb_visits_converted")
 
 # Time on a page runs to the visit's next page view, or for the last one to the visit's last hit
@@ -125,7 +138,8 @@ WITH a AS ({DAY_PAGE_VIEWS}), p AS (
     SELECT p.*, v.actions,
            GREATEST(0, floor(extract(epoch FROM COALESCE(p.next_at, v.last_action_at) - p.at)))::bigint AS spent,
            GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
-    FROM p JOIN analytics_visit v ON v.id = p.visit_id
+    FROM p JOIN analytics_visit v ON v.id = p.visit_id  -- NB: a visit starts on the day of its page views:
+        AND v.first_action_at >= %(start)s AND v.first_action_at < %(end)s  -- its time index narrows the join
 )
 SELECT GROUPING(pv.path), pv.path, pv.title, count(*), count(*) FILTER (WHERE pv.first_path),
        count(*) FILTER (WHERE pv.first_title), sum(pv.spent),
@@ -235,18 +249,20 @@ def _ids(sql: str, params: dict) -> np.ndarray:
     return np.sort(np.fromiter((row[0] for row in _fetch(sql, params)), dtype=np.int64))
 
 
-def _visit_reports(params: dict, reports: dict, sql=str) -> None:
-    count = len(VISIT_DIMENSIONS)
-    for grouping, *values in _fetch(sql(VISITS_SQL), params):
+def _visit_reports(params: dict, reports: dict, sql=str, chosen: tuple[int, ...] = ALL_VISIT_DIMENSIONS) -> None:
+    count = len(chosen)
+    with_parent = [j for j, i in enumerate(chosen) if VISIT_DIMENSIONS[i][1] != "NULL"]
+    for grouping, *values in _fetch(sql(visits_query(chosen)), params):
         # GROUPING() has a 1 bit for each label not grouped on; the row's dimension is the one 0 bit.
-        i = next(i for i in range(count) if not grouping >> (count - 1 - i) & 1)
-        label, parents, metrics = values[i], dict(zip(_PARENTS, values[count:])), values[count + len(_PARENTS):]
+        j = next(j for j in range(count) if not grouping >> (count - 1 - j) & 1)
+        label, parents = values[j], dict(zip(with_parent, values[count:]))
+        metrics = values[count + len(with_parent):]
         if label is None:
             continue  # the visits this dimension leaves out (e.g. websites among search visits)
         row = {"label": label, **dict(zip(VISIT_COLUMNS, (int(v) for v in metrics)))}
-        if i in _PARENTS:
-            row["parent"] = parents[i]
-        reports.setdefault(VISIT_DIMENSIONS[i][0], []).append(row)
+        if j in parents:
+            row["parent"] = parents[j]
+        reports.setdefault(VISIT_DIMENSIONS[chosen[j]][0], []).append(row)
 
 
 def _page_reports(params: dict, reports: dict, sql=str) -> None:
@@ -320,7 +336,8 @@ def compute_day(day: date, timezone: str) -> DayResult:
 
 
 @transaction.atomic
-def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), segment=None, counted=None) -> DayResult:
+def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), segment=None, counted=None,
+            names=None) -> DayResult:
     """The reports of the site-local days `first` to `last` read from the raw logs in one go, only
     of the visits `segment` selects when one is given (analytics.segments.restricted).
 
@@ -329,7 +346,8 @@ def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), seg
     over a month is read in one pass of each kind instead of thirty. A segmented result also says
     how many distinct visitors each row describes (`_k`, with their ids below the site's k), which
     the k-anonymity floor reads (analytics.reports.anonymity), for the rows of the passes `counted`
-    (all passes run by default; a caller wanting only single-row reports counts none).
+    (all passes run by default; a caller wanting only single-row reports counts none). `names`:
+    the visit pass computes only those reports' dimensions (all by default).
     """
     from analytics.reports import anonymity  # NB: it reads this module's SQL
     from analytics.segments import restricted
@@ -346,8 +364,11 @@ def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), seg
     sql = restricted.rewritten if segment is not None else str
     visitors = users = np.empty(0, dtype=np.int64)
     if "visits" in passes:
-        _visit_reports(params, reports, sql)
-        visitors, users = _ids(sql(VISITORS_SQL), params), _ids(sql(USERS_SQL), params)
+        chosen = ALL_VISIT_DIMENSIONS if names is None else tuple(
+            i for i, (report, _p, _l) in enumerate(VISIT_DIMENSIONS) if i == 0 or report in names)
+        _visit_reports(params, reports, sql, chosen)
+        visitors = _ids(restricted.VISITORS_SQL if segment is not None else VISITORS_SQL, params)
+        users = _ids(sql(USERS_SQL), params)
         summary = (reports.pop("VisitsSummary.get", None) or [dict.fromkeys(VISIT_COLUMNS, 0)])[0]
         summary.pop("label", None)
         reports["VisitsSummary.get"] = [{**summary, "nb_uniq_visitors": len(visitors), "nb_users": len(users)}]

@@ -24,6 +24,7 @@ queued for the next archiving run (ArchiveInvalidation rows), it is listed in th
 Inside `segmented(definition)` reads describe only the segment's visits, under the site's
 k-anonymity floor (see `segmented`).
 """
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,8 +38,8 @@ from redis.exceptions import RedisError
 
 from analytics.models import Archive, ArchiveInvalidation, ArchiveState, SavedSegment
 from analytics.reports import anonymity, catalog, definitions, media
-from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, archived, named_sets, parts_reports,
-                                       site_timezone, site_today, unique_sets)
+from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, _key, archived, named_sets,
+                                       parts_reports, site_timezone, site_today, unique_sets)
 from analytics.reports.errors import ReportError
 from analytics.reports.merge import derive, merge_reports
 from analytics.reports.periods import Period, PeriodError
@@ -92,12 +93,11 @@ def reports(names: list[str], period: Period, *, today: date | None = None) -> d
         if name in names:
             raw[name] = [anonymity.as_view(row, column.partition("_")[0]) if scope else row
                          for row in raw[source] if row[column]]
+    if scope is not None:
+        return _floored_reports(specs, raw, scope)
     if "Goals.getGoals" in raw:  # each goal's conversion rate is over all the period's visits
         visits = (raw["Goals.get"] or [{}])[0].get("nb_visits", 0)
         raw["Goals.getGoals"] = [{**row, "nb_visits": visits} for row in raw["Goals.getGoals"]]
-    if scope is not None:
-        return {spec.name: _floored(spec, raw.get(spec.name, []), raw["VisitsSummary.get"][0], scope)
-                for spec in specs}
     return {spec.name: _present(spec, raw.get(spec.name, [])) for spec in specs}
 
 
@@ -162,12 +162,13 @@ class ArchivingBound:
     remaining: int
     deferred: list[tuple[int, Period]] = field(default_factory=list)
 
-    def charge(self, period: Period, unbuilt: list[Period], *, today: date) -> None:
+    def charge(self, period: Period, unbuilt: list[Period], *, today: date, queue: bool = True) -> None:
         """Take the cost of reading `period` (its `unbuilt` archives), or queue them and raise NotArchived."""
         if len(unbuilt) <= self.remaining:
             self.remaining -= len(unbuilt)
             return
-        _queue(unbuilt, today=today)
+        if queue:
+            _queue(unbuilt, today=today)
         self.deferred.append((connection.tenant.pk, period))
         raise NotArchived(period, len(unbuilt))
 
@@ -199,7 +200,7 @@ def _unbuilt_parts(parts: list[Period], *, today: date, wanted: set[str], segmen
         return []
     stored: dict[tuple, list[bool]] = {}
     for kind, start, report, complete in Archive.objects.filter(
-            segment=segment.key if segment else "", period__in={p.kind for p in parts}, start__in={p.start for p in parts}, report__in=wanted
+            segment=_key(segment), period__in={p.kind for p in parts}, start__in={p.start for p in parts}, report__in=wanted
     ).values_list("period", "start", "report", "complete"):
         stored.setdefault((kind, start), []).append(complete)
     missing = [p for p in parts if (p.kind, p.start) not in stored]
@@ -232,7 +233,8 @@ class SegmentTooLong(ReportError):
     """A real-time segment over more days than one request may read from the raw logs."""
 
     def __init__(self, period: Period, days: int, most: int):
-        super().__init__(f"This segment is computed from the raw logs on request, at most {most} days in one request; "
+        super().__init__(f"This segment is computed from the raw logs on request, at most {most} days in one request "
+                         "(all its periods and sites together); "
                          f"{period.kind} {period.label} needs {days}. Pre-process it: save it with “pre-processed” "
                          "in the segment editor (SegmentEditor.add or update with autoArchive=1), and the hourly "
                          "archiving run prepares its reports.")
@@ -247,6 +249,7 @@ class SegmentScope:
     preprocessed: bool
     main_period: Period | None = None
     withheld: dict[str, int] = field(default_factory=dict)
+    computed: dict[str, dict] = field(default_factory=dict)  # real-time reports read by this request
 
 
 _segment: ContextVar[SegmentScope | None] = ContextVar("segment", default=None)
@@ -279,41 +282,50 @@ def segmented(definition: str | None, *, main_period: Period | None = None) -> I
 
 
 def _segment_reports(names: list[str], period: Period, today: date, scope: SegmentScope) -> dict[str, list[dict]]:
-    wanted = sorted({*_with_sources(names), "VisitsSummary.get"})  # its row holds the segment's visitors
+    wanted = set(_with_sources(names)) | {source for name in names for source in _POPULATIONS.get(name, [])}
+    if any(catalog.spec(name).single_row for name in names):
+        wanted.add("VisitsSummary.get")  # its row holds the segment's visitors (the floor's test)
+    wanted = sorted(wanted)
     if scope.preprocessed:
-        if (bound := _bound.get()) is not None:
-            bound.charge(period, _unbuilt(period, today=today, names=wanted, segment=scope.selection), today=today)
+        if (bound := _bound.get()) is not None:  # NB: not queued: the run fills a segment's past by itself
+            bound.charge(period, _unbuilt(period, today=today, names=wanted, segment=scope.selection), today=today,
+                         queue=False)
         if period.kind == "range":
             return _range(wanted, period, today, segment=scope.selection)
         return archived(period, today=today, names=wanted, segment=scope.selection)
     every_pass = period == scope.main_period
-    return _real_time(wanted if not every_pass else catalog.STORED, period, today, scope.selection)
+    return _real_time(wanted if not every_pass else catalog.STORED, period, today, scope)
 
 
-def _real_time(names: list[str], period: Period, today: date, selection: Selection) -> dict[str, list[dict]]:
-    """The reports of a segment not pre-processed, from the raw logs of the period's days up to today."""
+def _real_time(names: list[str], period: Period, today: date, scope: SegmentScope) -> dict[str, list[dict]]:
+    """The reports of a segment not pre-processed, from the raw logs of the period's days up to today.
+
+    Kept for the request (the scope) and in the cache; only reading the raw logs is charged to the
+    request's bound."""
     if period.start > today:
         return merge_reports([])
-    last = min(period.end, today)
+    selection, last = scope.selection, min(period.end, today)
     days = (last - period.start).days + 1
+
+    def key(reports) -> str:  # NB: what is computed depends on the reports asked, not only on the passes
+        asked = hashlib.sha1(",".join(sorted(reports)).encode()).hexdigest()
+        return ":".join(["segment", str(connection.tenant.pk), connection.tenant.timezone, selection.key,
+                         str(selection.k), str(period.start), str(last), asked])
+    for candidate in (key(catalog.STORED), key(names)):  # NB: a page's whole computation serves all its reads
+        found = scope.computed.get(candidate) or _cached(candidate)
+        if found is not None:
+            scope.computed[candidate] = found
+            return found
     bound = _bound.get()
     most = bound.remaining if bound is not None else settings.FARM_API_MAX_ARCHIVES
-    passes, counted = definitions.passes_for(names), definitions.with_rows(names)
-
-    def key(kinds, counted_kinds) -> str:
-        return ":".join(["segment", connection.tenant.schema_name, selection.key, str(selection.k), str(period.start),
-                         str(last), *sorted(kinds), "k", *sorted(counted_kinds)])
-    everything = key(definitions.PASSES, definitions.PASSES)
-    found = _cached(everything) or _cached(key(passes, counted))  # NB: a page's whole computation serves all
-    if found is None:
-        if days > most:
-            raise SegmentTooLong(period, days, most)
-        if bound is not None:
-            bound.remaining -= days  # charged when the raw logs are read, not when the cache answers
-        result = definitions.compute(period.start, last, site_timezone(), passes=passes, segment=selection,
-                                     counted=counted)
-        found = derive(result.reports)
-        _cache(key(passes, counted), found)
+    if days > most:
+        raise SegmentTooLong(period, days, settings.FARM_API_MAX_ARCHIVES)
+    if bound is not None:
+        bound.remaining -= days
+    result = definitions.compute(period.start, last, site_timezone(), passes=definitions.passes_for(names),
+                                 segment=selection, counted=definitions.with_rows(names), names=names)
+    found = scope.computed[key(names)] = derive(result.reports)
+    _cache(key(names), found)
     return found
 
 
@@ -331,17 +343,63 @@ def _cache(key: str, value) -> None:
         pass
 
 
-def _floored(spec: catalog.ReportSpec, rows: list[dict], summary: dict, scope: SegmentScope) -> list[dict] | dict:
-    """A segmented report under the k floor: a single-row report is empty when the segment has
-    fewer than k visitors, a table's rows under k are folded into "Other" or withheld."""
+# A single-row report's numbers describe these reports' visitors (goals: the converters; media: its
+# audience): shown only when those reach k, else a total could give a withheld row away.
+_POPULATIONS = {"Goals.get": ["Goals.getGoals"],
+                "MediaAnalytics.get": ["MediaAnalytics.getVideoResources", "MediaAnalytics.getAudioResources"]}
+
+
+def _floored_reports(specs: list[catalog.ReportSpec], raw: dict, scope: SegmentScope) -> dict:
+    """Segmented reports under the k floor (see _floored); Actions.get re-derived from the rows shown."""
+    summary = (raw.get("VisitsSummary.get") or [{}])[0]
+    out = {spec.name: _floored(spec, raw.get(spec.name, []), raw, summary, scope) for spec in specs}
+    if "Actions.get" in out and anonymity.segment_visitors(summary) >= scope.selection.k:
+        shown = {name: _floored(catalog.spec(name), raw.get(name, []), raw, summary, scope, count=False)
+                 for name in _SOURCES["Actions.get"]}
+        out["Actions.get"] = catalog.spec("Actions.get").with_ratios(derive(shown)["Actions.get"][0])
+    if "Goals.getGoals" in out:  # each goal's conversion rate is over all the period's (segment's) visits
+        visits = (raw.get("Goals.get") or [{}])[0].get("nb_visits", 0)
+        spec = catalog.spec("Goals.getGoals")
+        out["Goals.getGoals"] = [spec.with_ratios({**row, "nb_visits": visits}) for row in out["Goals.getGoals"]]
+    return out
+
+
+def _floored(spec: catalog.ReportSpec, rows: list[dict], raw: dict, summary: dict, scope: SegmentScope, *,
+             count: bool = True) -> list[dict] | dict:
+    """A segmented report under the k floor: a single-row report is empty when the segment (or the
+    population it describes) has fewer than k visitors; a table's rows under k are folded into
+    "Other" or withheld, and on page rows the entry and exit columns describing fewer than k are
+    zeroed (anonymity.floor)."""
     k = scope.selection.k
     if spec.single_row:
-        row = rows[0] if rows and anonymity.segment_visitors(summary) >= k else dict(spec.defaults)
+        population = [row for name in _POPULATIONS.get(spec.name, []) for row in raw.get(name, [])]
+        enough = anonymity.segment_visitors(summary) >= k and (
+            spec.name not in _POPULATIONS or anonymity.visitors_of(population) >= k)
+        row = rows[0] if rows and enough else dict(spec.defaults)
         return spec.with_ratios(anonymity.public(row))
     shown, others, withheld = anonymity.floor(rows, k)
-    if withheld:
+    if withheld and count:
         scope.withheld[spec.name] = scope.withheld.get(spec.name, 0) + withheld
     return [spec.with_ratios(row) for row in [*catalog.ordered(spec, shown), *others]]
+
+
+def affordable(periods: list[Period]) -> list[Period]:
+    """The newest of `periods` (oldest first) that a segment computed on request may be read over in
+    this request, half of what it may still read (the page's other reads need the rest): an
+    evolution graph then shows its last weeks rather than failing. All of them otherwise."""
+    scope = _segment.get()
+    if scope is None or scope.preprocessed:
+        return periods
+    bound = _bound.get()
+    budget = (bound.remaining if bound is not None else settings.FARM_API_MAX_ARCHIVES) // 2
+    kept, used = [], 0
+    for period in reversed(periods):
+        days = (period.end - period.start).days + 1
+        if kept and used + days > budget:
+            break
+        kept.append(period)
+        used += days
+    return kept[::-1]
 
 
 def current_segment() -> str | None:

@@ -115,9 +115,10 @@ def sql_of(dimension: Dimension, timezone: str) -> str:
     return dimension.sql.replace("{tz}", f"'{_checked_zone(timezone)}'")
 
 
-def visits_sql(segment: Segment, *, timezone: str, start=None, end=None) -> tuple[str, list]:
+def visits_sql(segment: Segment, *, timezone: str, start=None, end=None, extra: str = "") -> tuple[str, list]:
     """The SQL (and its positional parameters) listing the ids of the visits the segment selects,
-    among those starting in [start, end) when given. Raises SegmentError."""
+    among those starting in [start, end) when given, with the `extra` columns of each visit `v`
+    if asked. Raises SegmentError."""
     compiled = _Compiled(_checked_zone(timezone))
     bounds = []
     if start is not None:
@@ -126,7 +127,7 @@ def visits_sql(segment: Segment, *, timezone: str, start=None, end=None) -> tupl
         bounds.append(f"v.first_action_at < {compiled.bind(end)}")
     where = " AND ".join(compiled.group(ors) for ors in segment)
     joins = "".join(dimensions.joined(level, "LEFT JOIN") for level in sorted(compiled.levels - {VISIT}))
-    select = "SELECT DISTINCT v.id" if joins else "SELECT v.id"
+    select = ("SELECT DISTINCT v.id" if joins else "SELECT v.id") + (f", {extra}" if extra else "")
     # NB: the bounds' parameters were bound first, and come first in the text too
     return f"{select} FROM analytics_visit v{joins} WHERE {' AND '.join([*bounds, where or 'true'])}", compiled.params
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from analytics.reports.sql_parts import as_int64
 from analytics.segments import query
 from analytics.segments.grammar import Segment
 
@@ -39,14 +40,25 @@ class Selection:
 
     @property
     def key(self) -> str:
-        """What archives and caches of this segment are stored under (Matomo hashes definitions too)."""
-        return hashlib.sha1(self.definition.encode()).hexdigest()
+        return key_of(self.definition)
+
+
+def key_of(definition: str) -> str:
+    """What archives and caches of a segment are stored under (Matomo hashes definitions too)."""
+    return hashlib.sha1(definition.encode()).hexdigest()
+
+
+# The distinct visitors of the segment's visits, read from the table of those visits.
+VISITORS_SQL = "SELECT DISTINCT vid FROM pg_temp.segment_visits"
 
 
 def select_visits(cursor, segment: Segment, *, timezone: str, start, end) -> None:
-    """Fill `pg_temp.segment_visits` with the ids of the visits starting in [start, end) that the
-    segment selects (dropped at commit, or by the caller once done)."""
-    sql, params = query.visits_sql(segment, timezone=timezone, start=start, end=end)
+    """Fill `pg_temp.segment_visits` with the ids (`id`) and 64-bit visitor ids (`vid`, see
+    sql_parts.as_int64) of the visits starting in [start, end) that the segment selects (dropped at
+    commit, or by the caller once done). Reports that count visitors read `vid` here rather than
+    convert each row's visitor id again."""
+    sql, params = query.visits_sql(segment, timezone=timezone, start=start, end=end,
+                                   extra=f"{as_int64('v.visitor_id')} AS vid")
     cursor.execute("DROP TABLE IF EXISTS pg_temp.segment_visits")
     cursor.execute(f"CREATE TEMPORARY TABLE segment_visits ON COMMIT DROP AS {sql}", params)
     cursor.execute("ALTER TABLE pg_temp.segment_visits ADD PRIMARY KEY (id); ANALYZE pg_temp.segment_visits")

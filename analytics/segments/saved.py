@@ -5,12 +5,14 @@ segments; sharing a segment with every member of the site takes the site's admin
 is changed or deleted by its owner, or, when shared, by a site admin; superusers may do all of it.
 A definition is checked (read and compiled) before it is stored.
 """
+from django.conf import settings
 from django.db import transaction
 
-from analytics.models import SavedSegment
+from analytics.models import Archive, ArchiveSet, ArchiveVisitors, SavedSegment
 from analytics.reports.archive import site_timezone
 from analytics.reports.errors import ReportError
 from analytics.segments import grammar, query
+from analytics.segments.restricted import key_of
 from instances.models import Role
 from instances.selectors import instance_allows
 
@@ -53,9 +55,30 @@ def _checked(user, site, name: str, definition: str, shared: bool) -> tuple[str,
     return name, definition.strip()
 
 
+def _within_quota(definition: str, auto_archive: bool, *, besides: int | None = None) -> None:
+    """A site pre-processes at most FARM_MAX_PREPROCESSED_SEGMENTS definitions: each costs every hourly run."""
+    if not auto_archive:
+        return
+    others = set(SavedSegment.objects.filter(auto_archive=True).exclude(pk=besides).values_list("definition", flat=True))
+    if definition not in others and len(others) >= settings.FARM_MAX_PREPROCESSED_SEGMENTS:
+        raise ReportError(f"This site already pre-processes {len(others)} segments, the most it may: save this one "
+                          "as real-time, or stop pre-processing another one.")
+
+
+def _forget_archives(definition: str) -> None:
+    """Once no saved segment pre-processes a definition, its archives go: kept, they would be read
+    again (stale) if it were pre-processed anew, instead of being rebuilt from the logs."""
+    if not SavedSegment.objects.filter(auto_archive=True, definition=definition).exists():
+        key = key_of(definition)
+        for model in (Archive, ArchiveVisitors, ArchiveSet):
+            model.objects.filter(segment=key).delete()
+
+
+@transaction.atomic
 def segment_add(user, site, *, name: str, definition: str, shared: bool = False,
                 auto_archive: bool = False) -> SavedSegment:
     name, definition = _checked(user, site, name, definition, shared)
+    _within_quota(definition, auto_archive)
     return SavedSegment.objects.create(name=name, definition=definition, owner_id=user.pk,
                                        owner_login=user.get_username(), shared=shared, auto_archive=auto_archive)
 
@@ -71,14 +94,20 @@ def _editable(user, site, segment_id: int) -> SavedSegment:
 def segment_update(user, site, segment_id: int, *, name: str, definition: str, shared: bool = False,
                    auto_archive: bool = False) -> SavedSegment:
     segment = _editable(user, site, segment_id)
+    before = segment.definition
     segment.name, segment.definition = _checked(user, site, name, definition, shared)
+    _within_quota(segment.definition, auto_archive, besides=segment.pk)
     segment.shared, segment.auto_archive = shared, auto_archive
     segment.save()
+    _forget_archives(before)
     return segment
 
 
+@transaction.atomic
 def segment_delete(user, site, segment_id: int) -> None:
-    _editable(user, site, segment_id).delete()
+    segment = _editable(user, site, segment_id)
+    segment.delete()
+    _forget_archives(segment.definition)
 
 
 def as_matomo(segment: SavedSegment, site) -> dict:

@@ -136,6 +136,7 @@ def test_the_locations_page_shows_a_world_map_of_visits_per_country(new_page, po
     assert germany == spain != france
 
     # Hovering a country tells its visits; the legend gives the metric and the scale's ends.
+    page.locator(MAP).scroll_into_view_if_needed()  # below the segment bar: maybe under the fold
     point = page.evaluate(INSIDE, "FR")
     assert point, "no point of the page inside France"
     page.mouse.move(point["x"], point["y"])

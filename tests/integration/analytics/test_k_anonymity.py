@@ -133,3 +133,26 @@ def test_multisites_answers_a_segment_pre_processed_on_every_site(client, site, 
     assert status == 200 and {r["idsite"]: r["nb_visits"] for r in rows} == {site.pk: 6}  # the other has no visit
     status, rows = call_api(client, **{**params, "segment": ""})
     assert status == 200 and {r["idsite"]: r["nb_visits"] for r in rows} == {site.pk: 9}
+
+
+def test_totals_and_entry_columns_never_give_a_withheld_row_away(client, site, token):
+    noon = datetime.combine(site.yesterday, time(12), ZoneInfo(TZ))
+    extra = [hit(site, noon + timedelta(minutes=20 + n), _id=f"{n + 1:016x}", url="https://s.example/p0",
+                 action_name="Page") for n in (1, 2)]  # Chrome visitors 2 and 3 end their visit on /p0
+    extra.append(hit(site, noon + timedelta(minutes=25), _id=f"{1:016x}", url="https://s.example/p0", idgoal=1,
+                     revenue=5))  # one buyer
+    for entry in extra:
+        entry["ua"] = DESKTOP
+    store(site, extra)
+    common = {"idSite": site.pk, "period": "day", "date": str(site.yesterday), "token_auth": token,
+              "segment": "browserName==Chrome"}
+    status, rows = call_api(client, method="Actions.getPageUrls", flat=1, **common)
+    p0 = next(row for row in rows if row["label"].endswith("p0"))
+    assert status == 200 and p0["nb_visits"] == 4 and p0["exit_nb_visits"] == 4
+    assert p0["entry_nb_visits"] == 0 and p0["entry_bounce_count"] == 0  # two entered there: under k, zeroed
+    status, rows = call_api(client, method="Actions.getEntryPageUrls", flat=1, **common)
+    assert status == 200 and not any(row["label"].endswith("p0") for row in rows)
+    status, goals = call_api(client, method="Goals.get", **common)
+    assert status == 200 and goals["nb_conversions"] == 0 and goals["revenue"] == 0  # one buyer: under k
+    status, goals = call_api(client, method="Goals.get", **{**common, "segment": ""})
+    assert status == 200 and goals["nb_conversions"] == 1  # all visits: unchanged

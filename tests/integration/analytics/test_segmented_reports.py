@@ -89,6 +89,11 @@ def test_segmented_reports_equal_the_reports_of_only_the_selected_visits(site, d
             selected = brute_force(expression)
             segmented = compute(first, last, TZ, segment=Selection.of(expression, k=2, timezone=TZ)).reports
             assert _public(segmented) == _public(_reports_of_only(selected, first, last)), (expression, first, last)
+            asked = ["VisitsSummary.get", "DevicesDetection.getBrowsers"]  # only those dimensions of the visit pass
+            alone = compute(first, last, TZ, segment=Selection.of(expression, k=2, timezone=TZ), names=asked,
+                            passes={"visits"}, counted={"visits"}).reports
+            assert _public({name: alone.get(name, []) for name in asked}) == _public(
+                {name: segmented.get(name, []) for name in asked}), expression
             counts = {row["label"]: row["_k"] for row in segmented.get("DevicesDetection.getBrowsers", [])}
             assert counts == _visitors_by_browser(selected, first, last), expression
             assert connection.cursor().execute("SELECT to_regclass('pg_temp.segment_visits')").fetchone()[0] is None
@@ -138,3 +143,48 @@ def test_a_pre_processed_segment_reads_as_its_real_time_answer(site, data, setti
                 assert scope.preprocessed
                 got = service.reports(NAMES, period, today=today)
             assert got == expected, (expression, period)
+
+
+def test_a_saved_segment_that_no_longer_reads_never_stops_the_sites_archiving(site):
+    from analytics.models import SavedSegment
+    with in_tenant(site):
+        Visit.objects.create(visitor_id="0" * 15 + "1", first_action_at=T0, last_action_at=T0, actions=1)
+        SavedSegment.objects.create(name="old", definition="goneDimension==1", owner_id=1, owner_login="o",
+                                    auto_archive=True)
+        SavedSegment.objects.create(name="ok", definition="visitCount>=1", owner_id=1, owner_login="o",
+                                    auto_archive=True)
+        summary = archive_run(now=T0 + timedelta(days=1))
+        assert T0.date() in summary.days and summary.segments == {"visitCount>=1": 2}  # T0's day, and today
+        assert Archive.objects.filter(segment="", period="day", start=T0.astimezone(
+            service.definitions.ZoneInfo(TZ)).date()).exists()
+
+
+def test_pre_processed_segments_follow_late_data_and_go_with_their_last_saved_segment(site, settings):
+    from analytics.reports.errors import ReportError
+    from analytics.segments import saved
+    from analytics.segments.restricted import key_of
+
+    settings.FARM_MAX_PREPROCESSED_SEGMENTS, settings.FARM_SEGMENT_CACHE_SECONDS = 1, 0
+    day, later = T0.astimezone(service.definitions.ZoneInfo(TZ)).date(), T0 + timedelta(days=1)
+
+    def visit(n):
+        Visit.objects.create(visitor_id=f"{n:016x}", first_action_at=T0 + timedelta(minutes=n),
+                             last_action_at=T0 + timedelta(minutes=n), actions=1)
+
+    def visits_in_segment():
+        with service.segmented("visitCount>=1") as scope:
+            assert scope.preprocessed
+            return service.report("VisitsSummary.get", Period.of("day", day), today=later.date())["nb_visits"]
+    with in_tenant(site):
+        visit(1), visit(2)
+        segment = saved.segment_add(site.owner, site, name="all", definition="visitCount>=1", auto_archive=True)
+        with pytest.raises(ReportError, match="already pre-processes 1"):
+            saved.segment_add(site.owner, site, name="more", definition="visitCount>=2", auto_archive=True)
+        archive_run(now=later)
+        assert visits_in_segment() == 2
+        visit(3)  # late data on a day already archived
+        archive_run(now=later + timedelta(hours=1))
+        assert visits_in_segment() == 3
+        assert Archive.objects.filter(segment=key_of("visitCount>=1")).exists()
+        saved.segment_delete(site.owner, site, segment.pk)
+        assert not Archive.objects.filter(segment=key_of("visitCount>=1")).exists()

@@ -43,12 +43,28 @@ def test_saved_segments_side_by_side(client, site):
         for name, definition in (("Chrome", "browserName==Chrome"), ("Phones", "browserName==Chrome Mobile")):
             SavedSegment.objects.create(name=name, definition=definition, owner_id=site.owner.pk, owner_login="o")
     client.force_login(site.owner)
-    asked = f"period=day&date={site.yesterday}&compare={quote('browserName==Chrome')}" \
-            f"&compare={quote('browserName==Chrome Mobile')}"
+    asked = f"period=day&date={site.yesterday}&compare=1&vs={quote('browserName==Chrome')}" \
+            f"&vs={quote('browserName==Chrome Mobile')}"  # beside the previous period's comparison
     html = client.get(f"/?{asked}", HTTP_HOST=HOST).content.decode()
     assert 'id="segment-compare"' in html and '<th class="num" scope="col">Phones</th>' in html
     assert _cells(html, "Visits") == ["9", "6", "0"]  # Phones: 2 visitors, under k: nothing shown
     html = client.get(f"/report/DevicesDetection.getBrowsers/?{asked}", HTTP_HOST=HOST).content.decode()
     assert _cells(html, "Chrome") == ["6", "6", "—"]
     assert _cells(html, "Firefox") == ["1", "—", "—"]
-    assert 'name="compare" value="browserName==Chrome" checked' in html
+    assert 'name="vs" value="browserName==Chrome" checked' in html
+
+
+def test_a_real_time_segment_over_months_shows_its_last_months_and_the_engagement_page(client, site):
+    client.force_login(site.owner)
+    segment = quote("visitCount>=1")
+    for path in ("/", "/media/", "/reports/engagement/"):
+        for period in ("day", "week", "month"):
+            response = client.get(f"{path}?period={period}&date={site.yesterday}&segment={segment}", HTTP_HOST=HOST)
+            assert response.status_code == 200, (path, period, response.content.decode()[:3000])
+        response = client.get(f"{path}?period=year&date={site.yesterday}&segment={segment}", HTTP_HOST=HOST)
+        assert response.status_code == 400 and "Pre-process it" in response.content.decode()  # said on the page
+    from analytics.dashboard.pages import display_label
+    from analytics.reports.anonymity import other_label
+    for name in ("VisitorInterest.getNumberOfVisitsPerVisitDuration", "VisitorInterest.getNumberOfVisitsPerPage",
+                 "UserCountry.getCountry", "VisitTime.getByDayOfWeek"):  # labels read as numbers, codes, days
+        assert display_label(name, other_label(3)) == "Other (fewer than 3 visitors each)"
