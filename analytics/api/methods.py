@@ -11,6 +11,7 @@ the list the view sends as X-Farm-Not-Archived.
 """
 import re
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Callable
 
 from django.conf import settings
@@ -271,7 +272,19 @@ def _most_played(call: Call) -> list[dict]:
 def _segment_fields(call: Call) -> dict:
     return {"name": call.params.required("name", "the segment's name"),
             "definition": call.params.required("definition", "the segment expression, e.g. visitCount>1"),
-            "shared": call.params.flag("enabledAllUsers"), "auto_archive": call.params.flag("autoArchive")}
+            "shared": call.params.flag("enabledAllUsers"), "auto_archive": call.params.flag("autoArchive"),
+            "archive_from": _day(call.params.get("archiveFrom"))}
+
+
+def _day(value: str | None):
+    """The farm's own `archiveFrom` (YYYY-MM-DD): the first day a pre-processed segment is archived for."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ApiError("archiveFrom must be a date as YYYY-MM-DD (the first day a pre-processed segment is "
+                       "archived for; left out: from the site's first data)") from None
 
 
 def _segment_id(call: Call) -> int:

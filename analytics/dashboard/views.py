@@ -4,6 +4,7 @@ Every view needs the view role (instances.site_access); the period picker's choi
 Report blocks answer htmx requests (sort, limit, search) with just the block.
 """
 from contextlib import nullcontext
+from datetime import date
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -221,8 +222,13 @@ def segment_save(request):
     pre-processed by the archiving run), then show that page with it."""
     definition = request.POST.get("definition", "")
     try:
+        try:
+            since = date.fromisoformat(request.POST["archive_from"]) if request.POST.get("archive_from") else None
+        except ValueError:
+            raise ReportError(gettext("The day to pre-process from must be a date.")) from None
         saved.segment_add(request.user, request.instance, name=request.POST.get("name", ""), definition=definition,
-                          shared=request.POST.get("shared") == "1", auto_archive=request.POST.get("auto_archive") == "1")
+                          shared=request.POST.get("shared") == "1", auto_archive=request.POST.get("auto_archive") == "1",
+                          archive_from=since)
         messages.success(request, gettext("Segment saved."))
     except ReportError as exc:
         messages.error(request, str(exc))

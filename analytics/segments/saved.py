@@ -5,6 +5,8 @@ segments; sharing a segment with every member of the site takes the site's admin
 is changed or deleted by its owner, or, when shared, by a site admin; superusers may do all of it.
 A definition is checked (read and compiled) before it is stored.
 """
+from datetime import date
+
 from django.conf import settings
 from django.db import transaction
 
@@ -76,11 +78,13 @@ def _forget_archives(definition: str) -> None:
 
 @transaction.atomic
 def segment_add(user, site, *, name: str, definition: str, shared: bool = False,
-                auto_archive: bool = False) -> SavedSegment:
+                auto_archive: bool = False, archive_from: date | None = None) -> SavedSegment:
+    """`archive_from`: the first day a pre-processed segment is archived for (None: the site's first data)."""
     name, definition = _checked(user, site, name, definition, shared)
     _within_quota(definition, auto_archive)
     return SavedSegment.objects.create(name=name, definition=definition, owner_id=user.pk,
-                                       owner_login=user.get_username(), shared=shared, auto_archive=auto_archive)
+                                       owner_login=user.get_username(), shared=shared, auto_archive=auto_archive,
+                                       archive_from=archive_from)
 
 
 def _editable(user, site, segment_id: int) -> SavedSegment:
@@ -92,12 +96,12 @@ def _editable(user, site, segment_id: int) -> SavedSegment:
 
 @transaction.atomic
 def segment_update(user, site, segment_id: int, *, name: str, definition: str, shared: bool = False,
-                   auto_archive: bool = False) -> SavedSegment:
+                   auto_archive: bool = False, archive_from: date | None = None) -> SavedSegment:
     segment = _editable(user, site, segment_id)
     before = segment.definition
     segment.name, segment.definition = _checked(user, site, name, definition, shared)
     _within_quota(segment.definition, auto_archive, besides=segment.pk)
-    segment.shared, segment.auto_archive = shared, auto_archive
+    segment.shared, segment.auto_archive, segment.archive_from = shared, auto_archive, archive_from
     segment.save()
     _forget_archives(before)
     return segment
@@ -114,5 +118,7 @@ def as_matomo(segment: SavedSegment, site) -> dict:
     """The row SegmentEditor.get and getAll answer, with Matomo's keys."""
     return {"idsegment": segment.pk, "name": segment.name, "definition": segment.definition,
             "login": segment.owner_login, "enable_all_users": int(segment.shared), "enable_only_idsite": site.pk,
-            "auto_archive": int(segment.auto_archive), "ts_created": f"{segment.created_at:%Y-%m-%d %H:%M:%S}",
+            "auto_archive": int(segment.auto_archive),
+            "archive_from": segment.archive_from.isoformat() if segment.archive_from else None,  # the farm's own
+            "ts_created": f"{segment.created_at:%Y-%m-%d %H:%M:%S}",
             "ts_last_edit": f"{segment.updated_at:%Y-%m-%d %H:%M:%S}", "deleted": 0}

@@ -119,3 +119,13 @@ def test_a_site_admin_does_not_see_nor_change_a_members_personal_segment(client,
     answer = editor(client, site, people["owner"], "delete", idSegment=mine["value"])
     assert is_error(answer) and "not found" in answer[1]["message"]
     assert names(client, site, people["vera"]) == {"Vera's"}
+
+
+def test_a_pre_processed_segment_starts_on_its_chosen_day(client, site, people):
+    status, added = editor(client, site, people["owner"], "add", name="Since June", definition="visitCount>1",
+                           autoArchive=1, archiveFrom="2026-06-01")
+    assert status == 200
+    status, row = editor(client, site, people["owner"], "get", idSegment=added["value"])
+    assert row["archive_from"] == "2026-06-01" and row["auto_archive"] == 1
+    answer = editor(client, site, people["owner"], "add", name="Bad", definition="visitCount>1", archiveFrom="June")
+    assert is_error(answer) and "YYYY-MM-DD" in answer[1]["message"]

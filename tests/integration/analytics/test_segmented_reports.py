@@ -188,3 +188,19 @@ def test_pre_processed_segments_follow_late_data_and_go_with_their_last_saved_se
         assert Archive.objects.filter(segment=key_of("visitCount>=1")).exists()
         saved.segment_delete(site.owner, site, segment.pk)
         assert not Archive.objects.filter(segment=key_of("visitCount>=1")).exists()
+
+
+def test_a_pre_processed_segment_is_archived_from_its_chosen_day_on(site):
+    from analytics.models import SavedSegment
+    from analytics.segments.restricted import key_of
+    day = T0.astimezone(service.definitions.ZoneInfo(TZ)).date()  # Tuesday 30 December 2025
+    with in_tenant(site):
+        for n in (1, 6):  # Wednesday 31 December, Monday 5 January (another week, month and year)
+            at = T0 + timedelta(days=n)
+            Visit.objects.create(visitor_id=f"{n:016x}", first_action_at=at, last_action_at=at, actions=1)
+        SavedSegment.objects.create(name="late", definition="visitCount>=1", owner_id=1, owner_login="o",
+                                    auto_archive=True, archive_from=day + timedelta(days=6))
+        archive_run(now=T0 + timedelta(days=7))
+        archived = set(Archive.objects.filter(segment=key_of("visitCount>=1"), period="day",
+                                              report="VisitsSummary.get").values_list("start", flat=True))
+        assert day + timedelta(days=6) in archived and day + timedelta(days=1) not in archived
