@@ -48,3 +48,19 @@ def live_site(username: str, **request):
 
     site = services.instance_request(owner=make_user(username), **request)
     return provisioning.instance_provision(instance_id=services.instance_validate(instance=site, by=None).pk)
+
+
+def timed(call, repeat: int, *, warm: bool = True) -> tuple[float, float]:
+    """(p50, p95) in ms of `repeat` calls (after one warm-up call when `warm`); each call must succeed."""
+    import statistics
+    import time
+
+    if warm:
+        call()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]

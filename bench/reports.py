@@ -21,7 +21,6 @@ recreated).
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 from datetime import datetime, timedelta
@@ -35,15 +34,9 @@ DAYS = 90
 
 
 def _timed(call, repeat: int) -> tuple[float, float]:
-    """(p50, p95) in ms of `repeat` calls after one warm-up; each call must succeed."""
-    call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+    """(p50, p95) in ms of `repeat` calls after one warm-up."""
+    from common import timed
+    return timed(call, repeat)
 
 
 def main() -> int:

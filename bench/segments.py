@@ -17,7 +17,6 @@ Each real-time figure includes the k-anonymity floor. Runs in its own database (
     .venv/bin/python bench/segments.py [--visits 1000000] [--repeat 20] [--cold 3]
 """
 import argparse
-import statistics
 import sys
 import time
 from datetime import datetime, timedelta
@@ -35,19 +34,6 @@ PREPROCESSED = "visitCount>1;deviceType==desktop"
 METHODS = ("VisitsSummary.get", "Actions.getPageUrls")
 
 
-def _ms(call, repeat: int, *, warm: bool) -> tuple[float, float]:
-    """(p50, p95) in ms of `repeat` calls (after one warm-up call when `warm`)."""
-    if warm:
-        call()
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.95))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=1_000_000)
@@ -56,6 +42,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from common import django_in_own_database
+    from common import timed as _ms
 
     django_in_own_database("segmentbench", DEBUG="0", FARM_SEGMENT_CACHE_SECONDS="0")
     from django.core.management import call_command

@@ -13,6 +13,19 @@ from tests.integration.analytics.api_traffic import DAY, make_traffic
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def build_and_apply(page, dimension: str, operator: str, value: str) -> None:
+    """One condition from the builder: the dimension, its suggested values (the last 60 days hold only
+    Dan's visit, the rest is older: his visit count is offered), the operator and the value."""
+    page.select_option("#builder-dimension", dimension)
+    page.wait_for_function(f"document.getElementById('segment-builder').dataset.suggested === '{dimension}'")
+    assert page.eval_on_selector_all("#builder-values option", "os => os.map(o => o.value)") == ["1"]
+    page.select_option("#builder-operator", operator)
+    page.fill("#builder-value", value)
+    page.click("#builder-and")
+    expect(page.locator("#segment-input")).to_have_value(f"{dimension}{operator}{value}")
+    page.click("#segment-form button[type=submit]")
+
+
 def test_a_segment_typed_applied_saved_and_picked_again(new_page, portal):
     site = make_instance("trails", owner=make_user("tess"), state="publie")
     make_traffic(site)  # on DAY: Alice twice (her second visit is her 2nd), Bob, Carol
@@ -23,15 +36,7 @@ def test_a_segment_typed_applied_saved_and_picked_again(new_page, portal):
     expect(page.locator("article.visit")).to_have_count(4)
 
     # built with the condition builder: a dimension, its suggested values, an operator
-    page.select_option("#builder-dimension", "visitCount")
-    page.wait_for_function("document.getElementById('segment-builder').dataset.suggested === 'visitCount'")
-    # the last 60 days hold only Dan's visit (the rest is older): his visit count is offered
-    assert page.eval_on_selector_all("#builder-values option", "os => os.map(o => o.value)") == ["1"]
-    page.select_option("#builder-operator", ">")
-    page.fill("#builder-value", "1")
-    page.click("#builder-and")
-    expect(page.locator("#segment-input")).to_have_value("visitCount>1")
-    page.click("#segment-form button[type=submit]")
+    build_and_apply(page, "visitCount", ">", "1")
     expect(page.locator("#segment-count")).to_contain_text("1 visit matches this segment")
     expect(page.locator("article.visit")).to_have_count(1)
     assert "segment=visitCount%3E1" in page.url
@@ -70,14 +75,7 @@ def test_a_segment_built_on_the_overview_changes_it_and_is_saved_pre_processed(n
     visits = page.locator('#summary-cards [data-metric="nb_visits"] .value')
     expect(visits).to_have_text("4")
 
-    page.select_option("#builder-dimension", "visitCount")
-    page.wait_for_function("document.getElementById('segment-builder').dataset.suggested === 'visitCount'")
-    assert page.eval_on_selector_all("#builder-values option", "os => os.map(o => o.value)") == ["1"]
-    page.select_option("#builder-operator", "==")
-    page.fill("#builder-value", "1")
-    page.click("#builder-and")
-    expect(page.locator("#segment-input")).to_have_value("visitCount==1")
-    page.click("#segment-form button[type=submit]")
+    build_and_apply(page, "visitCount", "==", "1")
     expect(page.locator("#segment-count")).to_contain_text("3 visits match this segment")
     expect(visits).to_have_text("3")  # Alice's first visit, Bob's, Carol's
     # Carol alone on a smartphone: fewer than k = 2 visitors, withheld, and the page says so
