@@ -28,11 +28,11 @@ from analytics.api.errors import ApiError, NoAccess
 from analytics.api.filters import columns, rows_filtered
 from analytics.api.formats import Keyed
 from analytics.api.params import Params
-from analytics.models import SavedSegment
 from analytics.reports import service
 from analytics.reports.errors import ReportError
 from analytics.reports.periods import Period
 from analytics.reports.site_days import TOTALS_REPORTS, totals
+from analytics.segments import restricted
 from farm.tenancy import in_tenant
 from instances import overview
 from instances.models import Instance
@@ -103,7 +103,7 @@ def _totals(site_ids: list[int], span: overview.Span, metrics: tuple, segment: s
     found, missing = {}, []
     for site in Instance.objects.filter(pk__in=site_ids).order_by("pk"):
         with in_tenant(site):
-            if not SavedSegment.objects.filter(auto_archive=True, definition=segment).exists():
+            if not restricted.preprocessed(segment):
                 missing.append(site.pk)
             if missing:  # NB: the answer is an error: nothing more to read, only the sites to name
                 continue

@@ -36,7 +36,7 @@ from django.core.cache import cache
 from django.db import connection
 from redis.exceptions import RedisError
 
-from analytics.models import Archive, ArchiveInvalidation, ArchiveState, SavedSegment
+from analytics.models import Archive, ArchiveInvalidation, ArchiveState
 from analytics.reports import anonymity, catalog, definitions, media
 from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, _key, archived, named_sets,
                                        parts_reports, site_timezone, site_today, unique_sets)
@@ -44,6 +44,7 @@ from analytics.reports.errors import ReportError
 from analytics.reports.merge import derive, merge_reports
 from analytics.reports.periods import Period, PeriodError
 from analytics.reports.periods import periods_for as _periods_for
+from analytics.segments import restricted
 from analytics.segments.restricted import Selection
 
 _SOURCES = {"Actions.get": ["Actions.getPageUrls", "Actions.getDownloads", "Actions.getOutlinks",
@@ -272,8 +273,7 @@ def segmented(definition: str | None, *, main_period: Period | None = None) -> I
     if definition:
         site = connection.tenant
         selection = Selection.of(definition, k=site.k_anonymity, timezone=site.timezone)
-        preprocessed = SavedSegment.objects.filter(auto_archive=True, definition=definition).exists()
-        scope = SegmentScope(selection, preprocessed, main_period)
+        scope = SegmentScope(selection, restricted.preprocessed(definition), main_period)
     token = _segment.set(scope)  # NB: None inside another segment's reads means all visits again
     try:
         yield _segment.get()

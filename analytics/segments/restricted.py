@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from analytics.reports.sql_parts import as_int64
-from analytics.segments import query
-from analytics.segments.grammar import Segment
+from analytics.segments import grammar, query
+from analytics.segments.grammar import Segment, SegmentError
 
 # each log table, and the column holding its visit's id
 _BY_VISIT = {"analytics_visit": "id", "analytics_action": "visit_id", "analytics_conversion": "visit_id",
@@ -44,8 +44,21 @@ class Selection:
 
 
 def key_of(definition: str) -> str:
-    """What archives and caches of a segment are stored under (Matomo hashes definitions too)."""
+    """What archives and caches of a segment are stored under (Matomo hashes definitions too): of its
+    canonical form, so that `visitCount>1`, `visitCount%3E1` and ` visitCount>1 ` share them."""
+    try:
+        definition = grammar.definition(grammar.parse(definition))
+    except SegmentError:
+        pass  # NB: never stored nor read as a segment; a key all the same
     return hashlib.sha1(definition.encode()).hexdigest()
+
+
+def preprocessed(definition: str) -> bool:
+    """Whether a saved segment of the current site pre-processes this definition (in any spelling)."""
+    from analytics.models import SavedSegment
+    key = key_of(definition)
+    return any(key_of(saved) == key for saved in
+               SavedSegment.objects.filter(auto_archive=True).values_list("definition", flat=True))
 
 
 # The distinct visitors of the segment's visits, read from the table of those visits.

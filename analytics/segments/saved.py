@@ -61,8 +61,9 @@ def _within_quota(definition: str, auto_archive: bool, *, besides: int | None = 
     """A site pre-processes at most FARM_MAX_PREPROCESSED_SEGMENTS definitions: each costs every hourly run."""
     if not auto_archive:
         return
-    others = set(SavedSegment.objects.filter(auto_archive=True).exclude(pk=besides).values_list("definition", flat=True))
-    if definition not in others and len(others) >= settings.FARM_MAX_PREPROCESSED_SEGMENTS:
+    others = {key_of(other) for other in
+              SavedSegment.objects.filter(auto_archive=True).exclude(pk=besides).values_list("definition", flat=True)}
+    if key_of(definition) not in others and len(others) >= settings.FARM_MAX_PREPROCESSED_SEGMENTS:
         raise ReportError(f"This site already pre-processes {len(others)} segments, the most it may: save this one "
                           "as real-time, or stop pre-processing another one.")
 
@@ -70,8 +71,9 @@ def _within_quota(definition: str, auto_archive: bool, *, besides: int | None = 
 def _forget_archives(definition: str) -> None:
     """Once no saved segment pre-processes a definition, its archives go: kept, they would be read
     again (stale) if it were pre-processed anew, instead of being rebuilt from the logs."""
-    if not SavedSegment.objects.filter(auto_archive=True, definition=definition).exists():
-        key = key_of(definition)
+    key = key_of(definition)
+    if not any(key_of(other) == key for other in
+               SavedSegment.objects.filter(auto_archive=True).values_list("definition", flat=True)):
         for model in (Archive, ArchiveVisitors, ArchiveSet):
             model.objects.filter(segment=key).delete()
 

@@ -182,6 +182,8 @@ def test_pre_processed_segments_follow_late_data_and_go_with_their_last_saved_se
             saved.segment_add(site.owner, site, name="more", definition="visitCount>=2", auto_archive=True)
         archive_run(now=later)
         assert visits_in_segment() == 2
+        with service.segmented(" visitCount%3E%3D1") as scope:  # spelled otherwise: the same segment
+            assert scope.preprocessed
         visit(3)  # late data on a day already archived
         archive_run(now=later + timedelta(hours=1))
         assert visits_in_segment() == 3
