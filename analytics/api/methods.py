@@ -273,7 +273,9 @@ def _segment_fields(call: Call) -> dict:
     return {"name": call.params.required("name", "the segment's name"),
             "definition": call.params.required("definition", "the segment expression, e.g. visitCount>1"),
             "shared": call.params.flag("enabledAllUsers"), "auto_archive": call.params.flag("autoArchive"),
-            "archive_from": _day(call.params.get("archiveFrom"))}
+            # NB: left out (Matomo's clients never send it), an update keeps the stored day
+            **({"archive_from": _day(call.params.get("archiveFrom"))} if call.params.get("archiveFrom") is not None
+               else {})}
 
 
 def _day(value: str | None):

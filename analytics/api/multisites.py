@@ -100,13 +100,20 @@ def _totals(site_ids: list[int], span: overview.Span, metrics: tuple, segment: s
     segment from the raw logs of many sites in one request would be unbounded work)."""
     if not segment:
         return overview.sites_totals(site_ids=site_ids, span=span, metrics=metrics)
-    found, missing = {}, []
-    for site in Instance.objects.filter(pk__in=site_ids).order_by("pk"):
+    sites = list(Instance.objects.filter(pk__in=site_ids).order_by("pk"))
+    missing = []
+    for site in sites:  # NB: every site checked before any is read (and maybe archived on demand)
         with in_tenant(site):
             if not restricted.preprocessed(segment):
                 missing.append(site.pk)
-            if missing:  # NB: the answer is an error: nothing more to read, only the sites to name
-                continue
+    if missing:
+        shown = ", ".join(map(str, missing[:20])) + (" …" if len(missing) > 20 else "")
+        raise ApiError(f"MultiSites answers a segment only where it is pre-processed, and it is not on site(s) {shown}: "
+                       "save it there with autoArchive=1 (SegmentEditor.add), or ask for those sites' reports one "
+                       "site at a time (idSite=N), where a segment is computed on request.")
+    found = {}
+    for site in sites:
+        with in_tenant(site):
             try:
                 with service.segmented(segment):
                     today = service.site_today()
@@ -116,11 +123,6 @@ def _totals(site_ids: list[int], span: overview.Span, metrics: tuple, segment: s
                          if metric in metrics} for part in (span, span.previous()))
             except ReportError as error:
                 raise ApiError(f"site {site.pk}: {error}") from None
-    if missing:
-        shown = ", ".join(map(str, missing[:20])) + (" …" if len(missing) > 20 else "")
-        raise ApiError(f"MultiSites answers a segment only where it is pre-processed, and it is not on site(s) {shown}: "
-                       "save it there with autoArchive=1 (SegmentEditor.add), or ask for those sites' reports one "
-                       "site at a time (idSite=N), where a segment is computed on request.")
     return found
 
 

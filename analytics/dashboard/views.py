@@ -86,8 +86,9 @@ def _segment_bar(request, choice: PeriodChoice, segment: str | None) -> dict:
         except ReportError:
             pass  # the build says what is wrong with it
         k = request.instance.k_anonymity
-        if matching is not None and matching < k and not sees_visitors(request.user, request.instance):
-            under = k
+        if matching is not None and not sees_visitors(request.user, request.instance) and \
+                live.visits_count(between=between, segment=segment, visitors=True) < k:
+            under = k  # NB: k counts visitors: one person's twelve visits are still one person
     return {"segment_bar": True, "saved_segments": list(saved.visible(request.user, request.instance)),
             "compare_asked": request.GET.getlist("vs"),
             "dimension_groups": segment_dimension_groups(), "operators": SEGMENT_OPERATORS,

@@ -129,11 +129,11 @@ def private(column: str) -> bool:
 
 
 def as_view(row: dict, view: str) -> dict:
-    """A page row as an entry (exit) page row: its own visitor count for that view."""
+    """A page row as an entry (exit) page row: its own visitor count for that view, the other
+    view's count kept (its columns are on the row too, and floored by it)."""
     k_key, ids_key = _keys(view)
-    out = {c: v for c, v in row.items() if not private(c)}
-    if k_key in row:
-        out["_k"] = row[k_key]
+    out = {c: v for c, v in row.items() if c not in ("_k", "_ids", ids_key)}
+    out["_k"] = row.get(k_key, 0)
     if ids_key in row:
         out["_ids"] = row[ids_key]
     return out
@@ -175,7 +175,7 @@ def _with_views_floored(row: dict, k: int) -> dict:
     """A page row whose entry or exit columns describe fewer than k visitors, with those zeroed
     (else the row would tell what the entry or exit page report withholds)."""
     for view, columns in _VIEW_COLUMNS.items():
-        if f"_k_{view}" in row and row[f"_k_{view}"] < k:
+        if columns[0] in row and row.get(f"_k_{view}", 0) < k:  # NB: no count (an older archive): zeroed
             row = {**row, **dict.fromkeys(columns, 0)}
     return row
 

@@ -17,7 +17,7 @@ a bounded slice of their past each run until it is complete.
 """
 import logging
 import time as monotonic
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -150,7 +150,7 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
             fresh[part] = {name: a.rows for name, a in stored.items()}
     missing = [p for p in parts if p not in fresh and (p.kind, p.start) not in found]
     with_data = _days_with_data(missing)
-    first = _first_data_day() if missing else None
+    first = _first_day(segment) if missing else None
     out = []
     for part in parts:
         if part in fresh:
@@ -173,6 +173,15 @@ def _empty(part: Period, first: date | None, with_data: set[date]) -> bool:
     """Whether a period without an archive surely has no data: before the first log row, or a day
     without any row."""
     return first is None or part.end < first or (part.kind == "day" and part.start not in with_data)
+
+
+def _first_day(segment: Selection | None) -> date | None:
+    """The first day with data; for a segment pre-processed from a later day (`since`), that day:
+    periods ending before it are empty for it, never built from the logs."""
+    first = _first_data_day()
+    if first is not None and segment is not None and segment.since is not None:
+        return max(first, segment.since)
+    return first
 
 
 def _first_data_day() -> date | None:
@@ -206,7 +215,7 @@ def unique_sets(parts: list[Period], *, today: date, segment: Selection | None =
         segment=_key(segment), period__in={p.kind for p in parts}, start__in={p.start for p in parts})}
     missing = [part for part in parts if (part.kind, part.start) not in stored]
     with_data = _days_with_data(missing)
-    first = _first_data_day() if missing else None
+    first = _first_day(segment) if missing else None
     visitors, users = [], []
     for part in parts:
         row = stored.get((part.kind, part.start))
@@ -271,54 +280,78 @@ class RunSummary:
 SEGMENT_DAYS_PER_RUN = 31  # a new pre-processed segment's past is filled in this many days a run, newest first
 
 
-def preprocessed_segments() -> list[tuple[Selection, date | None]]:
+def preprocessed_segments() -> list[Selection]:
     """The site's saved segments the archiving run prepares (autoArchive), once per definition,
-    with the day each is prepared from (None: the site's first data). A definition that no longer
-    reads (a dimension gone since) is skipped, and said so in the log."""
-    found: dict[str, tuple[Selection, date | None]] = {}
+    each with the day it is prepared from (`since`; None: the site's first data). A definition that
+    no longer reads (a dimension gone since) is skipped, and said so in the log."""
+    found: dict[str, Selection] = {}
     for saved in SavedSegment.objects.filter(auto_archive=True).order_by("pk"):
         try:
             segment = Selection.of(saved.definition, k=connection.tenant.k_anonymity, timezone=site_timezone())
         except SegmentError as error:
             logger.warning("saved segment %s of %s not archived: %s", saved.pk, connection.tenant.schema_name, error)
             continue
-        earlier = found.get(segment.key, (None, saved.archive_from))[1]
-        first = None if earlier is None or saved.archive_from is None else min(earlier, saved.archive_from)
-        found[segment.key] = (segment, first)
+        earlier = found[segment.key].since if segment.key in found else saved.archive_from
+        since = None if earlier is None or saved.archive_from is None else min(earlier, saved.archive_from)
+        found[segment.key] = replace(segment, since=since)
     return list(found.values())
 
 
-def _archive_segment(segment: Selection, first: date | None, *, today: date) -> int:
-    """Archive a pre-processed segment's days (see _segment_days) and the periods containing them;
-    how many days. A segment that fails is logged and left for the next run, never the site's run."""
+def _archive_segment(segment: Selection, *, today: date, deadline: float) -> int:
+    """Archive a pre-processed segment's days (see _segment_days), newest first, each committed on
+    its own, then the weeks, months and years containing them whose parts are all there; stop at
+    `deadline` (monotonic seconds). How many days. A failure is logged and left for the next run
+    (the days it did not reach are still stale then), never the site's run."""
+    done: list[date] = []
     try:
-        with transaction.atomic():
-            segment_days = _segment_days(segment, first, today=today)
-            for item in [*sorted(segment_days), *containing(segment_days)]:
-                _rebuild(item if isinstance(item, Period) else Period.of("day", item), today=today, segment=segment)
-        return len(segment_days)
-    except Exception:  # noqa: BLE001 — one segment's failure must not stop all-visits archiving
+        for day in _segment_days(segment, today=today):
+            if monotonic.monotonic() > deadline:
+                break
+            archive_day(day, today=today, segment=segment)
+            done.append(day)
+        for period in containing(set(done)):
+            if monotonic.monotonic() > deadline:
+                break
+            if _parts_ready(period, segment, today=today):
+                archive_period(period, today=today, segment=segment)
+    except Exception:  # noqa: BLE001 — one segment's failure must not stop the others nor all-visits archiving
         logger.exception("segment %r of %s not archived", segment.definition, connection.tenant.schema_name)
-        return 0
+    return len(done)
 
 
-def _segment_days(segment: Selection, first: date | None, *, today: date) -> set[date]:
-    """The days a run archives for a pre-processed segment: today; its days archived before the
-    same day's archive of all visits (that day's logs changed since) or before they ended; and up to
-    SEGMENT_DAYS_PER_RUN days of its past not archived yet (newest first) that have data."""
-    first = max(filter(None, [first, _first_data_day()]), default=today)
+def _segment_days(segment: Selection, *, today: date) -> list[date]:
+    """The days a run archives for a pre-processed segment, at most SEGMENT_DAYS_PER_RUN, newest
+    first: today; its days archived before the same day's archive of all visits (that day's logs
+    changed since) or before they ended; then days of its past not archived yet that have data."""
+    first = _first_day(segment) or today
     if first > today:
-        return set()
+        return []
     days = Archive.objects.filter(period="day", report="VisitsSummary.get", start__gte=first, start__lte=today)
     base = dict(days.filter(segment="").values_list("start", "computed_at"))
     mine = {day: (at, complete) for day, at, complete in
             days.filter(segment=segment.key).values_list("start", "computed_at", "complete")}
-    stale = {day for day, (at, complete) in mine.items()
-             if (day in base and at < base[day]) or (not complete and day < today)}
-    past = sorted(set(Period.span(first, today).days()) - set(mine), reverse=True)
-    with_data = _days_with_data([Period.of("day", day) for day in past])
-    backlog = [day for day in past if day in with_data][:SEGMENT_DAYS_PER_RUN]
-    return stale | set(backlog) | {today}
+    stale = sorted({day for day, (at, complete) in mine.items()
+                    if (day in base and at < base[day]) or (not complete and day < today)} - {today}, reverse=True)
+    chosen = [today, *stale][:SEGMENT_DAYS_PER_RUN]
+    if len(chosen) < SEGMENT_DAYS_PER_RUN:
+        past = sorted(set(Period.span(first, today).days()) - set(mine) - {today}, reverse=True)
+        with_data = _days_with_data([Period.of("day", day) for day in past])
+        chosen += [day for day in past if day in with_data][:SEGMENT_DAYS_PER_RUN - len(chosen)]
+    return chosen
+
+
+def _parts_ready(period: Period, segment: Selection, *, today: date) -> bool:
+    """Whether every part of a segment's week, month or year from its first day on is archived (or
+    has no data): only then is it built, so that a run never archives a whole year of days on the
+    way (its past is filled SEGMENT_DAYS_PER_RUN days a run)."""
+    first = _first_day(segment) or today
+    kind = "month" if period.kind == "year" else "day"
+    parts = sorted({Period.of(kind, day) for day in period.days() if first <= day <= today})
+    have = set(Archive.objects.filter(segment=segment.key, period=kind, report="VisitsSummary.get",
+                                      start__in=[part.start for part in parts]).values_list("start", flat=True))
+    missing = [Period.of("day", day) for part in parts if part.start not in have
+               for day in part.days() if first <= day <= today]
+    return not (_days_with_data(missing) & {part.start for part in missing})  # NB: it reads their whole span
 
 
 class _RunLock:
@@ -360,10 +393,11 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
         # a segment left out (or failing) is caught up by a later run (_segment_days compares archives).
         segments = preprocessed_segments()
         turn = (now or dj_timezone.now()).hour % len(segments) if segments else 0
-        for segment, first in segments[turn:] + segments[:turn]:
-            if monotonic.monotonic() - started > settings.FARM_SEGMENT_ARCHIVE_SECONDS:
+        deadline = monotonic.monotonic() + settings.FARM_SEGMENT_ARCHIVE_SECONDS
+        for segment in segments[turn:] + segments[:turn]:
+            if monotonic.monotonic() > deadline:
                 break
-            summary.segments[segment.definition] = _archive_segment(segment, first, today=today)
+            summary.segments[segment.definition] = _archive_segment(segment, today=today, deadline=deadline)
         summary.seconds = monotonic.monotonic() - started
     return summary
 

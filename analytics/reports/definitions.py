@@ -138,8 +138,7 @@ WITH a AS ({DAY_PAGE_VIEWS}), p AS (
     SELECT p.*, v.actions,
            GREATEST(0, floor(extract(epoch FROM COALESCE(p.next_at, v.last_action_at) - p.at)))::bigint AS spent,
            GREATEST(0, floor(extract(epoch FROM v.last_action_at - v.first_action_at)))::bigint AS length
-    FROM p JOIN analytics_visit v ON v.id = p.visit_id  -- NB: a visit starts on the day of its page views:
-        AND v.first_action_at >= %(start)s AND v.first_action_at < %(end)s  -- its time index narrows the join
+    FROM p JOIN analytics_visit v ON v.id = p.visit_id
 )
 SELECT GROUPING(pv.path), pv.path, pv.title, count(*), count(*) FILTER (WHERE pv.first_path),
        count(*) FILTER (WHERE pv.first_title), sum(pv.spent),

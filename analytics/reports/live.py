@@ -54,12 +54,14 @@ def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None 
                             between=between, with_media=with_media, segment=segment))
 
 
-def visits_count(*, between: tuple[datetime, datetime], segment: str | None = None) -> int:
-    """How many visits (whose last action falls in `between`) the segment selects: the visitor log's total."""
+def visits_count(*, between: tuple[datetime, datetime], segment: str | None = None,
+                 visitors: bool = False) -> int:
+    """How many visits (whose last action falls in `between`) the segment selects: the visitor log's
+    total; or how many distinct visitors made them."""
     visits = Visit.objects.filter(last_action_at__gte=between[0], last_action_at__lt=between[1])
     if parsed := grammar.parse(segment):
         visits = visits.filter(id__in=_segment_ids(parsed, between, None))
-    return visits.count()
+    return visits.values("visitor_id").distinct().count() if visitors else visits.count()
 
 
 def _segment_ids(parsed, between, min_timestamp) -> RawSQL:

@@ -385,13 +385,16 @@ def _floored(spec: catalog.ReportSpec, rows: list[dict], raw: dict, summary: dic
 
 def affordable(periods: list[Period]) -> list[Period]:
     """The newest of `periods` (oldest first) that a segment computed on request may be read over in
-    this request, half of what it may still read (the page's other reads need the rest): an
-    evolution graph then shows its last weeks rather than failing. All of them otherwise."""
+    this request: half of what it may still read besides the page's own period (the page's other
+    reads need the rest); an evolution graph then shows its last weeks rather than failing. All of
+    them otherwise."""
     scope = _segment.get()
     if scope is None or scope.preprocessed:
         return periods
     bound = _bound.get()
-    budget = (bound.remaining if bound is not None else settings.FARM_API_MAX_ARCHIVES) // 2
+    main = scope.main_period
+    reserved = (main.end - main.start).days + 1 if main is not None and main not in periods else 0
+    budget = max((bound.remaining if bound is not None else settings.FARM_API_MAX_ARCHIVES) - reserved, 0) // 2
     kept, used = [], 0
     for period in reversed(periods):
         days = (period.end - period.start).days + 1

@@ -12,6 +12,7 @@ filtering the raw rows by hand would give.
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 
 from analytics.reports.sql_parts import as_int64
@@ -32,6 +33,7 @@ class Selection:
     definition: str
     parsed: Segment
     k: int
+    since: date | None = None  # a pre-processed segment's first day (None: the site's first data)
 
     @classmethod
     def of(cls, definition: str, *, k: int, timezone: str) -> "Selection":

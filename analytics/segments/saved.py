@@ -96,14 +96,20 @@ def _editable(user, site, segment_id: int) -> SavedSegment:
     return segment
 
 
+_KEEP = object()
+
+
 @transaction.atomic
 def segment_update(user, site, segment_id: int, *, name: str, definition: str, shared: bool = False,
-                   auto_archive: bool = False, archive_from: date | None = None) -> SavedSegment:
+                   auto_archive: bool = False, archive_from: date | None | object = _KEEP) -> SavedSegment:
+    """`archive_from` left out: the stored day is kept."""
     segment = _editable(user, site, segment_id)
     before = segment.definition
     segment.name, segment.definition = _checked(user, site, name, definition, shared)
     _within_quota(segment.definition, auto_archive, besides=segment.pk)
-    segment.shared, segment.auto_archive, segment.archive_from = shared, auto_archive, archive_from
+    segment.shared, segment.auto_archive = shared, auto_archive
+    if archive_from is not _KEEP:
+        segment.archive_from = archive_from
     segment.save()
     _forget_archives(before)
     return segment

@@ -152,6 +152,9 @@ def test_totals_and_entry_columns_never_give_a_withheld_row_away(client, site, t
     assert p0["entry_nb_visits"] == 0 and p0["entry_bounce_count"] == 0  # two entered there: under k, zeroed
     status, rows = call_api(client, method="Actions.getEntryPageUrls", flat=1, **common)
     assert status == 200 and not any(row["label"].endswith("p0") for row in rows)
+    status, rows = call_api(client, method="Actions.getExitPageUrls", flat=1, **common)
+    exits = next(row for row in rows if row["label"].endswith("p0"))  # four left from /p0, two entered there
+    assert status == 200 and exits["exit_nb_visits"] == 4 and exits["entry_nb_visits"] == 0
     status, goals = call_api(client, method="Goals.get", **common)
     assert status == 200 and goals["nb_conversions"] == 0 and goals["revenue"] == 0  # one buyer: under k
     status, goals = call_api(client, method="Goals.get", **{**common, "segment": ""})

@@ -127,5 +127,9 @@ def test_a_pre_processed_segment_starts_on_its_chosen_day(client, site, people):
     assert status == 200
     status, row = editor(client, site, people["owner"], "get", idSegment=added["value"])
     assert row["archive_from"] == "2026-06-01" and row["auto_archive"] == 1
+    status, _ok = editor(client, site, people["owner"], "update", idSegment=added["value"], name="Renamed",
+                         definition="visitCount>1", autoArchive=1)  # as Matomo's clients: no archiveFrom
+    assert status == 200 and editor(client, site, people["owner"], "get", idSegment=added["value"])[1][
+        "archive_from"] == "2026-06-01"  # kept
     answer = editor(client, site, people["owner"], "add", name="Bad", definition="visitCount>1", archiveFrom="June")
     assert is_error(answer) and "YYYY-MM-DD" in answer[1]["message"]

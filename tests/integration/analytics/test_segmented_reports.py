@@ -6,7 +6,7 @@ random traffic and random segments, over one day and over several; each row's vi
 k floor's input) equals the distinct visitors counted in Python. Then a pre-processed segment's
 archives equal its real-time answer for a day, a week and a range.
 """
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection, transaction
@@ -206,3 +206,30 @@ def test_a_pre_processed_segment_is_archived_from_its_chosen_day_on(site):
         archived = set(Archive.objects.filter(segment=key_of("visitCount>=1"), period="day",
                                               report="VisitsSummary.get").values_list("start", flat=True))
         assert day + timedelta(days=6) in archived and day + timedelta(days=1) not in archived
+
+
+def test_a_new_pre_processed_segment_fills_its_past_a_slice_a_run(site, monkeypatch):
+    from analytics.models import SavedSegment
+    from analytics.reports import archive
+    from analytics.segments.restricted import key_of
+    monkeypatch.setattr(archive, "SEGMENT_DAYS_PER_RUN", 5)
+    first = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
+    with in_tenant(site):
+        for n in range(12):  # a visit every third day, 10 January to 12 February
+            at = first + timedelta(days=3 * n)
+            Visit.objects.create(visitor_id=f"{n:016x}", first_action_at=at, last_action_at=at, actions=1)
+        now = first + timedelta(days=40)
+        archive_run(now=now)  # all visits first
+        SavedSegment.objects.create(name="all", definition="visitCount>=1", owner_id=1, owner_login="o",
+                                    auto_archive=True)
+        mine = Archive.objects.filter(segment=key_of("visitCount>=1"), report="VisitsSummary.get")
+        summary = archive_run(now=now + timedelta(hours=1))
+        assert summary.segments == {"visitCount>=1": 5} and mine.filter(period="day").count() == 5
+        assert not mine.filter(period="year").exists()  # not before every day of it is there
+        for hour in range(2, 6):
+            archive_run(now=now + timedelta(hours=hour))
+        assert mine.filter(period="day").count() == 13  # the twelve days with visits, and today
+        assert mine.filter(period="year").exists() and mine.filter(period="month").count() == 2
+        with service.segmented("visitCount>=1"):
+            year = service.report("VisitsSummary.get", Period.of("year", first.date()), today=now.date())
+        assert year["nb_visits"] == 12
