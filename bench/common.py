@@ -27,14 +27,16 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def django_in_own_database(suffix: str, **environ: str) -> None:
+def django_in_own_database(suffix: str, *, reuse: bool = False, **environ: str) -> None:
     """Point Django at a freshly recreated `<db>_<suffix>` (with `environ` set first), emails kept in
-    memory, and set it up. The caller runs farm_init (some register tasks before it)."""
+    memory, and set it up. The caller runs farm_init (some register tasks before it). `reuse`: keep
+    the database of an earlier run as it is (to measure again without generating again)."""
     os.environ["DATABASE_URL"] = database_url(suffix)
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
     os.environ.update(environ)
-    recreate_database(os.environ["DATABASE_URL"])
+    if not reuse:
+        recreate_database(os.environ["DATABASE_URL"])
 
     import django
 

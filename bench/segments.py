@@ -14,7 +14,7 @@ API in-process (Django's full request cycle; the segment cache off, so each call
   for it, then its reads for a month and for the 30-day range from its archives, p50/p95.
 Each real-time figure includes the k-anonymity floor. Runs in its own database (`<db>_segmentbench`).
 
-    .venv/bin/python bench/segments.py [--visits 1000000] [--repeat 20] [--cold 3]
+    .venv/bin/python bench/segments.py [--visits 1000000] [--repeat 20] [--cold 3] [--reuse]
 """
 import argparse
 import sys
@@ -39,13 +39,16 @@ def main() -> int:
     parser.add_argument("--visits", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=20, help="calls timed for reads from archives")
     parser.add_argument("--cold", type=int, default=3, help="calls timed for real-time segments (no cache)")
+    parser.add_argument("--reuse", action="store_true", help="measure again on the traffic of the last run "
+                        "(its database kept; the dates are that run's)")
     args = parser.parse_args()
 
     from common import django_in_own_database
     from common import timed as _ms
 
-    django_in_own_database("segmentbench", DEBUG="0", FARM_SEGMENT_CACHE_SECONDS="0")
+    django_in_own_database("segmentbench", reuse=args.reuse, DEBUG="0", FARM_SEGMENT_CACHE_SECONDS="0")
     from django.core.management import call_command
+    from django.db import connection
     from django.test import Client
     from rich.console import Console
 
@@ -54,33 +57,44 @@ def main() -> int:
     from analytics.segments.restricted import Selection
     from common import live_site
     from farm.tenancy import in_tenant
+    from instances.models import Instance
     from instances.tokens import token_create
     from reports_data import generate
 
     console = Console(width=200)
-    call_command("farm_init", verbosity=0)
-    site = live_site("segmentbench", name="Segments", slug="segments", timezone_name="Europe/Paris")
+    if args.reuse:
+        from django.db.models import Max
+
+        from analytics.models import Visit
+        site = Instance.objects.get(slug="segments")
+        with in_tenant(site):  # the heavy day is the run's last day of traffic, the day before its "today"
+            last = Visit.objects.aggregate(last=Max("first_action_at"))["last"]
+        today = last.astimezone(dt_timezone.utc).date() + timedelta(days=1)
+        start = today - timedelta(days=DAYS)
+        console.print(f"the traffic of the last run ({start} to {today}), kept in its database")
+    else:
+        call_command("farm_init", verbosity=0)
+        site = live_site("segmentbench", name="Segments", slug="segments", timezone_name="Europe/Paris")
+        today = datetime.now(dt_timezone.utc).date()
+        start = today - timedelta(days=DAYS)
+        with in_tenant(site):
+            started = time.perf_counter()
+            counts = generate(visits=args.visits, actions_per_visit=5, days=DAYS,
+                              start=datetime(start.year, start.month, start.day, tzinfo=dt_timezone.utc),
+                              heavy_offset=DAYS - 1, media_day=None, media_heavy=0)
+            generation = time.perf_counter() - started
+            started = time.perf_counter()
+            archive.archive_range(start, archive.site_today())
+            archiving = time.perf_counter() - started
+        console.print(f"generated {counts['visits']:,} visits / {counts['actions']:,} actions over {DAYS} days in "
+                      f"{generation:.0f} s, archived (all visits) in {archiving:.0f} s")
     _token, token = token_create(user=site.owner, description="bench")
-    today = datetime.now(dt_timezone.utc).date()
-    start = today - timedelta(days=DAYS)
     heavy_day = today - timedelta(days=1)
-    with in_tenant(site):
-        started = time.perf_counter()
-        counts = generate(visits=args.visits, actions_per_visit=5, days=DAYS,
-                          start=datetime(start.year, start.month, start.day, tzinfo=dt_timezone.utc),
-                          heavy_offset=DAYS - 1, media_day=None, media_heavy=0)
-        generation = time.perf_counter() - started
-        started = time.perf_counter()
-        archive.archive_range(start, archive.site_today())
-        archiving = time.perf_counter() - started
-        from django.db import connection
-        with connection.cursor() as cursor:  # the day of median traffic (the generator leaves a few days thin)
-            cursor.execute("SELECT day FROM (SELECT (first_action_at AT TIME ZONE %s)::date AS day, count(*) AS n "
-                           "FROM analytics_visit GROUP BY 1) d ORDER BY n, day LIMIT 1 OFFSET %s",
-                           [site.timezone, DAYS // 2])
-            ordinary_day = cursor.fetchone()[0]
-    console.print(f"generated {counts['visits']:,} visits / {counts['actions']:,} actions over {DAYS} days in "
-                  f"{generation:.0f} s, archived (all visits) in {archiving:.0f} s")
+    with in_tenant(site), connection.cursor() as cursor:  # the day of median traffic (a few days are thin)
+        cursor.execute("SELECT day FROM (SELECT (first_action_at AT TIME ZONE %s)::date AS day, count(*) AS n "
+                       "FROM analytics_visit GROUP BY 1) d ORDER BY n, day LIMIT 1 OFFSET %s",
+                       [site.timezone, DAYS // 2])
+        ordinary_day = cursor.fetchone()[0]
 
     api = Client()
     host = {"HTTP_HOST": "segments.localhost"}

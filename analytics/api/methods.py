@@ -235,24 +235,31 @@ def _last_visits(call: Call) -> Stream:
 def _visitor_profile(call: Call) -> dict:
     """One visitor's profile (see live.visitor_profile); without visitorId, the most recent visitor's
     (as Matomo). lastVisits lists the `limitVisits` most recent (10 by default, as Matomo)."""
-    visitor_id = call.params.get("visitorId")
+    visitor_id, segment = call.params.get("visitorId"), call.params.get("segment")
     shown = call.params.integer("limitVisits", 10, minimum=1, maximum=settings.FARM_LIVE_PROFILE_MAX_VISITS)
     if visitor_id is None:
-        latest = live.last_visits(limit=1)
+        latest = live.last_visits(limit=1, segment=segment)
         visitor_id = latest[0]["visitorId"] if latest else None
     elif not _VISITOR_ID.match(visitor_id):
         raise ApiError("visitorId must be 16 hexadecimal characters")
-    profile = live.visitor_profile(visitor_id.lower()) if visitor_id else None
+    profile = live.visitor_profile(visitor_id.lower(), segment=segment) if visitor_id else None
     if profile is None:
-        raise ApiError("No visit of this visitor on this site (visitorId unknown).")
+        raise ApiError("No visit of this visitor on this site matches the segment." if segment else
+                       "No visit of this visitor on this site (visitorId unknown).")
     return {**profile, "lastVisits": profile["lastVisits"][:shown]}
 
 
+def _real_time(run: Callable[[Call], object]) -> Callable[[Call], object]:
+    """A real-time method: with a segment, visitor-level (a segment on a user id or a visitor id
+    tells whether that person is here now), so closed to whom the site keeps single visitors from."""
+    def checked(call: Call):
+        return _visitor_level(run)(call) if call.params.get("segment") else run(call)
+    return checked
+
+
+@_real_time
 def _counters(call: Call) -> list[dict]:
-    segment = call.params.get("segment")
-    if segment:  # a segment on a user id or a visitor id tells whether that person is here now
-        return _visitor_level(lambda call: [live.counters(_last_minutes(call), segment=segment)])(call)
-    return [live.counters(_last_minutes(call))]
+    return [live.counters(_last_minutes(call), segment=call.params.get("segment"))]
 
 
 def _last_minutes(call: Call) -> int:
@@ -260,11 +267,21 @@ def _last_minutes(call: Call) -> int:
 
 
 def _media_now(key: str) -> Callable[[Call], dict]:
-    return lambda call: {"value": live.media_counters(_last_minutes(call))[key]}
+    return _real_time(lambda call: {"value": live.media_counters(_last_minutes(call),
+                                                                 segment=call.params.get("segment"))[key]})
 
 
+_MOST_PLAYED = 100  # rows; filter_limit then pages these, as any report
+
+
+@_real_time
 def _most_played(call: Call) -> list[dict]:
-    return live.most_played(_last_minutes(call), limit=100)  # filter_limit then pages these, as any report
+    segment = call.params.get("segment")
+    if not segment:
+        return live.most_played(_last_minutes(call), limit=_MOST_PLAYED)
+    k = call.site.k_anonymity  # the floor of any segmented answer: no row of fewer than k viewers
+    shown, others, _withheld = anonymity.floor(live.most_played(_last_minutes(call), segment=segment, k=k), k)
+    return shown[:_MOST_PLAYED] + [{**other, "resource": "", "media_type": ""} for other in others]  # of several
 
 
 # SegmentEditor.* (analytics.segments.saved) ------------------------------------------------------
@@ -341,7 +358,9 @@ def _bulk(call: Call) -> list:
 
 
 # methods applying `segment` themselves (the report methods apply it through analytics.reports.service)
-SEGMENTED = {"Live.getLastVisitsDetails", "Live.getCounters", "MultiSites.getAll", "MultiSites.getOne"}
+SEGMENTED = {"Live.getLastVisitsDetails", "Live.getCounters", "Live.getVisitorProfile", "MultiSites.getAll",
+             "MultiSites.getOne", "MediaAnalytics.getCurrentNumPlays", "MediaAnalytics.getCurrentSumTimeSpent",
+             "MediaAnalytics.getCurrentMostPlays"}
 METHODS: dict[str, Method] = {
     **{name: Method(_report(name)) for name in service.report_names()},
     **{name: Method(_value(metric)) for name, metric in VALUE_METHODS.items()},

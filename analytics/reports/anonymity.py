@@ -28,22 +28,8 @@ _STREAMS = {
         WITH v AS ({DAY_VISITS})
         SELECT d.report, d.parent, d.label, s.vid FROM v JOIN pg_temp.segment_visits s ON s.id = v.id
         CROSS JOIN LATERAL (VALUES {", ".join(
-            f"('{report}', ({parent})::text, ({label})::text)" for report, parent, label in VISIT_DIMENSIONS[2:])}
+            f"('{report}', ({parent})::text, ({label})::text)" for report, parent, label in VISIT_DIMENSIONS[1:])}
         ) AS d(report, parent, label) WHERE d.label IS NOT NULL""",
-    "pages": f"""
-        WITH a AS ({DAY_PAGE_VIEWS}), p AS (
-            SELECT a.visit_id, a.path, a.title, row_number() OVER w = 1 AS entry, lead(a.id) OVER w IS NULL AS exit,
-                   row_number() OVER (PARTITION BY a.visit_id, a.path ORDER BY a.at, a.id) = 1 AS first_path,
-                   row_number() OVER (PARTITION BY a.visit_id, a.title ORDER BY a.at, a.id) = 1 AS first_title
-            FROM a WINDOW w AS (PARTITION BY a.visit_id ORDER BY a.at, a.id))
-        SELECT d.report, NULL::text, d.label, s.vid FROM p {_SEGMENT_VISIT.format("p")}
-        CROSS JOIN LATERAL (VALUES ('Actions.getPageUrls', CASE WHEN p.first_path THEN p.path END),
-            ('Actions.getPageTitles', CASE WHEN p.first_title THEN p.title END),
-            ('Actions.getPageUrls_entry', CASE WHEN p.entry THEN p.path END),
-            ('Actions.getPageUrls_exit', CASE WHEN p.exit THEN p.path END),
-            ('Actions.getPageTitles_entry', CASE WHEN p.entry THEN p.title END),
-            ('Actions.getPageTitles_exit', CASE WHEN p.exit THEN p.title END)) AS d(report, label)
-        WHERE d.label IS NOT NULL""",
     "actions": f"""
         SELECT d.report, NULL::text, d.label, s.vid
         FROM analytics_action a {_SEGMENT_VISIT.format("a")} CROSS JOIN LATERAL (VALUES {", ".join(
@@ -69,11 +55,63 @@ _STREAMS = {
             ('MediaAnalytics.getDropOff', CASE WHEN {media.measured("m")} THEN {_or("m.resource")} END)
         ) AS d(report, label) WHERE d.label IS NOT NULL""",
 }
+# The page reports of a segment with each row's distinct visitors (also as entry and exit page), in
+# one statement: the page views windowed once per visit, then hashed per (page, visit), per (page,
+# visitor) and per page. The same numbers as definitions.PAGES_SQL (tests check it), which archives
+# all visits without counting anyone; the counts here would otherwise window the views again and
+# hash every (page, visitor) pair apart (measured: over half the time of a segment's page reports).
+# A visit's figures as int4 and seconds as double precision: numeric sums and epochs (what bigint
+# sums and extract() give) made the hashing a third slower.
+PAGES_SQL = f"""
+WITH p AS (
+    SELECT a.path, a.title, a.visit_id, s.vid, v.actions,
+           GREATEST(0, floor(date_part('epoch', COALESCE(lead(a.at) OVER w, v.last_action_at) - a.at)))::int AS spent,
+           row_number() OVER w = 1 AS entry, lead(a.id) OVER w IS NULL AS exit,
+           GREATEST(0, floor(date_part('epoch', v.last_action_at - v.first_action_at)))::int AS length
+    FROM ({DAY_PAGE_VIEWS}) AS a JOIN pg_temp.segment_visits s ON s.id = a.visit_id
+    JOIN analytics_visit v ON v.id = a.visit_id
+    WINDOW w AS (PARTITION BY a.visit_id ORDER BY a.at, a.id)
+), per_visit AS (
+    SELECT d.by_title, d.label, p.vid, count(*)::int AS hits, sum(p.spent)::int AS spent, bool_or(p.entry) AS entry,
+           bool_or(p.exit) AS exit, max(p.actions) AS actions, max(p.length) AS length
+    FROM p CROSS JOIN LATERAL (VALUES (false, p.path), (true, p.title)) AS d(by_title, label)
+    GROUP BY d.by_title, d.label, p.visit_id, p.vid
+), per_visitor AS (
+    SELECT by_title, label, vid, sum(hits) AS hits, count(*) AS visits, sum(spent) AS spent,
+           count(*) FILTER (WHERE entry) AS entries, COALESCE(sum(actions) FILTER (WHERE entry), 0) AS entry_actions,
+           COALESCE(sum(length) FILTER (WHERE entry), 0) AS entry_length,
+           count(*) FILTER (WHERE entry AND actions <= 1) AS bounces, count(*) FILTER (WHERE exit) AS exits
+    FROM per_visit GROUP BY 1, 2, 3
+)
+SELECT by_title, label, sum(hits), sum(visits), sum(spent), sum(entries), sum(entry_actions), sum(entry_length),
+       sum(bounces), sum(exits), count(*), count(*) FILTER (WHERE entries > 0), count(*) FILTER (WHERE exits > 0),
+       CASE WHEN count(*) < %(k)s THEN array_agg(vid) END,
+       CASE WHEN count(*) FILTER (WHERE entries > 0) < %(k)s THEN array_agg(vid) FILTER (WHERE entries > 0) END,
+       CASE WHEN count(*) FILTER (WHERE exits > 0) < %(k)s THEN array_agg(vid) FILTER (WHERE exits > 0) END
+FROM per_visitor GROUP BY 1, 2
+"""
+
+
+_SPLIT = {"VisitFrequency.get": ("new", "returning")}  # its columns end with these: nb_visits_new, ...
+_COUNTED_WITH_PAGES = ("Actions.getPageUrls", "Actions.getPageTitles")
+
+
+def page_reports(cursor, params: dict, reports: dict, *, k: int) -> None:
+    """Actions.getPageUrls and getPageTitles of the segment's visits, each row with its visitors."""
+    from analytics.reports.definitions import PAGE_COLUMNS
+
+    cursor.execute("SET LOCAL enable_sort = off")  # NB: see count_visitors
+    cursor.execute(PAGES_SQL, {**params, "k": k})
+    for by_title, label, *values in cursor.fetchall():
+        metrics, counts, ids = values[:8], values[8:11], values[11:]
+        row = {"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in metrics)))}
+        for view, count, visitors in zip(("", "entry", "exit"), counts, ids):
+            _set(row, view, count, [] if visitors is None and count < k else visitors)  # NB: none at all
+        reports.setdefault("Actions.getPageTitles" if by_title else "Actions.getPageUrls", []).append(row)
+    cursor.execute("SET LOCAL enable_sort = on")
+
+
 _COUNTED = "SELECT report, parent, label, count(*), CASE WHEN count(*) < %(k)s THEN array_agg(visitor) END FROM ({}) AS s GROUP BY 1, 2, 3"
-_VIEWS = {f"{report}_{view}": (report, view)  # -> the page row's _k_entry, _k_exit
-          for report in ("Actions.getPageUrls", "Actions.getPageTitles") for view in ("entry", "exit")}
-
-
 def _keys(view: str = "") -> tuple[str, str]:
     return (f"_k_{view}", f"_ids_{view}") if view else ("_k", "_ids")
 
@@ -85,18 +123,19 @@ def count_visitors(cursor, params: dict, reports: dict, *, passes, sql, k: int, 
     # NB: both levels hashed: the planner, expecting many more rows than labels, would sort a million
     # (label, visitor) pairs for the second (measured: a third of the pass on 30 days of page views)
     cursor.execute("SET LOCAL enable_sort = off")
-    for kind in passes:
+    for kind in (kind for kind in passes if kind in _STREAMS):  # NB: page rows come counted (page_reports)
         distinct = f"SELECT DISTINCT * FROM ({_STREAMS[kind]}) AS d(report, parent, label, visitor)"
         cursor.execute(sql(_COUNTED.format(distinct)), {**params, "k": k})
         for report, parent, label, count, ids in cursor.fetchall():
-            report, view = _VIEWS.get(report, (report, ""))
-            counts[report, parent, label, view] = (count, ids)
+            counts[report, parent, label] = (count, ids)
     cursor.execute("SET LOCAL enable_sort = on")
     for name, rows in reports.items():
-        for row in rows:
-            for view in ("", "entry", "exit") if name in ("Actions.getPageUrls", "Actions.getPageTitles") else ("",):
-                count, ids = counts.get((name, row.get("parent"), row.get("label"), view), (0, []))
-                _set(row, view, count, ids)
+        if name in _SPLIT:  # one row, its parts counted apart: VisitFrequency.get's new and returning
+            for part in _SPLIT[name]:
+                _set(rows[0], part, *counts.get((name, None, part), (0, [])))
+        elif name not in _COUNTED_WITH_PAGES:
+            for row in rows:
+                _set(row, "", *counts.get((name, row.get("parent"), row.get("label")), (0, [])))
     if summary := reports.get("VisitsSummary.get"):
         _set(summary[0], "", len(visitors), [int(i) for i in visitors] if len(visitors) < k else None)
 
@@ -169,6 +208,15 @@ def visitors_of(rows: list[dict]) -> int:
     if rows and all("_ids" in row for row in rows):
         return len(set().union(*(row["_ids"] for row in rows)))
     return max((row.get("_k", 0) for row in rows), default=0)
+
+
+def split_floored(name: str, row: dict, k: int) -> dict:
+    """A single row split in parts (VisitFrequency.get: new, returning) with the columns of each part
+    describing fewer than k visitors zeroed (no count, as in an older archive: zeroed too)."""
+    for part in _SPLIT.get(name, ()):
+        if row.get(f"_k_{part}", 0) < k:
+            row = {c: (0 if c.endswith(f"_{part}") and not private(c) else v) for c, v in row.items()}
+    return row
 
 
 def _with_views_floored(row: dict, k: int) -> dict:

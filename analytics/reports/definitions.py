@@ -317,8 +317,9 @@ _NEEDS = {"Actions.get": ("pages", "actions"), "goals": ("visits",), "media": ("
 
 
 def with_rows(names) -> set[str]:
-    """The passes filling the reports of rows (not single-row ones) among `names`."""
-    single = {"VisitsSummary.get", "VisitFrequency.get", "Goals.get", "MediaAnalytics.get"}
+    """The passes whose rows among `names` need their visitors counted: reports of rows, and
+    VisitFrequency.get (its new and returning parts); not the other single-row ones."""
+    single = {"VisitsSummary.get", "Goals.get", "MediaAnalytics.get"}
     return {kind for kind, reports in PASSES.items() if set(reports) & (set(names) - single)}
 
 
@@ -373,7 +374,11 @@ def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), seg
         reports["VisitsSummary.get"] = [{**summary, "nb_uniq_visitors": len(visitors), "nb_users": len(users)}]
         reports["VisitFrequency.get"] = [_frequency(reports.pop("VisitFrequency.get", []))]
     if "pages" in passes:
-        _page_reports(params, reports, sql)
+        if segment is not None:  # with each row's visitors (the k floor's counts)
+            with connection.cursor() as cursor:
+                anonymity.page_reports(cursor, params, reports, k=segment.k)
+        else:
+            _page_reports(params, reports, sql)
     if "actions" in passes:
         _action_reports(params, reports, sql)
     if "goals" in passes:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
@@ -64,17 +65,17 @@ def visits_count(*, between: tuple[datetime, datetime], segment: str | None = No
     return visits.values("visitor_id").distinct().count() if visitors else visits.count()
 
 
-def _segment_ids(parsed, between, min_timestamp) -> RawSQL:
+def _segment_ids(parsed, between, min_timestamp, visitor_id: str | None = None) -> RawSQL:
     """The ids of the visits a segment selects, among those that may end in the asked span: a visit
     never lasts past its day, so it started at most a day before the span (the bound lets the
-    query read the span's visits, not the site's whole history)."""
+    query read the span's visits, not the site's whole history); of one visitor when given."""
     start = end = None
     if between is not None:
         start, end = between[0] - timedelta(days=1), between[1]
     if min_timestamp is not None:
         since = datetime.fromtimestamp(min_timestamp, tz=ZoneInfo("UTC")) - timedelta(days=1)
         start = since if start is None else max(start, since)
-    sql, params = query.visits_sql(parsed, timezone=site_timezone(), start=start, end=end)
+    sql, params = query.visits_sql(parsed, timezone=site_timezone(), start=start, end=end, visitor_id=visitor_id)
     return RawSQL(sql, params)
 
 
@@ -94,7 +95,7 @@ def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None =
     if visitor_id is not None:
         visits = visits.filter(visitor_id=visitor_id)
     if parsed := grammar.parse(segment):
-        visits = visits.filter(id__in=_segment_ids(parsed, between, min_timestamp))
+        visits = visits.filter(id__in=_segment_ids(parsed, between, min_timestamp, visitor_id))
     if with_media:  # the audience log: visits that played media
         visits = visits.filter(Exists(MediaPlay.objects.filter(visit_id=OuterRef("id"),
                                                                watched_seconds__gt=media.PLAY_SECONDS)))
@@ -112,20 +113,25 @@ def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None =
         after, left = chunk[-1], (None if left is None else left - len(chunk))
 
 
-def visitor_profile(visitor_id: str) -> dict | None:
+def visitor_profile(visitor_id: str, *, segment: str | None = None) -> dict | None:
     """One visitor's most recent visits (newest first, at most FARM_LIVE_PROFILE_MAX_VISITS) with
-    Matomo's profile totals over them; None for an unknown visitor.
+    Matomo's profile totals over them; None for an unknown visitor. With a segment, only the
+    visitor's visits it selects, as Matomo's profile (None when it selects none).
 
     As Matomo: `visitsAggregated` says how many visits the totals cover, `hasMoreVisits` whether
     older ones were left out, and `firstVisit` is the visitor's true first visit even then.
     """
     most = settings.FARM_LIVE_PROFILE_MAX_VISITS
-    visits = last_visits(limit=most, visitor_id=visitor_id)
+    visits = last_visits(limit=most, visitor_id=visitor_id, segment=segment)
     if not visits:
         return None
-    more = Visit.objects.filter(visitor_id=visitor_id).order_by("-last_action_at", "-id")[most:most + 1].exists()
+    theirs = Visit.objects.filter(visitor_id=visitor_id)
+    if parsed := grammar.parse(segment):
+        theirs = theirs.filter(id__in=_segment_ids(parsed, None, None, visitor_id))
+    more = theirs.order_by("-last_action_at", "-id")[most:most + 1].exists()
     details = [a for visit in visits for a in visit["actionDetails"]]
-    first, last = (_first_visit(visitor_id) if more else visits[-1]), visits[0]
+    first, last = (_with_details([theirs.order_by("first_action_at", "id").first()])[0] if more else visits[-1]), \
+        visits[0]
     return {
         "visitorId": visitor_id, "userId": last["userId"],
         "totalVisits": len(visits), "totalVisitDuration": sum(v["visitDuration"] for v in visits),
@@ -140,11 +146,6 @@ def visitor_profile(visitor_id: str) -> dict | None:
         "visitsAggregated": len(visits), "hasMoreVisits": int(more),
         "lastVisits": visits,
     }
-
-
-def _first_visit(visitor_id: str) -> dict:
-    visit = Visit.objects.filter(visitor_id=visitor_id).order_by("first_action_at", "id").first()
-    return _with_details([visit])[0]
 
 
 def counters(last_minutes: int, *, now: datetime | None = None, segment: str | None = None) -> dict:
@@ -163,16 +164,18 @@ def counters(last_minutes: int, *, now: datetime | None = None, segment: str | N
             "visitsConverted": visits.filter(conversions__isnull=False).distinct().count()}
 
 
-def _recent_plays(last_minutes: int, now: datetime | None):
+def _recent_plays(last_minutes: int, now: datetime | None, segment: str | None = None):
     """Media sessions played (analytics.reports.media's rule) with a ping in the last minutes, each with
     `in_window`: the seconds it watched in those minutes — what it watched up to its last ping, at most
     the time from the window's start to that ping: a two-hour film pinged a minute ago does not add
     two hours to the last 30 minutes. A session never outlives its visit, which never crosses midnight:
     its first ping is at most a day older, which lets the first_at index narrow the scan."""
     since = (now or dj_timezone.now()) - timedelta(minutes=last_minutes)
-    return MediaPlay.objects.filter(
-        first_at__gte=since - timedelta(days=1), last_at__gte=since, watched_seconds__gt=media.PLAY_SECONDS,
-    ).annotate(in_window=RawSQL("LEAST(watched_seconds, floor(extract(epoch FROM last_at - %s)))::bigint",
+    plays = MediaPlay.objects.filter(
+        first_at__gte=since - timedelta(days=1), last_at__gte=since, watched_seconds__gt=media.PLAY_SECONDS)
+    if parsed := grammar.parse(segment):  # the visits of those plays may have started a day earlier
+        plays = plays.filter(visit_id__in=_segment_ids(parsed, None, int(since.timestamp())))
+    return plays.annotate(in_window=RawSQL("LEAST(watched_seconds, floor(extract(epoch FROM last_at - %s)))::bigint",
                                 [since]))
 
 
@@ -181,22 +184,31 @@ def has_media() -> bool:
     return MediaPlay.objects.exists()
 
 
-def media_counters(last_minutes: int, *, now: datetime | None = None) -> dict:
+def media_counters(last_minutes: int, *, now: datetime | None = None, segment: str | None = None) -> dict:
     """Plays active in the last `last_minutes` minutes and the seconds they watched in them
-    (MediaAnalytics.getCurrentNumPlays and getCurrentSumTimeSpent)."""
-    totals = _recent_plays(last_minutes, now).aggregate(plays=Count("id"), watched=Sum("in_window"))
+    (MediaAnalytics.getCurrentNumPlays and getCurrentSumTimeSpent), of the segment's visits if given."""
+    totals = _recent_plays(last_minutes, now, segment).aggregate(plays=Count("id"), watched=Sum("in_window"))
     return {"plays": totals["plays"], "time_spent": int(totals["watched"] or 0)}  # sum(bigint) is a numeric
 
 
-def most_played(last_minutes: int, *, limit: int = 10, now: datetime | None = None) -> list[dict]:
+def most_played(last_minutes: int, *, limit: int = 10, now: datetime | None = None, segment: str | None = None,
+                k: int | None = None) -> list[dict]:
     """The media played most in the last minutes, each with its plays and the seconds watched in them
-    (MediaAnalytics.getCurrentMostPlays)."""
-    rows = (_recent_plays(last_minutes, now).values("resource", "media_type")
-            .annotate(nb_plays=Count("id"), sum_total_time_watched=Sum("in_window"), title=Max("title"))
-            .order_by("-nb_plays", "-sum_total_time_watched", "resource")[:limit])
-    return [{"label": row["title"] or row["resource"] or media.UNKNOWN, "resource": row["resource"],
-             "media_type": row["media_type"], "nb_plays": row["nb_plays"],
-             "sum_total_time_watched": int(row["sum_total_time_watched"] or 0)} for row in rows]
+    (MediaAnalytics.getCurrentMostPlays), of the segment's visits if given. With `k`, each row also
+    has its distinct viewers (`_k`, and their ids `_ids` when under k) for the k-anonymity floor
+    (anonymity.floor), which then reads every row: `limit` applies after it."""
+    rows = (_recent_plays(last_minutes, now, segment).values("resource", "media_type")
+            .annotate(nb_plays=Count("id"), sum_total_time_watched=Sum("in_window"), title=Max("title"),
+                      **({"viewers": ArrayAgg("visit__visitor_id", distinct=True)} if k else {}))
+            .order_by("-nb_plays", "-sum_total_time_watched", "resource"))
+    out = []
+    for row in (rows if k else rows[:limit]):
+        out.append({"label": row["title"] or row["resource"] or media.UNKNOWN, "resource": row["resource"],
+                    "media_type": row["media_type"], "nb_plays": row["nb_plays"],
+                    "sum_total_time_watched": int(row["sum_total_time_watched"] or 0)})
+        if k:
+            out[-1].update({"_k": len(row["viewers"]), **({"_ids": row["viewers"]} if len(row["viewers"]) < k else {})})
+    return out
 
 
 def _count(details: list[dict], kind: str) -> int:

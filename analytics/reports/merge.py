@@ -76,7 +76,8 @@ def derive(reports: dict[str, list[dict]]) -> dict[str, list[dict]]:
         "nb_outlinks": total("Actions.getOutlinks", "nb_hits"),
         "nb_uniq_outlinks": total("Actions.getOutlinks", "nb_visits"),
         "nb_searches": total("Actions.getSiteSearchKeywords", "nb_hits"),
-        "nb_keywords": len(reports.get("Actions.getSiteSearchKeywords", [])),
+        "nb_keywords": sum(not anonymity.is_other(row.get("label", ""))  # the k floor's "Other" is none
+                           for row in reports.get("Actions.getSiteSearchKeywords", [])),
     }]
     for name in STORED:
         reports.setdefault(name, [])

@@ -367,7 +367,8 @@ def _floored_reports(specs: list[catalog.ReportSpec], raw: dict, scope: SegmentS
 def _floored(spec: catalog.ReportSpec, rows: list[dict], raw: dict, summary: dict, scope: SegmentScope, *,
              count: bool = True) -> list[dict] | dict:
     """A segmented report under the k floor: a single-row report is empty when the segment (or the
-    population it describes) has fewer than k visitors; a table's rows under k are folded into
+    population it describes) has fewer than k visitors, and a part of it (new or returning visits)
+    describing fewer is zeroed; a table's rows under k are folded into
     "Other" or withheld, and on page rows the entry and exit columns describing fewer than k are
     zeroed (anonymity.floor)."""
     k = scope.selection.k
@@ -375,7 +376,7 @@ def _floored(spec: catalog.ReportSpec, rows: list[dict], raw: dict, summary: dic
         population = [row for name in _POPULATIONS.get(spec.name, []) for row in raw.get(name, [])]
         enough = anonymity.segment_visitors(summary) >= k and (
             spec.name not in _POPULATIONS or anonymity.visitors_of(population) >= k)
-        row = rows[0] if rows and enough else dict(spec.defaults)
+        row = anonymity.split_floored(spec.name, rows[0], k) if rows and enough else dict(spec.defaults)
         return spec.with_ratios(anonymity.public(row))
     shown, others, withheld = anonymity.floor(rows, k)
     if withheld and count:

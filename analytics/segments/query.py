@@ -115,16 +115,19 @@ def sql_of(dimension: Dimension, timezone: str) -> str:
     return dimension.sql.replace("{tz}", f"'{_checked_zone(timezone)}'")
 
 
-def visits_sql(segment: Segment, *, timezone: str, start=None, end=None, extra: str = "") -> tuple[str, list]:
+def visits_sql(segment: Segment, *, timezone: str, start=None, end=None, visitor_id: str | None = None,
+               extra: str = "") -> tuple[str, list]:
     """The SQL (and its positional parameters) listing the ids of the visits the segment selects,
-    among those starting in [start, end) when given, with the `extra` columns of each visit `v`
-    if asked. Raises SegmentError."""
+    among those starting in [start, end) when given, of one visitor when `visitor_id` is, with the
+    `extra` columns of each visit `v` if asked. Raises SegmentError."""
     compiled = _Compiled(_checked_zone(timezone))
     bounds = []
     if start is not None:
         bounds.append(f"v.first_action_at >= {compiled.bind(start)}")
     if end is not None:
         bounds.append(f"v.first_action_at < {compiled.bind(end)}")
+    if visitor_id is not None:  # NB: a profile's few visits, read on the visitor's index
+        bounds.append(f"v.visitor_id = {compiled.bind(visitor_id)}")
     where = " AND ".join(compiled.group(ors) for ors in segment)
     joins = "".join(dimensions.joined(level, "LEFT JOIN") for level in sorted(compiled.levels - {VISIT}))
     select = ("SELECT DISTINCT v.id" if joins else "SELECT v.id") + (f", {extra}" if extra else "")

@@ -159,3 +159,25 @@ def test_totals_and_entry_columns_never_give_a_withheld_row_away(client, site, t
     assert status == 200 and goals["nb_conversions"] == 0 and goals["revenue"] == 0  # one buyer: under k
     status, goals = call_api(client, method="Goals.get", **{**common, "segment": ""})
     assert status == 200 and goals["nb_conversions"] == 1  # all visits: unchanged
+
+
+def test_new_and_returning_parts_under_k_are_zeroed_and_other_is_no_keyword(client, site, token):
+    noon = datetime.combine(site.yesterday, time(12), ZoneInfo(TZ))
+    extra = [hit(site, noon + timedelta(minutes=20 + n), _id=f"{n + 1:016x}", url="https://s.example/?q=x",
+                 search=f"word{n}") for n in range(5)]  # in their visits, five visitors search a word each
+    extra += [hit(site, noon + timedelta(hours=2, minutes=n), _id=f"{n + 1:016x}", url="https://s.example/p0",
+                  action_name="Page") for n in (0, 1)]  # Chrome visitors 1 and 2 come back: two returning
+    for entry in extra:
+        entry["ua"] = DESKTOP
+    store(site, extra)
+    common = {"idSite": site.pk, "period": "day", "date": str(site.yesterday), "token_auth": token}
+    status, plain = call_api(client, method="VisitFrequency.get", **common)
+    assert status == 200 and plain["nb_visits_new"] == 9 and plain["nb_visits_returning"] == 2
+    status, split = call_api(client, method="VisitFrequency.get", segment="visitCount>=1", **common)
+    assert status == 200 and split["nb_visits_new"] == 9 and split["nb_actions_new"] == 9 + 5
+    assert split["nb_visits_returning"] == 0 and split["nb_actions_returning"] == 0  # two visitors: under k
+    status, rows = call_api(client, method="Actions.getSiteSearchKeywords", segment="visitCount>=1", **common)
+    assert status == 200 and [(row["label"], row["nb_visits"]) for row in rows] == [(OTHER, 5)]
+    status, actions = call_api(client, method="Actions.get", segment="visitCount>=1", **common)
+    assert status == 200 and actions["nb_searches"] == 5 and actions["nb_keywords"] == 0
+    assert call_api(client, method="Actions.get", **common)[1]["nb_keywords"] == 5  # all visits: unchanged
