@@ -212,12 +212,15 @@ class ArchiveState(models.Model):
     max_media_id = models.BigIntegerField(default=0)
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_run_seconds = models.FloatField(null=True, blank=True)
+    # The first site-local day whose raw logs are whole: the days before it were deleted by the
+    # retention (analytics.privacy.retention), their archives are all that is left of them.
+    raw_logs_from = models.DateField(null=True, blank=True)
 
 
 class ArchiveInvalidation(models.Model):
     """A closed day whose logs changed without a new row: a heartbeat or a media play's progress
-    lengthened one of its visits (late, from a backlog). The archiving ids watermarks cannot see
-    that; the next run archives the day again and deletes the mark."""
+    lengthened one of its visits (late, from a backlog), or a data subject's rows were deleted. The
+    archiving ids watermarks cannot see that; the next run archives the day again and deletes the mark."""
 
     day = models.DateField()
 

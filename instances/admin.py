@@ -12,7 +12,7 @@ from farm.cron.selectors import instance_cron_annotate
 from instances import services
 from instances.errors import FarmError
 from instances.forms import CronUrlFormMixin, ReasonForm
-from instances.models import ApiToken, Domain, Instance, Membership, StatusChange
+from instances.models import ApiToken, DataSubjectAudit, Domain, Instance, Membership, StatusChange
 from instances.site_cron import instance_cron_url_set
 
 
@@ -158,7 +158,7 @@ class InstanceAdmin(admin.ModelAdmin):
         "provisioning_error", "schema_name", "created_at", "validated_at", "deactivated_at", "deletion_due_at",
         "purged_at", "schema_size_bytes", "schema_size_measured_at",
         "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips", "excluded_user_agents",
-        "visitor_views_admins_only", "k_anonymity", "cron_url", "cron_every", "cron_failing_since",
+        "raw_log_retention_days", "visitor_views_admins_only", "k_anonymity", "cron_url", "cron_every", "cron_failing_since",
     )
     inlines = (DomainInline, MembershipInline, StatusChangeInline)
     actions = (validate, refuse, deactivate, reactivate, retry_provisioning, schedule_deletion)
@@ -235,4 +235,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
     exclude = ("key_hash",)
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DataSubjectAudit)
+class DataSubjectAuditAdmin(admin.ModelAdmin):
+    """The GDPR tools' audit trail: read-only, as any audit trail."""
+
+    list_display = ("at", "site_name", "login", "action", "visits", "detail")
+    list_filter = ("action",)
+    search_fields = ("site_name", "login")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -110,7 +110,8 @@ class SiteSettingsForm(CronUrlFormMixin, forms.ModelForm):
     class Meta:
         model = Instance
         fields = ("timezone", "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips",
-                  "excluded_user_agents", "visitor_views_admins_only", "k_anonymity", "cron_url", "cron_every")
+                  "excluded_user_agents", "raw_log_retention_days", "visitor_views_admins_only", "k_anonymity",
+                  "cron_url", "cron_every")
         widgets = {"excluded_ips": forms.Textarea(attrs={"rows": 4}),
                    "excluded_user_agents": forms.Textarea(attrs={"rows": 3}),
                    "cron_url": forms.TextInput(attrs={"placeholder": "https://www.example.org/spip.php?action=cron"})}

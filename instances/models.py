@@ -93,6 +93,14 @@ class Instance(TenantMixin):
         help_text=_("Off: the country comes from the full address, looked up at the door and never stored. "
                     "On: from the masked address (less accurate)."))
 
+    # Retention (analytics.privacy.retention, a daily task of the site): raw logs are deleted once
+    # older than this and archived; the reports stay.
+    raw_log_retention_days = models.PositiveIntegerField(
+        _("delete raw logs older than (days)"), null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text=_("Empty: raw logs are kept. Each day, visits, actions, conversions and media sessions older "
+                    "than this are deleted, only once their day's reports are archived; the reports stay. The "
+                    "visitor log, visitor profiles and new segments then reach back this far only."))
+
     visitor_views_admins_only = models.BooleanField(
         _("visitor log and profiles for site admins only"), default=False,
         help_text=_("On: members with the view or write role see reports, but not the visitor log, visitor "
@@ -184,6 +192,36 @@ class StatusChange(models.Model):
 
     def __str__(self):
         return f"{self.instance_id}: {self.from_status or '∅'} → {self.to_status} ({self.action})"
+
+
+class DataSubjectAudit(models.Model):
+    """The audit trail of the GDPR tools: one row per search, export or deletion of a site's data
+    subjects (analytics.privacy.subjects), who did it and how many visits it touched. Kept in the
+    public schema, so the farm console lists every site's, and kept after the site is purged."""
+
+    class Action(models.TextChoices):
+        FIND = "find", _("search")
+        EXPORT = "export", _("export")
+        DELETE = "delete", _("deletion")
+
+    instance = models.ForeignKey(Instance, null=True, on_delete=models.SET_NULL, related_name="data_subject_audits",
+                                 verbose_name=_("site"))
+    site_name = models.CharField(_("site name"), max_length=200)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+", verbose_name=_("by"))
+    login = models.CharField(_("login"), max_length=150)
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    visits = models.PositiveIntegerField(_("visits"))
+    detail = models.JSONField(_("detail"), default=dict, blank=True)  # the search, or the rows deleted per table
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("GDPR action")
+        verbose_name_plural = _("GDPR actions")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.site_name}: {self.login} {self.action} {self.visits}"
 
 
 class Role(models.TextChoices):

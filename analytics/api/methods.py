@@ -17,7 +17,7 @@ from typing import Callable
 from django.conf import settings
 from django.utils import translation
 
-from analytics.api import access, multisites, rates, sites, tables
+from analytics.api import access, multisites, privacy, rates, sites, tables
 from analytics.api.dates import periods_asked
 from analytics.api.errors import ApiError, NoAccess, unexpected
 from analytics.api.filters import columns, page, rows_filtered, stream_filtered
@@ -323,7 +323,8 @@ SEGMENT_EDITOR = {
 }
 
 
-WRITES = {"SegmentEditor.add", "SegmentEditor.update", "SegmentEditor.delete"}  # methods that change data
+WRITES = {"SegmentEditor.add", "SegmentEditor.update", "SegmentEditor.delete",  # methods that change data
+          "PrivacyManager.deleteDataSubjects"}
 
 
 def writes(params: Params) -> bool:
@@ -360,7 +361,7 @@ def _bulk(call: Call) -> list:
 # methods applying `segment` themselves (the report methods apply it through analytics.reports.service)
 SEGMENTED = {"Live.getLastVisitsDetails", "Live.getCounters", "Live.getVisitorProfile", "MultiSites.getAll",
              "MultiSites.getOne", "MediaAnalytics.getCurrentNumPlays", "MediaAnalytics.getCurrentSumTimeSpent",
-             "MediaAnalytics.getCurrentMostPlays"}
+             "MediaAnalytics.getCurrentMostPlays", "PrivacyManager.findDataSubjects"}
 METHODS: dict[str, Method] = {
     **{name: Method(_report(name)) for name in service.report_names()},
     **{name: Method(_value(metric)) for name, metric in VALUE_METHODS.items()},
@@ -381,4 +382,6 @@ METHODS: dict[str, Method] = {
     "API.getBulkRequest": Method(_bulk, scope="farm"),
     **{name: Method(run, scope=scope) for name, (run, scope) in sites.METHODS.items()},
     **{name: Method(run, scope=scope) for name, (run, scope) in multisites.METHODS.items()},
+    # NB: a search lists all it found (up to its own limit), as Matomo's, which skips filter_limit for it
+    **{name: Method(run, scope=scope, paged=scope == "site") for name, (run, scope) in privacy.METHODS.items()},
 }

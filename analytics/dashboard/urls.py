@@ -2,7 +2,7 @@
 routes "/" itself: the overview, or the Reporting API when the request carries module=API)."""
 from django.urls import path, re_path
 
-from analytics.dashboard import views
+from analytics.dashboard import privacy, views
 
 urlpatterns = [
     path("reports/<slug:slug>/", views.category, name="dashboard-category"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("realtime/", views.realtime, name="dashboard-realtime"),
     path("realtime/panel/", views.realtime_panel, name="dashboard-realtime-panel"),
     path("visitor-log/", views.visitor_log, name="dashboard-visitor-log"),
+    path("privacy/", privacy.privacy, name="dashboard-privacy"),
     path("segments/save/", views.segment_save, name="dashboard-segment-save"),
     path("segments/suggest/", views.segment_suggest, name="dashboard-segment-suggest"),
     path("media/", views.media_overview, name="dashboard-media"),

@@ -82,7 +82,12 @@ def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | 
 
 def archive_day(day: date, *, today: date, segment: Selection | None = None) -> dict[str, list[dict]]:
     """Compute one day's reports from the raw logs and store them (replacing any older archive);
-    of a segment's visits only when one is given (a pre-processed segment)."""
+    of a segment's visits only when one is given (a pre-processed segment). A day whose raw logs
+    the retention deleted (analytics.privacy.retention) is never computed again: its stored
+    reports are returned as they are (none: empty)."""
+    if ArchiveState.objects.filter(raw_logs_from__gt=day).exists():
+        stored = Archive.objects.filter(segment=_key(segment), period="day", start=day).values_list("report", "rows")
+        return {**merge_reports([]), **dict(stored)}
     result = compute(day, day, site_timezone(), segment=segment)
     reports = derive(result.reports)
     with transaction.atomic():
@@ -178,13 +183,13 @@ def _empty(part: Period, first: date | None, with_data: set[date]) -> bool:
 def _first_day(segment: Selection | None) -> date | None:
     """The first day with data; for a segment pre-processed from a later day (`since`), that day:
     periods ending before it are empty for it, never built from the logs."""
-    first = _first_data_day()
+    first = first_data_day()
     if first is not None and segment is not None and segment.since is not None:
         return max(first, segment.since)
     return first
 
 
-def _first_data_day() -> date | None:
+def first_data_day() -> date | None:
     """The site-local day of its earliest log row (None without any). Periods that end before it
     are empty without being built: a range from 1991 on a young site is answered at once."""
     sql = "SELECT min(first) FROM (" + " UNION ALL ".join(
@@ -407,8 +412,13 @@ def archive_range(start: date, end: date, *, now: datetime | None = None, progre
 
     `progress(done, total)` is called after each step (the command draws its bar with it).
     """
+    return archive_days(set(Period.span(start, end).days()), now=now, progress=progress)
+
+
+def archive_days(days: set[date], *, now: datetime | None = None, progress=None) -> RunSummary:
+    """Archive these days again, then their weeks, months and years (after late data a person
+    removed, e.g. a data subject's visits deleted); see archive_range."""
     started, today = monotonic.monotonic(), site_today(now)
-    days = set(Period.span(start, end).days())
     summary = RunSummary(days=sorted(days), periods=containing(days))
     total = len(summary.days) + len(summary.periods)
     with _RunLock():

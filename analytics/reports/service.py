@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 
 from analytics.models import Archive, ArchiveInvalidation, ArchiveState
 from analytics.reports import anonymity, catalog, definitions, media
-from analytics.reports.archive import (_days_with_data, _empty, _first_data_day, _key, archived, named_sets,
+from analytics.reports.archive import (_days_with_data, _empty, first_data_day, _key, archived, named_sets,
                                        parts_reports, site_timezone, site_today, unique_sets)
 from analytics.reports.errors import ReportError
 from analytics.reports.merge import derive, merge_reports
@@ -205,7 +205,7 @@ def _unbuilt_parts(parts: list[Period], *, today: date, wanted: set[str], segmen
     ).values_list("period", "start", "report", "complete"):
         stored.setdefault((kind, start), []).append(complete)
     missing = [p for p in parts if (p.kind, p.start) not in stored]
-    first, with_data = (_first_data_day(), _days_with_data(missing)) if missing else (None, set())
+    first, with_data = (first_data_day(), _days_with_data(missing)) if missing else (None, set())
     unbuilt = []
     for part in parts:
         found = stored.get((part.kind, part.start))
