@@ -126,7 +126,7 @@ def _delimited(delimiter: str):
         # so with "\n" alone a tracked "\r" would stay bare and split the row in most readers
         writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
         writer.writerow(header)
-        writer.writerows([[_safe_cell(row.get(column)) for column in header] for row in rows])
+        writer.writerows([[safe_cell(row.get(column)) for column in header] for row in rows])
         return out.getvalue()
     return write
 
@@ -162,7 +162,7 @@ def _cell(value) -> str:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _safe_cell(value) -> str:
+def safe_cell(value) -> str:
     """A csv cell a spreadsheet shows as text: tracked strings (a page title `=HYPERLINK(...)`) get
     OWASP's leading single quote; numbers, the API's own metrics, stay numbers (-3 is still -3)."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):

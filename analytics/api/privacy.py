@@ -10,10 +10,12 @@ from collections import defaultdict
 from analytics.api import access
 from analytics.api.errors import ApiError, NoAccess
 from analytics.privacy import subjects
+from analytics.reports.errors import ReportError
 from farm.tenancy import in_tenant
 from instances.models import Instance, Role
 
 _VISIT_PARAM = re.compile(r"^visits\[(\d{1,6})\]\[(idsite|idvisit)\]$")
+_ID = re.compile(r"^[0-9]{1,18}$")  # NB: a bigint; a larger number would make every query scan
 _HOW = "Send the visits as visits[0][idsite]=1&visits[0][idvisit]=42 (findDataSubjects lists them)."
 
 
@@ -31,7 +33,7 @@ def _visits(call) -> dict[int, list[int]]:
     entries = defaultdict(dict)
     for name, value in call.params.values.items():
         if found := _VISIT_PARAM.match(name):
-            if not str(value).strip().isdigit():
+            if not _ID.match(str(value).strip()):
                 raise ApiError(f"{name} must be a whole number, not “{str(value)[:30]}”. {_HOW}")
             entries[found[1]][found[2]] = int(value)
     if not entries:
@@ -51,12 +53,19 @@ def find_data_subjects(call) -> list[dict]:
 
 
 def _per_site(call, action):
+    """`action` on each site's visits, once every site and every list was checked (a call refused
+    for its second site has done nothing to its first)."""
     visits = _visits(call)
-    sites = {id_site: admin_site(call.user, id_site, call.host) for id_site in visits}  # NB: all checked first
-    answers = []
-    for id_site, ids in visits.items():
-        with in_tenant(sites[id_site]):
-            answers.append(action(site=sites[id_site], by=call.user, visit_ids=ids))
+    sites = {id_site: admin_site(call.user, id_site, call.host) for id_site in visits}
+    try:
+        for ids in visits.values():
+            subjects.checked(ids)
+        answers = []
+        for id_site, ids in visits.items():
+            with in_tenant(sites[id_site]):
+                answers.append(action(site=sites[id_site], by=call.user, visit_ids=ids))
+    except ReportError as error:
+        raise ApiError(str(error)) from None
     return answers
 
 

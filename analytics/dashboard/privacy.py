@@ -12,25 +12,27 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_http_methods
 
+from analytics.api.formats import safe_cell
 from analytics.privacy import subjects
 from analytics.reports.errors import ReportError
 from instances.models import Role
 from instances.site_access import site_context, site_role_required
 
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
+_ID = re.compile(r"^[0-9]{1,18}$")
 _OPERATOR = re.compile(r"==|!=|<=|>=|=@|!@|=\^|=\$|<|>")
 
 
 def as_segment(asked: str) -> str:
-    """What a person types in the search box as a segment: a visitor id (16 hexadecimal digits), a
-    segment expression (it has an operator), or else a user id (its value encoded, as Matomo's
-    segment values are: a user id may hold ',' or ';')."""
+    """What a person types in the search box as a segment: a segment expression (it has an
+    operator), or a user id — and when it is 16 hexadecimal digits, a visitor id too. A value is
+    encoded twice, as the grammar decodes a condition, then its value (a user id may hold ',', ';',
+    '+' or '%')."""
     asked = asked.strip()
-    if _VISITOR_ID.match(asked):
-        return f"visitorId=={asked.lower()}"
     if _OPERATOR.search(asked):
         return asked
-    return f"userId=={quote(asked, safe='')}"
+    user = f"userId=={quote(quote(asked, safe=''), safe='')}"
+    return f"visitorId=={asked.lower()},{user}" if _VISITOR_ID.match(asked) else user
 
 
 @require_http_methods(["GET", "POST"])
@@ -51,7 +53,7 @@ def privacy(request):
 
 
 def _act(request):
-    ids = [int(value) for value in request.POST.getlist("visit") if value.isdigit()]
+    ids = [int(value) for value in request.POST.getlist("visit") if _ID.match(value)]
     action, back = request.POST.get("action"), f"{request.path}?{urlencode({'q': request.POST.get('q', '')})}"
     try:
         if action in ("json", "csv"):
@@ -83,7 +85,7 @@ def _download(export: dict[str, list[dict]], fmt: str, slug: str) -> HttpRespons
         writer.writeheader()
         for table, rows in export.items():
             for row in rows:
-                writer.writerow({"table": table, **{k: json.dumps(v) if isinstance(v, dict | list) else v
+                writer.writerow({"table": table, **{k: safe_cell(json.dumps(v) if isinstance(v, dict | list) else v)
                                                     for k, v in row.items()}})
         body, kind = out.getvalue(), "text/csv; charset=utf-8"
     response = HttpResponse(body, content_type=kind)

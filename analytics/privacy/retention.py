@@ -6,73 +6,93 @@ that has data but no complete archive (it keeps its rows until the archiving run
 The reports stay; ArchiveState.raw_logs_from records where whole raw logs start, and archiving
 never recomputes a day before it (its archive is all that is left of it).
 
-The rows go in small transactions (BATCH rows a statement, each under a short lock_timeout), so
-ingest, which only inserts today's rows, keeps its pace meanwhile.
+The rows go in small transactions (BATCH visits with their actions, conversions and media sessions,
+each under a short lock_timeout), so ingest, which only inserts today's rows, keeps its pace.
 """
 import logging
 from datetime import date, timedelta
 
 from django.db import OperationalError, connection, transaction
 
-from analytics.models import Archive, ArchiveState
-from analytics.reports.archive import first_data_day, site_timezone, site_today
+from analytics.models import Archive, ArchiveInvalidation, ArchiveState
+from analytics.reports.archive import _watermarks, changed_days, first_data_day, site_timezone, site_today
 from analytics.reports.definitions import day_bounds
 from farm.cron import RetryableError
 
 logger = logging.getLogger(__name__)
-BATCH = 5000
+BATCH = 1000  # visits a transaction (with their actions: about five times as many rows)
 LOCK_TIMEOUT = "2s"
-# Children before their visits (no foreign keys bind them, but a visit outliving its rows is harmless
-# where the reverse would not be); each table's column placing a row on its day.
-_TABLES = (("analytics_action", "at"), ("analytics_conversion", "at"), ("analytics_mediaplay", "first_at"),
-           ("analytics_visit", "first_action_at"))
+# A visit's rows, deleted with it (by its id, on their visit indexes).
+_CHILDREN = (("analytics_action", "visit_id"), ("analytics_conversion", "visit_id"),
+             ("analytics_mediaplay", "visit_id"))
 
 
 def raw_logs_purge(*, days: int, today: date | None = None, batch: int = BATCH) -> dict:
     """Delete the current site's raw rows of the days more than `days` days before today (site-local)
     that are archived. Returns what went: {"before": first day kept, "<table>": rows deleted, …}.
 
-    Raises RetryableError when a batch waited too long for a lock (the cron tries again later)."""
+    Where raw logs start is recorded first, so that a purge stopped halfway (a lock waited for too
+    long, a time limit) never lets archiving recompute a day that lost part of its rows. Raises
+    RetryableError when a batch waited too long for a lock (the cron tries again later)."""
     today = today or site_today()
     limit = purge_limit(today - timedelta(days=days))
-    counts = {"before": limit.isoformat()}
+    counts = {"before": limit.isoformat(), **{table.removeprefix("analytics_"): 0 for table, _c in _CHILDREN},
+              "visit": 0}
+    if not _any_before(limit):
+        return counts
+    state, _created = ArchiveState.objects.get_or_create(pk=1)
+    if state.raw_logs_from is None or state.raw_logs_from < limit:
+        ArchiveState.objects.filter(pk=state.pk).update(raw_logs_from=limit)
     until = day_bounds(limit, site_timezone())[0]
-    for table, column in _TABLES:
-        counts[table.removeprefix("analytics_")] = _delete_before(table, column, until, batch)
-    if any(isinstance(count, int) and count for count in counts.values()):
-        state, _created = ArchiveState.objects.get_or_create(pk=1)
-        if state.raw_logs_from is None or state.raw_logs_from < limit:
-            ArchiveState.objects.filter(pk=state.pk).update(raw_logs_from=limit)
-    return counts
+    while True:
+        deleted = _delete_visits_before(until, batch)
+        for name, count in deleted.items():
+            counts[name] += count
+        if deleted["visit"] < batch:
+            return counts
 
 
 def purge_limit(wanted: date) -> date:
-    """The first day whose rows stay: `wanted`, or an older day with data and no complete archive."""
+    """The first day whose rows stay: `wanted`, or an older day with data whose reports are not
+    final — no complete archive, marked to be archived again, or rows the archiving run has not seen."""
     first = first_data_day()
     if first is None or first >= wanted:
         return wanted
     archived = set(Archive.objects.filter(segment="", period="day", report="VisitsSummary.get", complete=True,
                                           start__gte=first, start__lt=wanted).values_list("start", flat=True))
+    state, _created = ArchiveState.objects.get_or_create(pk=1)
+    pending = changed_days(state, _watermarks()) | set(ArchiveInvalidation.objects.values_list("day", flat=True))
     tz = site_timezone()
-    with connection.cursor() as cursor:  # NB: the days with rows, read on the visits' time index
-        cursor.execute("SELECT DISTINCT (first_action_at AT TIME ZONE %s)::date FROM analytics_visit "
-                       "WHERE first_action_at >= %s AND first_action_at < %s",
-                       [tz, day_bounds(first, tz)[0], day_bounds(wanted, tz)[0]])
+    with connection.cursor() as cursor:  # NB: the days with rows, read on the time indexes
+        cursor.execute("SELECT DISTINCT (first_action_at AT TIME ZONE %(tz)s)::date FROM analytics_visit "
+                       "WHERE first_action_at >= %(start)s AND first_action_at < %(end)s UNION "
+                       "SELECT DISTINCT (at AT TIME ZONE %(tz)s)::date FROM analytics_action "
+                       "WHERE at >= %(start)s AND at < %(end)s",
+                       {"tz": tz, "start": day_bounds(first, tz)[0], "end": day_bounds(wanted, tz)[0]})
         with_data = sorted(day for (day,) in cursor.fetchall())
-    return next((day for day in with_data if day not in archived), wanted)
+    return next((day for day in with_data if day not in archived or day in pending), wanted)
 
 
-def _delete_before(table: str, column: str, until, batch: int) -> int:
-    deleted = 0
-    while True:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < %s "
-                               f"LIMIT %s)", [until, batch])
-                count = cursor.rowcount
-        except OperationalError as error:  # NB: lock_timeout; the rows deleted so far stay deleted
-            raise RetryableError(f"{table}: a batch waited over {LOCK_TIMEOUT} for a lock ({error})") from None
-        deleted += count
-        if count < batch:
-            return deleted
+def _any_before(limit: date) -> bool:
+    first = first_data_day()
+    return first is not None and first < limit
+
+
+def _delete_visits_before(until, batch: int) -> dict[str, int]:
+    """One transaction: up to `batch` visits that started before `until`, with all their rows
+    (a visit and its rows go together: nothing is left pointing at a deleted visit)."""
+    counts = {}
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            cursor.execute("SELECT id FROM analytics_visit WHERE first_action_at < %s ORDER BY first_action_at "
+                           "LIMIT %s", [until, batch])
+            ids = [row[0] for row in cursor.fetchall()]
+            for table, column in _CHILDREN:
+                cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [ids])
+                counts[table.removeprefix("analytics_")] = cursor.rowcount
+            cursor.execute("DELETE FROM analytics_visit WHERE id = ANY(%s)", [ids])
+            counts["visit"] = cursor.rowcount
+    except OperationalError as error:  # NB: lock_timeout; the batches deleted so far stay deleted
+        raise RetryableError(f"a batch waited over {LOCK_TIMEOUT} for a lock ({error})") from None
+    return counts

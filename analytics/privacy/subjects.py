@@ -10,6 +10,7 @@ Call inside the site's schema. Results use Matomo's names of the log tables, so 
 them: log_visit, log_link_visit_action, log_conversion, log_media.
 """
 import logging
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -19,17 +20,23 @@ from analytics.models import Action, ArchiveInvalidation, Conversion, MediaPlay,
 from analytics.reports import archive, live
 from analytics.reports.archive import site_timezone
 from analytics.reports.errors import ReportError
+from analytics.tracking.store import site_lock
 from instances.models import DataSubjectAudit
 
 logger = logging.getLogger(__name__)
 FIND_LIMIT = 401  # visits a search lists at most, as Matomo's findDataSubjects
-MAX_VISITS = 1000  # visits one export or deletion takes
+MAX_VISITS = FIND_LIMIT  # visits one export or deletion takes: what a search lists (2 parameters each)
+ARCHIVE_NOW_DAYS = 31  # days a deletion archives again at once; more are left to the hourly run
 # What a search shows of each visit: Matomo's findDataSubjects columns (its icons left out).
 FOUND_COLUMNS = ("lastActionDateTime", "idVisit", "idSite", "siteName", "visitorId", "visitIp", "userId",
                  "deviceType", "deviceModel", "operatingSystem", "browser", "country")
 # Matomo's log table names -> ours and the column naming the visit; children before their visits.
 TABLES = {"log_link_visit_action": (Action, "visit_id"), "log_conversion": (Conversion, "visit_id"),
           "log_media": (MediaPlay, "visit_id"), "log_visit": (Visit, "id")}
+
+
+# The audit trail keeps what was searched, not whom: a condition's value (an email as user id) is left out.
+_VALUES = re.compile(r"(==|!=|<=|>=|=@|!@|=\^|=\$|<|>)(?:\\.|[^;,\\])*")
 
 
 class SubjectError(ReportError):
@@ -43,14 +50,14 @@ def subjects_find(*, site, by, segment: str) -> list[dict]:
         raise SubjectError("Give a segment to find data subjects, e.g. userId==alice or visitorId==0123456789abcdef.")
     found = [{"idSite": site.pk, "siteName": site.name, **visit} for visit in live.last_visits(limit=FIND_LIMIT,
                                                                                              segment=segment)]
-    _audit(site, by, DataSubjectAudit.Action.FIND, len(found), {"segment": segment})
+    _audit(site, by, DataSubjectAudit.Action.FIND, len(found), {"segment": _VALUES.sub(r"\1…", segment)})
     return [{column: visit.get(column) for column in FOUND_COLUMNS} for visit in found]
 
 
 def subjects_export(*, site, by, visit_ids: list[int]) -> dict[str, list[dict]]:
     """Every raw row of these visits, per log table (ids the site does not hold are ignored): the
     visits, their actions, conversions and media sessions, nothing of anyone else."""
-    ids = _checked(visit_ids)
+    ids = checked(visit_ids)
     export = {}
     for name, (model, column) in reversed(TABLES.items()):  # NB: the visits first, as Matomo lists them
         rows = model.objects.filter(**{f"{column}__in": ids}).order_by("id").values()
@@ -63,21 +70,25 @@ def subjects_delete(*, site, by, visit_ids: list[int]) -> dict[str, int]:
     """Delete every raw row of these visits and archive their days again (then their weeks,
     months and years). Returns the rows deleted per log table.
 
-    The deletion and the days to archive again are committed together: should archiving fail
-    here, the hourly archiving run does it (ArchiveInvalidation)."""
-    ids = _checked(visit_ids)
+    The deletion and the days to archive again are committed together (ArchiveInvalidation):
+    up to ARCHIVE_NOW_DAYS days are archived again at once, unless the site's archiving run is
+    going on; otherwise, or should that fail, the hourly run does it."""
+    ids = checked(visit_ids)
     with transaction.atomic():
-        days = _days_of(ids)
         deleted = {}
         with connection.cursor() as cursor:
+            site_lock(cursor, site.pk)  # NB: ingest may be adding to these very visits: it waits
+            days = _days_of(ids)
             for name, (model, column) in TABLES.items():
                 cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE {column} = ANY(%s)", [ids])
                 deleted[name] = cursor.rowcount
         marks = ArchiveInvalidation.objects.bulk_create(ArchiveInvalidation(day=day) for day in days)
         _audit(site, by, DataSubjectAudit.Action.DELETE, deleted["log_visit"], {"rows": deleted})
-    if days:
+    if days and len(days) <= ARCHIVE_NOW_DAYS:
         try:
-            archive.archive_days(days)
+            archive.archive_days(days, wait=False)
+        except archive.ArchivingBusy:
+            pass  # the run going on, or the next one, archives the marked days
         except Exception:  # noqa: BLE001 — the rows are gone; the marks make the hourly run archive the days
             logger.exception("archiving again after deleting data subjects failed; left to the hourly run")
         else:
@@ -85,7 +96,8 @@ def subjects_delete(*, site, by, visit_ids: list[int]) -> dict[str, int]:
     return deleted
 
 
-def _checked(visit_ids: list[int]) -> list[int]:
+def checked(visit_ids: list[int]) -> list[int]:
+    """The visit ids, once each; raises SubjectError for none or too many."""
     ids = sorted(set(visit_ids))
     if not ids:
         raise SubjectError("Give the visits: visits[0][idsite]=1&visits[0][idvisit]=42 (findDataSubjects lists them).")

@@ -211,11 +211,13 @@ def visitors_of(rows: list[dict]) -> int:
 
 
 def split_floored(name: str, row: dict, k: int) -> dict:
-    """A single row split in parts (VisitFrequency.get: new, returning) with the columns of each part
-    describing fewer than k visitors zeroed (no count, as in an older archive: zeroed too)."""
-    for part in _SPLIT.get(name, ()):
-        if row.get(f"_k_{part}", 0) < k:
-            row = {c: (0 if c.endswith(f"_{part}") and not private(c) else v) for c, v in row.items()}
+    """A single row split in parts (VisitFrequency.get: new, returning) with every part zeroed when
+    one describes from 1 to k-1 visitors (no count, as in an older archive, counts as such): the
+    other part would give it away, subtracted from the segment's totals."""
+    parts = _SPLIT.get(name, ())
+    if any(row.get(f"_k_{part}") is None or 0 < row[f"_k_{part}"] < k for part in parts):  # NB: none is no one
+        row = {c: (0 if c.endswith(tuple(f"_{part}" for part in parts)) and not private(c) else v)
+               for c, v in row.items()}
     return row
 
 

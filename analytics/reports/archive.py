@@ -83,11 +83,13 @@ def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | 
 def archive_day(day: date, *, today: date, segment: Selection | None = None) -> dict[str, list[dict]]:
     """Compute one day's reports from the raw logs and store them (replacing any older archive);
     of a segment's visits only when one is given (a pre-processed segment). A day whose raw logs
-    the retention deleted (analytics.privacy.retention) is never computed again: its stored
-    reports are returned as they are (none: empty)."""
+    the retention deleted (analytics.privacy.retention) is not computed again while it has an
+    archive: its stored reports are all that is left of it, and are returned as they are."""
     if ArchiveState.objects.filter(raw_logs_from__gt=day).exists():
-        stored = Archive.objects.filter(segment=_key(segment), period="day", start=day).values_list("report", "rows")
-        return {**merge_reports([]), **dict(stored)}
+        stored = dict(Archive.objects.filter(segment=_key(segment), period="day", start=day)
+                      .values_list("report", "rows"))
+        if stored:  # NB: without one (rows imported later for that day), computed as any day
+            return {**merge_reports([]), **stored}
     result = compute(day, day, site_timezone(), segment=segment)
     reports = derive(result.reports)
     with transaction.atomic():
@@ -360,15 +362,28 @@ def _parts_ready(period: Period, segment: Selection, *, today: date) -> bool:
 
 
 class _RunLock:
-    """A session advisory lock: one archiving run per site at a time (the cron and the command)."""
+    """A session advisory lock: one archiving run per site at a time (the cron and the command).
+    `wait=False`: raise ArchivingBusy at once when another run holds it (a request never waits)."""
+
+    def __init__(self, *, wait: bool = True):
+        self.wait = wait
 
     def __enter__(self):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ARCHIVE_LOCK, connection.tenant.pk])
+            if self.wait:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_ARCHIVE_LOCK, connection.tenant.pk])
+                return
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_ARCHIVE_LOCK, connection.tenant.pk])
+            if not cursor.fetchone()[0]:
+                raise ArchivingBusy("another archiving run of this site is going on")
 
     def __exit__(self, *exc):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_ARCHIVE_LOCK, connection.tenant.pk])
+
+
+class ArchivingBusy(Exception):
+    """archive_days(wait=False) found the site's archiving run going on."""
 
 
 def archive_run(*, now: datetime | None = None) -> RunSummary:
@@ -415,13 +430,14 @@ def archive_range(start: date, end: date, *, now: datetime | None = None, progre
     return archive_days(set(Period.span(start, end).days()), now=now, progress=progress)
 
 
-def archive_days(days: set[date], *, now: datetime | None = None, progress=None) -> RunSummary:
+def archive_days(days: set[date], *, now: datetime | None = None, progress=None, wait: bool = True) -> RunSummary:
     """Archive these days again, then their weeks, months and years (after late data a person
-    removed, e.g. a data subject's visits deleted); see archive_range."""
+    removed, e.g. a data subject's visits deleted); see archive_range. `wait=False`: raise
+    ArchivingBusy rather than wait for a run going on."""
     started, today = monotonic.monotonic(), site_today(now)
     summary = RunSummary(days=sorted(days), periods=containing(days))
     total = len(summary.days) + len(summary.periods)
-    with _RunLock():
+    with _RunLock(wait=wait):
         for done, item in enumerate([*summary.days, *summary.periods], 1):
             if isinstance(item, Period):
                 archive_period(item, today=today)

@@ -174,8 +174,11 @@ def test_new_and_returning_parts_under_k_are_zeroed_and_other_is_no_keyword(clie
     status, plain = call_api(client, method="VisitFrequency.get", **common)
     assert status == 200 and plain["nb_visits_new"] == 9 and plain["nb_visits_returning"] == 2
     status, split = call_api(client, method="VisitFrequency.get", segment="visitCount>=1", **common)
-    assert status == 200 and split["nb_visits_new"] == 9 and split["nb_actions_new"] == 9 + 5
-    assert split["nb_visits_returning"] == 0 and split["nb_actions_returning"] == 0  # two visitors: under k
+    # two returning visitors: under k, and the new part would tell them (the totals minus it): both zeroed
+    assert status == 200 and split["nb_visits_returning"] == 0 and split["nb_actions_returning"] == 0
+    assert split["nb_visits_new"] == 0 and split["nb_actions_new"] == 0
+    status, split = call_api(client, method="VisitFrequency.get", segment="visitCount==1", **common)
+    assert status == 200 and split["nb_visits_new"] == 9  # no returning visitor at all: nobody to tell
     status, rows = call_api(client, method="Actions.getSiteSearchKeywords", segment="visitCount>=1", **common)
     assert status == 200 and [(row["label"], row["nb_visits"]) for row in rows] == [(OTHER, 5)]
     status, actions = call_api(client, method="Actions.get", segment="visitCount>=1", **common)

@@ -39,7 +39,7 @@ def site():
                         ma_re="https://s.example/v.mp4", ma_st=10, ma_le=30, **visitor)]
     store(instance, entries)
     with in_tenant(instance):
-        archive.archive_range(OLD, RECENT)
+        archive.archive_run()  # as the hourly task: every day with rows, and the rows it has seen
     return instance
 
 
@@ -51,12 +51,13 @@ def test_rows_older_than_the_retention_go_in_batches_and_younger_ones_stay(site)
     with in_tenant(site):
         before = service.report("VisitsSummary.get", Period.of("day", OLD))
         with CaptureQueriesContext(connection) as queries:
-            counts = raw_logs_purge(days=5, batch=3)
+            counts = raw_logs_purge(days=5, batch=2)
         assert counts == {"before": (TODAY - timedelta(days=5)).isoformat(), "action": 6, "conversion": 3,
                           "mediaplay": 3, "visit": 3}
-        deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE FROM analytics_action")]
-        assert len(deletes) == 3  # 6 rows, 3 a statement: two full batches and the empty one that ends it
-        assert all("lock_timeout" in q["sql"] for q in queries.captured_queries if "SET LOCAL lock" in q["sql"])
+        sql = [q["sql"] for q in queries.captured_queries]
+        # three visits, two a transaction (each visit with its rows): a full batch, then the last one
+        assert len([q for q in sql if q.startswith("DELETE FROM analytics_visit")]) == 2
+        assert len([q for q in sql if q.startswith("SET LOCAL lock_timeout")]) == 2
         assert _days(Visit, "first_action_at") == {RECENT} and _days(Action) == {RECENT}
         assert _days(Conversion) == {RECENT} and _days(MediaPlay, "first_at") == {RECENT}
         # the reports of the deleted days stay, and archiving them again keeps them
@@ -98,3 +99,26 @@ def test_the_daily_task_of_a_site_reads_its_setting(client, site):
     assert result["visit"] == 3 and result["before"] == (TODAY - timedelta(days=7)).isoformat()
     with in_tenant(site):
         assert _days(Visit, "first_action_at") == {RECENT}
+
+
+def test_a_day_before_the_horizon_imported_later_is_archived_as_any_day(site):
+    with in_tenant(site):
+        raw_logs_purge(days=5)
+        assert ArchiveState.objects.get().raw_logs_from == TODAY - timedelta(days=5)
+        Archive.objects.filter(start=OLD).delete()  # a day without an archive, then rows for it (a log import)
+        store(site, [hit(site, datetime.combine(OLD, time(15), timezone.utc), url="https://s.example/late",
+                         action_name="Late", _id="f" * 16)])
+        archive.archive_run()  # the hourly run finds the day (rows above its watermarks): archived as any day
+        assert service.report("VisitsSummary.get", Period.of("day", OLD))["nb_visits"] == 1
+        assert service.report("VisitsSummary.get", Period.of("week", OLD))["nb_visits"] >= 1  # its week builds
+        assert raw_logs_purge(days=5)["visit"] == 1  # archived: it goes the next day as any old day
+
+
+def test_rows_the_archiving_run_has_not_seen_keep_their_day(site):
+    with in_tenant(site):
+        store(site, [hit(site, datetime.combine(OLDER, time(18), timezone.utc), url="https://s.example/late",
+                         action_name="Late", _id="f" * 16)])  # late rows for an archived day, not yet archived
+        counts = raw_logs_purge(days=5)
+        assert counts["before"] == OLDER.isoformat() and counts["visit"] == 1  # OLD's only
+        archive.archive_run()
+        assert raw_logs_purge(days=5)["visit"] == 3  # seen and archived: they go

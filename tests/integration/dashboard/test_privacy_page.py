@@ -8,6 +8,7 @@ import pytest
 
 from analytics.dashboard.privacy import as_segment
 from analytics.models import Visit
+from analytics.segments import grammar
 from farm.tenancy import in_tenant
 from instances.models import DataSubjectAudit, Membership, Role
 from tests.factories import make_instance, make_user
@@ -30,9 +31,11 @@ def _alice(site) -> list[int]:
 
 
 def test_what_a_person_types_is_read_as_a_segment():
-    assert as_segment(" AAAAAAAAAAAAAAAA ") == f"visitorId=={'a' * 16}"
+    assert as_segment(" AAAAAAAAAAAAAAAA ") == f"visitorId=={'a' * 16},userId==AAAAAAAAAAAAAAAA"
     assert as_segment("userId==x;visitCount>1") == "userId==x;visitCount>1"
-    assert as_segment("alice,bob;x@example.org") == "userId==alice%2Cbob%3Bx%40example.org"
+    for user_id in ("alice,bob;x@example.org", "alice+tag@example.org", "100%"):  # encoded twice, read back whole
+        (condition,), = grammar.parse(as_segment(user_id))
+        assert (condition.name, condition.value) == ("userId", user_id)
 
 
 def test_an_admin_finds_exports_and_deletes_and_reads_the_trail(client, site):
