@@ -62,6 +62,7 @@ def main() -> int:
     from reports_data import generate
 
     console = Console(width=200)
+    call_command("farm_init", verbosity=0)  # NB: with --reuse, the database follows the code's migrations
     if args.reuse:
         from django.db.models import Max
 
@@ -73,7 +74,6 @@ def main() -> int:
         start = today - timedelta(days=DAYS)
         console.print(f"the traffic of the last run ({start} to {today}), kept in its database")
     else:
-        call_command("farm_init", verbosity=0)
         site = live_site("segmentbench", name="Segments", slug="segments", timezone_name="Europe/Paris")
         today = datetime.now(dt_timezone.utc).date()
         start = today - timedelta(days=DAYS)

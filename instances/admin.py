@@ -158,6 +158,7 @@ class InstanceAdmin(admin.ModelAdmin):
         "provisioning_error", "schema_name", "created_at", "validated_at", "deactivated_at", "deletion_due_at",
         "purged_at", "schema_size_bytes", "schema_size_measured_at",
         "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips", "excluded_user_agents",
+        "pseudonymise_user_ids", "excluded_query_parameters", "referrer_anonymisation",
         "raw_log_retention_days", "visitor_views_admins_only", "k_anonymity", "cron_url", "cron_every", "cron_failing_since",
     )
     inlines = (DomainInline, MembershipInline, StatusChangeInline)

@@ -101,18 +101,24 @@ class SiteSettingsForm(CronUrlFormMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["k_anonymity"].required = False  # left out (an older form, a script): kept as it is
+        for name in ("k_anonymity", "referrer_anonymisation"):
+            self.fields[name].required = False  # left out (an older form, a script): kept as it is
 
     def clean_k_anonymity(self):
         value = self.cleaned_data.get("k_anonymity")
         return self.instance.k_anonymity if value is None else value
 
+    def clean_referrer_anonymisation(self):
+        return self.cleaned_data.get("referrer_anonymisation") or self.instance.referrer_anonymisation
+
     class Meta:
         model = Instance
         fields = ("timezone", "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips",
-                  "excluded_user_agents", "raw_log_retention_days", "visitor_views_admins_only", "k_anonymity",
+                  "excluded_user_agents", "pseudonymise_user_ids", "excluded_query_parameters",
+                  "referrer_anonymisation", "raw_log_retention_days", "visitor_views_admins_only", "k_anonymity",
                   "cron_url", "cron_every")
         widgets = {"excluded_ips": forms.Textarea(attrs={"rows": 4}),
                    "excluded_user_agents": forms.Textarea(attrs={"rows": 3}),
+                   "excluded_query_parameters": forms.Textarea(attrs={"rows": 3}),
                    "cron_url": forms.TextInput(attrs={"placeholder": "https://www.example.org/spip.php?action=cron"})}
 

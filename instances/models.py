@@ -93,6 +93,21 @@ class Instance(TenantMixin):
         help_text=_("Off: the country comes from the full address, looked up at the door and never stored. "
                     "On: from the masked address (less accurate)."))
 
+    # What a hit's URLs and user id become before they are queued (instances.privacy, at the door).
+    pseudonymise_user_ids = models.BooleanField(
+        _("pseudonymise user ids"), default=False,
+        help_text=_("On: a user id is replaced by a keyed hash of it before anything is stored (the same person "
+                    "keeps the same pseudonym on this site). The ids already stored are kept as they are."))
+    excluded_query_parameters = models.TextField(
+        _("URL query parameters to remove"), blank=True,
+        help_text=_("One per line, removed from page and referrer URLs before they are stored, besides Matomo's "
+                    "list of click and session ids (gclid, fbclid, msclkid, phpsessid, jsessionid, sessionid, sid…)."))
+    referrer_anonymisation = models.CharField(
+        _("referrer URLs"), max_length=8, default="none",
+        choices=[("none", _("keep them as sent")), ("query", _("remove their query")),
+                 ("path", _("keep the domain only"))],
+        help_text=_("The referrer's type, name and search keyword are read first; only the URL is shortened."))
+
     # Retention (analytics.privacy.retention, a daily task of the site): raw logs are deleted once
     # older than this and archived; the reports stay.
     raw_log_retention_days = models.PositiveIntegerField(

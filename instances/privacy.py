@@ -1,12 +1,17 @@
-"""A site's privacy settings as data: which visitors are excluded, how much of an IP is kept.
+"""A site's privacy settings as data: which visitors are excluded, how much of an IP is kept, and
+what its hits' URLs and user ids become before they are stored.
 
 The settings live on the Instance (public schema) because they are applied at the door, before a
 hit is queued, from the same cached lookup that names the site. Parsing is cached per setting
 text, so checking a hit against a site's exclusions costs a few comparisons, not a parse.
 """
+import hashlib
+import hmac
 import ipaddress
 from functools import lru_cache
+from urllib.parse import urlsplit, urlunsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -69,3 +74,57 @@ def user_agent_excluded(user_agent: str, text: str) -> bool:
         return False
     agent = (user_agent or "").lower()
     return any(needle in agent for needle in _agent_needles(text))
+
+
+# What a hit's URLs and user id become before they are queued (accept.door_params) or stored.
+
+# Matomo's default url_query_parameter_to_exclude_from_url: click ids and session ids, which change
+# on every visit and would split one page into thousands of rows (and can identify a person).
+DEFAULT_EXCLUDED_PARAMETERS = ("gclid", "fbclid", "msclkid", "twclid", "wbraid", "gbraid", "yclid", "fb_xd_fragment",
+                               "fb_comment_id", "phpsessid", "jsessionid", "sessionid", "aspsessionid",
+                               "doing_wp_cron", "sid", "pk_vid")
+
+
+@lru_cache(maxsize=1024)
+def excluded_parameters(text: str) -> frozenset[str]:
+    """Matomo's default names and the site's own (one per line or comma-separated), lower case."""
+    own = (name.strip().lower() for line in _lines(text) for name in line.split(","))
+    return frozenset(DEFAULT_EXCLUDED_PARAMETERS) | {name for name in own if name}
+
+
+def url_stripped(url: str, names: frozenset[str]) -> str:
+    """`url` without the query parameters named (compared case-insensitively, as Matomo does), in
+    its query and in a query-like fragment; anything else is left as it was sent."""
+    if not url or ("?" not in url and "#" not in url):
+        return url
+    base, hash_mark, fragment = url.partition("#")
+    path, question, query = base.partition("?")
+
+    def kept(text: str) -> str:
+        return "&".join(part for part in text.split("&") if part and part.split("=", 1)[0].lower() not in names)
+    query = kept(query) if question else ""
+    if hash_mark and "=" in fragment:
+        fragment = kept(fragment)
+    return path + (f"?{query}" if query else "") + (f"#{fragment}" if hash_mark and fragment else "")
+
+
+def referrer_anonymised(url: str, level: str) -> str:
+    """A referrer URL as the site keeps it (Instance.referrer_anonymisation): as sent, without its
+    query ("query"), or its scheme and host only ("path")."""
+    if not url or level not in ("query", "path"):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    if level == "query":
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, parts.netloc, "/", "", "")) if parts.netloc else ""
+
+
+def user_pseudonym(user_id: str, *, site_id: int) -> str:
+    """A user id replaced by a keyed hash (Instance.pseudonymise_user_ids): the same person keeps
+    the same pseudonym on this site, so reports still count users, but the id itself is never
+    stored. The key is the farm's SECRET_KEY with the site's id: secret, and one per site."""
+    key = hmac.new(settings.SECRET_KEY.encode(), f"user-pseudonym:{site_id}".encode(), hashlib.sha256).digest()
+    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]

@@ -25,7 +25,7 @@ from analytics.tracking.params import parse_request
 from analytics.tracking.visitors import address_digest, mask_ip
 from instances.hosts import instance_for_idsite
 from instances.models import Role
-from instances.privacy import ip_excluded, user_agent_excluded
+from instances.privacy import excluded_parameters, ip_excluded, url_stripped, user_agent_excluded, user_pseudonym
 from instances.salts import day_salt
 from instances.selectors import instance_allows
 from instances.tokens import token_user
@@ -106,6 +106,19 @@ def door_address(instance, address: str, *, at: datetime) -> dict:
             "cc": country_of(masked if instance.geolocate_masked_ip else address)}
 
 
+def door_params(instance, params: dict[str, str]) -> dict[str, str]:
+    """The hit's parameters as the site lets them be queued: the query parameters it removes taken
+    out of the page URL (url) and the referrer's (urlref), and the user id (uid) pseudonymised
+    if it says so. The referrer is shortened later, once its type and keyword are read (ingest)."""
+    names = excluded_parameters(instance.excluded_query_parameters)
+    for key in ("url", "urlref"):
+        if params.get(key):
+            params[key] = url_stripped(params[key], names)
+    if params.get("uid") and instance.pseudonymise_user_ids:
+        params["uid"] = user_pseudonym(params["uid"], site_id=instance.pk)
+    return params
+
+
 def accept_hit(request, raw: dict, *, token: str | None, grants: Grants | None = None) -> dict | None:
     params = parse_request(raw)
     instance = instance_for_idsite(params["idsite"])
@@ -126,7 +139,7 @@ def accept_hit(request, raw: dict, *, token: str | None, grants: Grants | None =
     user_agent = params.get("ua") or request.headers.get("User-Agent", "")[:1024]
     if _not_recorded(request, instance, ip, user_agent):
         return None
-    stored = {k: str(v) for k, v in raw.items() if k not in ("token_auth", "cip")}
+    stored = door_params(instance, {k: str(v) for k, v in raw.items() if k not in ("token_auth", "cip")})
     now = time.time()
     at = params.get("cdt") or datetime.fromtimestamp(now, tz=dt_timezone.utc)
     return {

@@ -28,6 +28,7 @@ from analytics.tracking import agents, enrich, store, visitors
 from analytics.tracking.media import positions_union
 from analytics.tracking.params import parse_request
 from analytics.tracking.store import ActionRow, ConversionRow, VisitRow
+from instances.privacy import referrer_anonymised
 from farm.conf import farm_setting
 
 
@@ -82,8 +83,8 @@ def _local_time(params: dict) -> dt_time | None:
 class _Session:
     """The batch's view of each visitor's current visit (loaded once, saved once)."""
 
-    def __init__(self, cursor, tz: ZoneInfo, own_hosts: set[str]):
-        self.cursor, self.tz, self.own_hosts = cursor, tz, own_hosts
+    def __init__(self, cursor, tz: ZoneInfo, own_hosts: set[str], referrer_level: str = "none"):
+        self.cursor, self.tz, self.own_hosts, self.referrer_level = cursor, tz, own_hosts, referrer_level
         self.timeout = _timeout()  # NB: read once per batch: a settings lookup per hit cost 3 µs
         self.current: dict[str, VisitRow] = {}
         self.new: list[VisitRow] = []  # opened by this batch: inserted together at the end
@@ -123,7 +124,8 @@ class _Session:
             min(at, datetime.fromtimestamp(params["_viewts"], tz=timezone.utc)) if params.get("_viewts") else None)
         new = VisitRow(
             visitor_id=vid, user_id=params.get("uid", ""), first_action_at=at, last_action_at=at, actions=0,
-            referrer_url=params.get("urlref", ""), referrer_type=ref_type, referrer_name=ref_name,
+            referrer_url=referrer_anonymised(params.get("urlref", ""), self.referrer_level),
+            referrer_type=ref_type, referrer_name=ref_name,
             campaign_name=name, campaign_keyword=keyword or (ref_keyword if ref_type == "search" else ""),
             returning=visit is not None or params.get("_idvc", 1) > 1,
             visit_count=max(params.get("_idvc", 1), (visit.visit_count + 1) if visit else 1),
@@ -350,7 +352,8 @@ def ingest_site_hits(instance, hits: list[Hit]) -> int:
     with connection.cursor() as cursor:
         store.site_lock(cursor, instance.pk)
         hits = _new_hits(cursor, hits)
-        session = _Session(cursor, ZoneInfo(instance.timezone), _own_hosts(instance))
+        session = _Session(cursor, ZoneInfo(instance.timezone), _own_hosts(instance),
+                           instance.referrer_anonymisation)
         actions, conversions, media = _sessionize(session, hits)
         session.save()
         store.rows_insert(cursor, Action, actions)

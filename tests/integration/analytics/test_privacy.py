@@ -126,3 +126,49 @@ def test_a_new_timezone_moves_the_sites_daily_tasks_to_its_midnight(client, site
     for task in daily:
         local = task.next_run_at.astimezone(auckland)
         assert (local.hour, local.minute) == (task.hour, task.minute)
+
+
+def test_removed_query_parameters_pseudonymised_user_ids_and_short_referrers_are_all_that_is_stored(client, site):
+    from analytics.models import Action, Visit
+    from farm.tenancy import in_tenant
+    from instances.privacy import user_pseudonym
+
+    def hit(**params):  # stored at once: the referrer is shortened when stored, as the site then says
+        client.get("/matomo.php", {"idsite": site.pk, "rec": 1, **params}, HTTP_HOST=HOST)
+        assert queue.ingest_drain() == 1
+    hit(url="https://quiet.example/a?PHPSESSID=s1&page=2&gclid=x#top", uid="alice@example.org",
+        urlref="https://www.google.com/search?q=honey+jars&client=me")
+    configure(site, excluded_query_parameters="page\nRef, utm_id", pseudonymise_user_ids=True,
+              referrer_anonymisation="path")
+    hit(url="https://quiet.example/b?page=3&ref=mail&keep=1&utm_id=9", uid="alice@example.org", new_visit=1,
+        urlref="https://www.google.com/search?q=honey+jars&client=me")
+    configure(site, referrer_anonymisation="query")
+    hit(url="https://quiet.example/c", new_visit=1, _id="b" * 16, urlref="https://blog.example.net/post/1?from=feed")
+    with in_tenant(site):
+        urls = list(Action.objects.order_by("id").values_list("url", flat=True))
+        visits = list(Visit.objects.order_by("id").values("user_id", "referrer_url", "referrer_type",
+                                                          "referrer_name", "campaign_keyword"))
+    assert urls == ["https://quiet.example/a?page=2#top", "https://quiet.example/b?keep=1", "https://quiet.example/c"]
+    pseudonym = user_pseudonym("alice@example.org", site_id=site.pk)
+    assert [v["user_id"] for v in visits] == ["alice@example.org", pseudonym, ""]  # from the change on
+    assert len(pseudonym) == 32 and pseudonym != user_pseudonym("alice@example.org", site_id=site.pk + 1)
+    assert visits[0]["referrer_url"] == "https://www.google.com/search?q=honey+jars&client=me"
+    # the referrer's type, name and keyword are read before its URL is shortened
+    assert (visits[1]["referrer_url"], visits[1]["referrer_type"], visits[1]["campaign_keyword"]) == (
+        "https://www.google.com/", "search", "honey jars")
+    assert visits[2]["referrer_url"] == "https://blog.example.net/post/1"
+    client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "uid": "bob@example.org"}, HTTP_HOST=HOST)
+    assert [hit["p"]["uid"] for hit in queued()] == [user_pseudonym("bob@example.org", site_id=site.pk)]  # queued so
+
+
+def test_the_settings_page_saves_the_new_privacy_settings(client, site):
+    client.force_login(site.owner)
+    form = {"timezone": "UTC", "ip_mask_bytes": "2", "pseudonymise_user_ids": "on",
+            "excluded_query_parameters": "token", "referrer_anonymisation": "query"}
+    assert client.post("/settings/", form, HTTP_HOST=HOST).status_code == 302
+    site.refresh_from_db()
+    assert (site.pseudonymise_user_ids, site.excluded_query_parameters, site.referrer_anonymisation) == (
+        True, "token", "query")
+    assert client.post("/settings/", {"timezone": "UTC", "ip_mask_bytes": "2"}, HTTP_HOST=HOST).status_code == 302
+    site.refresh_from_db()
+    assert site.referrer_anonymisation == "query"  # left out: kept
