@@ -213,11 +213,8 @@ class InstanceAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(StatusChange)
-class StatusChangeAdmin(admin.ModelAdmin):
-    list_display = ("at", "instance", "action", "from_status", "to_status", "by", "reason")
-    list_filter = ("action", "to_status")
-    search_fields = ("instance__slug", "reason")
+class AuditTrailAdmin(admin.ModelAdmin):
+    """An audit trail: read, never written nor rewritten from the admin."""
 
     def has_add_permission(self, request):
         return False
@@ -227,6 +224,13 @@ class StatusChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(AuditTrailAdmin):
+    list_display = ("at", "instance", "action", "from_status", "to_status", "by", "reason")
+    list_filter = ("action", "to_status")
+    search_fields = ("instance__slug", "reason")
 
 
 @admin.register(ApiToken)
@@ -240,19 +244,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(DataSubjectAudit)
-class DataSubjectAuditAdmin(admin.ModelAdmin):
-    """The GDPR tools' audit trail: read-only, as any audit trail."""
+class DataSubjectAuditAdmin(AuditTrailAdmin):
+    """The GDPR tools' audit trail (analytics.privacy.subjects)."""
 
     list_display = ("at", "site_name", "login", "action", "visits", "detail")
     list_filter = ("action",)
     search_fields = ("site_name", "login")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

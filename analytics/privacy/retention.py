@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 from django.db import OperationalError, connection, transaction
 
-from analytics.models import Archive, ArchiveInvalidation, ArchiveState
-from analytics.reports.archive import _watermarks, changed_days, first_data_day, site_timezone, site_today
+from analytics.models import Archive, ArchiveState
+from analytics.reports.archive import days_not_final, first_data_day, site_timezone, site_today
 from analytics.reports.definitions import day_bounds
 from farm.cron import RetryableError
 
@@ -60,8 +60,7 @@ def purge_limit(wanted: date) -> date:
         return wanted
     archived = set(Archive.objects.filter(segment="", period="day", report="VisitsSummary.get", complete=True,
                                           start__gte=first, start__lt=wanted).values_list("start", flat=True))
-    state, _created = ArchiveState.objects.get_or_create(pk=1)
-    pending = changed_days(state, _watermarks()) | set(ArchiveInvalidation.objects.values_list("day", flat=True))
+    pending = days_not_final()
     tz = site_timezone()
     with connection.cursor() as cursor:  # NB: the days with rows, read on the time indexes
         cursor.execute("SELECT DISTINCT (first_action_at AT TIME ZONE %(tz)s)::date FROM analytics_visit "

@@ -11,7 +11,9 @@ distinct visitors, and when that is under k also `_ids`, those visitors' 64-bit 
 rows folded into "Other" are counted exactly (a visitor in two small rows counts once). Longer
 periods merge these (merge.py): the union of the ids when every part has them, else the largest
 part's count — a row is then shown only if one part alone reaches it, never below k. Entry and
-exit pages (views of the page report) carry their own counts (`_k_entry`, `_k_exit`).
+exit pages (views of the page report) carry their own counts (`_k_entry`, `_k_exit`), counted
+with the page reports themselves (page_reports); VisitFrequency.get's new and returning parts theirs
+(`_k_new`, `_k_returning`).
 These keys never leave the service (`floor` removes them): Matomo clients parse the same columns.
 """
 from django.utils.translation import gettext
@@ -112,6 +114,8 @@ def page_reports(cursor, params: dict, reports: dict, *, k: int) -> None:
 
 
 _COUNTED = "SELECT report, parent, label, count(*), CASE WHEN count(*) < %(k)s THEN array_agg(visitor) END FROM ({}) AS s GROUP BY 1, 2, 3"
+
+
 def _keys(view: str = "") -> tuple[str, str]:
     return (f"_k_{view}", f"_ids_{view}") if view else ("_k", "_ids")
 

@@ -271,6 +271,12 @@ def changed_days(state: ArchiveState, marks: dict[str, int]) -> set[date]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def days_not_final() -> set[date]:
+    """The days the next archiving run will archive again: holding rows it has not seen, or marked."""
+    state, _created = ArchiveState.objects.get_or_create(pk=1)
+    return changed_days(state, _watermarks()) | set(ArchiveInvalidation.objects.values_list("day", flat=True))
+
+
 def containing(days: set[date]) -> list[Period]:
     """The weeks, then months, then years that contain `days` (years last: they read months)."""
     return [period for kind in _LONGER for period in sorted({Period.of(kind, day) for day in days})]

@@ -130,8 +130,8 @@ def visitor_profile(visitor_id: str, *, segment: str | None = None) -> dict | No
         theirs = theirs.filter(id__in=_segment_ids(parsed, None, None, visitor_id))
     more = theirs.order_by("-last_action_at", "-id")[most:most + 1].exists()
     details = [a for visit in visits for a in visit["actionDetails"]]
-    first, last = (_with_details([theirs.order_by("first_action_at", "id").first()])[0] if more else visits[-1]), \
-        visits[0]
+    first = _with_details([theirs.order_by("first_action_at", "id").first()])[0] if more else visits[-1]
+    last = visits[0]
     return {
         "visitorId": visitor_id, "userId": last["userId"],
         "totalVisits": len(visits), "totalVisitDuration": sum(v["visitDuration"] for v in visits),
@@ -176,7 +176,7 @@ def _recent_plays(last_minutes: int, now: datetime | None, segment: str | None =
     if parsed := grammar.parse(segment):  # the visits of those plays may have started a day earlier
         plays = plays.filter(visit_id__in=_segment_ids(parsed, None, int(since.timestamp())))
     return plays.annotate(in_window=RawSQL("LEAST(watched_seconds, floor(extract(epoch FROM last_at - %s)))::bigint",
-                                [since]))
+                                           [since]))
 
 
 def has_media() -> bool:

@@ -23,7 +23,10 @@ def _combine(into: dict, row: dict) -> None:
 def combine_metrics(into: dict, row: dict) -> None:
     """Add a row's metrics into `into` (max_* and min_* kept as such)."""
     for column, value in row.items():
-        if column in KEY_COLUMNS or column in UNIQUE_COLUMNS or value is None or anonymity.private(column):
+        if column in KEY_COLUMNS or column in UNIQUE_COLUMNS or anonymity.private(column):
+            continue
+        if value is None:  # e.g. min_event_value of events without a value: kept as null, as a day has it
+            into.setdefault(column, None)
             continue
         current = into.get(column)
         if current is None:

@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 
 from analytics.models import Archive, ArchiveInvalidation, ArchiveState
 from analytics.reports import anonymity, catalog, definitions, media
-from analytics.reports.archive import (_days_with_data, _empty, first_data_day, _key, archived, named_sets,
+from analytics.reports.archive import (_days_with_data, _empty, _key, archived, first_data_day, named_sets,
                                        parts_reports, site_timezone, site_today, unique_sets)
 from analytics.reports.errors import ReportError
 from analytics.reports.merge import derive, merge_reports
