@@ -7,7 +7,7 @@ children under `subtable`. Ids are the position of the parent in the period's ow
 they are stable for a given period and data.
 """
 from analytics.api.errors import ApiError
-from analytics.reports import catalog
+from analytics.reports import anonymity, catalog
 
 PAGE_TREES = ("Actions.getPageUrls", "Actions.getEntryPageUrls", "Actions.getExitPageUrls")
 KEYWORDS = {"Referrers.getSearchEngines": "Referrers.getKeywordsFromSearchEngineId",
@@ -18,10 +18,14 @@ _ADDITIVE_PAGE = tuple(catalog.PAGE_METRICS)
 def page_tree(name: str, rows: list[dict], *, base_url: str) -> tuple[list[dict], dict[int, list[dict]]]:
     """The top level of a page-URL report and its sub-tables by id (folders hold their pages).
 
-    "/blog/a" sits in folder "blog" as "/a"; "/" and "/blog/" are the "/index" page of their level.
+    "/blog/a" sits in folder "blog" as "/a"; "/" and "/blog/" are the "/index" page of their level; the
+    k floor's "Other" row stays at the top level, last, as it is.
     """
     root: dict = {}
+    others = [row for row in rows if anonymity.is_other(row["label"])]  # the k floor's: no page, no folder, no url
     for row in rows:
+        if row in others:
+            continue
         *folders, leaf = row["label"].lstrip("/").split("/")
         level = root
         for folder in folders:
@@ -29,7 +33,7 @@ def page_tree(name: str, rows: list[dict], *, base_url: str) -> tuple[list[dict]
         level[("/" + (leaf or "index"), row["label"])] = {**row, "label": "/" + (leaf or "index"),
                                                          "url": base_url + row["label"]}
     subtables: dict[int, list[dict]] = {}
-    return _level(name, root, subtables), subtables
+    return _level(name, root, subtables) + others, subtables  # NB: "Other" last, as in every segmented table
 
 
 def _level(name: str, level: dict, subtables: dict) -> list[dict]:
@@ -48,7 +52,7 @@ def _level(name: str, level: dict, subtables: dict) -> list[dict]:
 
 def flat_pages(rows: list[dict], *, base_url: str) -> list[dict]:
     """Every page (flat=1), labelled by its full path, with its `url`."""
-    return [{**row, "url": base_url + row["label"]} for row in rows]
+    return [row if anonymity.is_other(row["label"]) else {**row, "url": base_url + row["label"]} for row in rows]
 
 
 def keyword_tables(parents: list[dict], keywords: list[dict]) -> tuple[list[dict], dict[int, list[dict]]]:

@@ -8,7 +8,7 @@ A definition is checked (read and compiled) before it is stored.
 from datetime import date
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from analytics.models import Archive, ArchiveSet, ArchiveVisitors, SavedSegment
 from analytics.reports.archive import site_timezone
@@ -19,6 +19,7 @@ from instances.models import Role
 from instances.selectors import instance_allows
 
 MAX_NAME = 255
+_QUOTA_LOCK = 4245  # pg_advisory_xact_lock(4245, instance id): one pre-processing quota check at a time
 
 
 class SegmentNotAllowed(ReportError):
@@ -61,6 +62,8 @@ def _within_quota(definition: str, auto_archive: bool, *, besides: int | None = 
     """A site pre-processes at most FARM_MAX_PREPROCESSED_SEGMENTS definitions: each costs every hourly run."""
     if not auto_archive:
         return
+    with connection.cursor() as cursor:  # NB: two saves at once would both see room for one more
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_QUOTA_LOCK, connection.tenant.pk])
     others = {key_of(other) for other in
               SavedSegment.objects.filter(auto_archive=True).exclude(pk=besides).values_list("definition", flat=True)}
     if key_of(definition) not in others and len(others) >= settings.FARM_MAX_PREPROCESSED_SEGMENTS:

@@ -184,3 +184,13 @@ def test_new_and_returning_parts_under_k_are_zeroed_and_other_is_no_keyword(clie
     status, actions = call_api(client, method="Actions.get", segment="visitCount>=1", **common)
     assert status == 200 and actions["nb_searches"] == 5 and actions["nb_keywords"] == 0
     assert call_api(client, method="Actions.get", **common)[1]["nb_keywords"] == 5  # all visits: unchanged
+
+
+def test_the_other_row_of_a_page_tree_is_no_page(client, site, token):
+    common = {"method": "Actions.getPageUrls", "idSite": site.pk, "period": "day", "date": str(site.yesterday),
+              "token_auth": token, "segment": "visitCount>=1"}
+    for flat in ("0", "1"):  # p0 has three visitors, p1 to p3 two each: folded
+        status, rows = call_api(client, flat=flat, **common)
+        assert status == 200 and [(row["label"].lstrip("/"), row["nb_visits"]) for row in rows] == [
+            ("p0", 3), (OTHER, 6)], flat
+        assert rows[0]["url"].endswith("/p0") and "url" not in rows[1], flat
