@@ -94,11 +94,15 @@ def excluded_parameters(text: str) -> frozenset[str]:
 
 def url_stripped(url: str, names: frozenset[str]) -> str:
     """`url` without the query parameters named (compared case-insensitively, as Matomo does), in
-    its query and in a query-like fragment; anything else is left as it was sent."""
-    if not url or ("?" not in url and "#" not in url):
+    its query, in a query-like fragment and as path parameters (`;jsessionid=…`); anything else is
+    left as it was sent."""
+    if not url or ("?" not in url and "#" not in url and ";" not in url):
         return url
     base, hash_mark, fragment = url.partition("#")
     path, question, query = base.partition("?")
+    if ";" in path:  # a servlet's session id in the path: /page;jsessionid=ABC
+        path = ";".join(part for n, part in enumerate(path.split(";"))
+                        if n == 0 or part.split("=", 1)[0].lower() not in names)
 
     def kept(text: str) -> str:
         return "&".join(part for part in text.split("&") if part and part.split("=", 1)[0].lower() not in names)
@@ -117,9 +121,14 @@ def referrer_anonymised(url: str, level: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return ""
+    try:
+        name = parts.hostname or ""
+        host = (f"[{name}]" if ":" in name else name) + (f":{parts.port}" if parts.port else "")  # never user:pass@
+    except ValueError:  # a port that is no number
+        host = parts.hostname or ""
     if level == "query":
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-    return urlunsplit((parts.scheme, parts.netloc, "/", "", "")) if parts.netloc else ""
+        return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return urlunsplit((parts.scheme, host, "/", "", "")) if host else ""
 
 
 def user_pseudonym(user_id: str, *, site_id: int) -> str:

@@ -16,6 +16,7 @@ from analytics.api.formats import safe_cell
 from analytics.privacy import subjects
 from analytics.reports.errors import ReportError
 from instances.models import Role
+from instances.privacy import user_pseudonym
 from instances.site_access import site_context, site_role_required
 
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
@@ -23,16 +24,18 @@ _ID = re.compile(r"^[0-9]{1,18}$")
 _OPERATOR = re.compile(r"==|!=|<=|>=|=@|!@|=\^|=\$|<|>")
 
 
-def as_segment(asked: str) -> str:
+def as_segment(asked: str, site=None) -> str:
     """What a person types in the search box as a segment: a segment expression (it has an
-    operator), or a user id — and when it is 16 hexadecimal digits, a visitor id too. A value is
-    encoded twice, as the grammar decodes a condition, then its value (a user id may hold ',', ';',
-    '+' or '%')."""
+    operator), or a user id — its pseudonym too where the site pseudonymises them (the rows since
+    hold only that), and when it is 16 hexadecimal digits, a visitor id too. A value is encoded
+    twice, as the grammar decodes a condition, then its value (a user id may hold ',', ';', '+', '%')."""
     asked = asked.strip()
     if _OPERATOR.search(asked):
         return asked
-    user = f"userId=={quote(quote(asked, safe=''), safe='')}"
-    return f"visitorId=={asked.lower()},{user}" if _VISITOR_ID.match(asked) else user
+    users = [asked] + ([user_pseudonym(asked, site_id=site.pk)] if site is not None and site.pseudonymise_user_ids
+                       else [])
+    found = [f"userId=={quote(quote(user, safe=''), safe='')}" for user in users]
+    return ",".join([f"visitorId=={asked.lower()}"] * bool(_VISITOR_ID.match(asked)) + found)
 
 
 @require_http_methods(["GET", "POST"])
@@ -41,7 +44,7 @@ def privacy(request):
     asked = request.GET.get("q", "").strip()[:500]
     if request.method == "POST":
         return _act(request)
-    found, segment = None, as_segment(asked) if asked else ""
+    found, segment = None, as_segment(asked, request.instance) if asked else ""
     if segment:
         try:
             found = subjects.subjects_find(site=request.instance, by=request.user, segment=segment)

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from django.db import OperationalError, connection, transaction
 
 from analytics.models import Archive, ArchiveState
+from analytics.reports import archive
 from analytics.reports.archive import days_not_final, first_data_day, site_timezone, site_today
 from analytics.reports.definitions import day_bounds
 from farm.cron import RetryableError
@@ -40,16 +41,20 @@ def raw_logs_purge(*, days: int, today: date | None = None, batch: int = BATCH) 
               "visit": 0}
     if not _any_before(limit):
         return counts
-    state, _created = ArchiveState.objects.get_or_create(pk=1)
-    if state.raw_logs_from is None or state.raw_logs_from < limit:
-        ArchiveState.objects.filter(pk=state.pk).update(raw_logs_from=limit)
-    until = day_bounds(limit, site_timezone())[0]
-    while True:
-        deleted = _delete_visits_before(until, batch)
-        for name, count in deleted.items():
-            counts[name] += count
-        if deleted["visit"] < batch:
-            return counts
+    try:
+        with archive.run_lock(wait=False):  # NB: no day is archived from rows half deleted
+            state, _created = ArchiveState.objects.get_or_create(pk=1)
+            if state.raw_logs_from is None or state.raw_logs_from < limit:
+                ArchiveState.objects.filter(pk=state.pk).update(raw_logs_from=limit)
+            until = day_bounds(limit, site_timezone())[0]
+            while True:
+                deleted, selected = _delete_visits_before(until, batch)
+                for name, count in deleted.items():
+                    counts[name] += count
+                if selected < batch:
+                    return counts
+    except archive.ArchivingBusy:
+        raise RetryableError("the site's archiving run is going on") from None
 
 
 def purge_limit(wanted: date) -> date:
@@ -77,9 +82,10 @@ def _any_before(limit: date) -> bool:
     return first is not None and first < limit
 
 
-def _delete_visits_before(until, batch: int) -> dict[str, int]:
+def _delete_visits_before(until, batch: int) -> tuple[dict[str, int], int]:
     """One transaction: up to `batch` visits that started before `until`, with all their rows
-    (a visit and its rows go together: nothing is left pointing at a deleted visit)."""
+    (a visit and its rows go together: nothing is left pointing at a deleted visit). Returns the
+    rows deleted per table, and how many visits were selected (fewer than `batch`: the last)."""
     counts = {}
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -94,4 +100,4 @@ def _delete_visits_before(until, batch: int) -> dict[str, int]:
             counts["visit"] = cursor.rowcount
     except OperationalError as error:  # NB: lock_timeout; the batches deleted so far stay deleted
         raise RetryableError(f"a batch waited over {LOCK_TIMEOUT} for a lock ({error})") from None
-    return counts
+    return counts, len(ids)

@@ -89,6 +89,9 @@ def archive_day(day: date, *, today: date, segment: Selection | None = None) -> 
         stored = dict(Archive.objects.filter(segment=_key(segment), period="day", start=day)
                       .values_list("report", "rows"))
         if stored:  # NB: without one (rows imported later for that day), computed as any day
+            if day < today:  # it can change no more: an archive made before the day ended is final now
+                Archive.objects.filter(segment=_key(segment), period="day", start=day, complete=False).update(
+                    complete=True)
             return {**merge_reports([]), **stored}
     result = compute(day, day, site_timezone(), segment=segment)
     reports = derive(result.reports)
@@ -390,6 +393,12 @@ class _RunLock:
 
 class ArchivingBusy(Exception):
     """archive_days(wait=False) found the site's archiving run going on."""
+
+
+def run_lock(*, wait: bool = True) -> _RunLock:
+    """Hold the site's archiving lock (`with run_lock(): …`) while changing what archiving reads
+    (the retention's deletions); wait=False raises ArchivingBusy when a run holds it."""
+    return _RunLock(wait=wait)
 
 
 def archive_run(*, now: datetime | None = None) -> RunSummary:

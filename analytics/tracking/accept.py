@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from analytics.tracking.country import country_of
 from analytics.tracking.params import parse_request
+from analytics.tracking import visitors
 from analytics.tracking.visitors import address_digest, mask_ip
 from instances.hosts import instance_for_idsite
 from instances.models import Role
@@ -106,14 +107,21 @@ def door_address(instance, address: str, *, at: datetime) -> dict:
             "cc": country_of(masked if instance.geolocate_masked_ip else address)}
 
 
-def door_params(instance, params: dict[str, str]) -> dict[str, str]:
+def door_params(instance, params: dict[str, str], parsed: dict) -> dict[str, str]:
     """The hit's parameters as the site lets them be queued: the query parameters it removes taken
-    out of the page URL (url) and the referrer's (urlref), and the user id (uid) pseudonymised
-    if it says so. The referrer is shortened later, once its type and keyword are read (ingest)."""
+    out of the action's URL (url, link, download), Matomo's click and session ids out of the
+    referrer's (the site's own names go once its search keyword is read, at ingest, as does the
+    rest of its anonymisation), and the user id (uid) pseudonymised if it says so. A campaign the
+    removed parameters named is kept as Matomo's _rcn/_rck (visitors.campaign reads those first)."""
     names = excluded_parameters(instance.excluded_query_parameters)
-    for key in ("url", "urlref"):
+    for key in ("url", "link", "download"):
         if params.get(key):
             params[key] = url_stripped(params[key], names)
+    if params.get("url") != parsed.get("url") and "_rcn" not in params:
+        name, keyword = visitors.campaign(parsed)
+        params.update({"_rcn": name, **({"_rck": keyword} if keyword else {})} if name else {})
+    if params.get("urlref"):
+        params["urlref"] = url_stripped(params["urlref"], excluded_parameters(""))
     if params.get("uid") and instance.pseudonymise_user_ids:
         params["uid"] = user_pseudonym(params["uid"], site_id=instance.pk)
     return params
@@ -139,7 +147,7 @@ def accept_hit(request, raw: dict, *, token: str | None, grants: Grants | None =
     user_agent = params.get("ua") or request.headers.get("User-Agent", "")[:1024]
     if _not_recorded(request, instance, ip, user_agent):
         return None
-    stored = door_params(instance, {k: str(v) for k, v in raw.items() if k not in ("token_auth", "cip")})
+    stored = door_params(instance, {k: str(v) for k, v in raw.items() if k not in ("token_auth", "cip")}, params)
     now = time.time()
     at = params.get("cdt") or datetime.fromtimestamp(now, tz=dt_timezone.utc)
     return {

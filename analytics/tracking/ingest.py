@@ -28,7 +28,7 @@ from analytics.tracking import agents, enrich, store, visitors
 from analytics.tracking.media import positions_union
 from analytics.tracking.params import parse_request
 from analytics.tracking.store import ActionRow, ConversionRow, VisitRow
-from instances.privacy import referrer_anonymised
+from instances.privacy import excluded_parameters, referrer_anonymised, url_stripped
 from farm.conf import farm_setting
 
 
@@ -83,8 +83,11 @@ def _local_time(params: dict) -> dt_time | None:
 class _Session:
     """The batch's view of each visitor's current visit (loaded once, saved once)."""
 
-    def __init__(self, cursor, tz: ZoneInfo, own_hosts: set[str], referrer_level: str = "none"):
-        self.cursor, self.tz, self.own_hosts, self.referrer_level = cursor, tz, own_hosts, referrer_level
+    def __init__(self, cursor, tz: ZoneInfo, own_hosts: set[str], instance=None):
+        self.cursor, self.tz, self.own_hosts = cursor, tz, own_hosts
+        # What the site keeps of a referrer URL once its type, name and keyword are read (instances.privacy)
+        self.referrer_level = instance.referrer_anonymisation if instance is not None else "none"
+        self.referrer_names = excluded_parameters(instance.excluded_query_parameters if instance is not None else "")
         self.timeout = _timeout()  # NB: read once per batch: a settings lookup per hit cost 3 µs
         self.current: dict[str, VisitRow] = {}
         self.new: list[VisitRow] = []  # opened by this batch: inserted together at the end
@@ -124,7 +127,8 @@ class _Session:
             min(at, datetime.fromtimestamp(params["_viewts"], tz=timezone.utc)) if params.get("_viewts") else None)
         new = VisitRow(
             visitor_id=vid, user_id=params.get("uid", ""), first_action_at=at, last_action_at=at, actions=0,
-            referrer_url=referrer_anonymised(params.get("urlref", ""), self.referrer_level),
+            referrer_url=referrer_anonymised(url_stripped(params.get("urlref", ""), self.referrer_names),
+                                             self.referrer_level),
             referrer_type=ref_type, referrer_name=ref_name,
             campaign_name=name, campaign_keyword=keyword or (ref_keyword if ref_type == "search" else ""),
             returning=visit is not None or params.get("_idvc", 1) > 1,
@@ -352,8 +356,7 @@ def ingest_site_hits(instance, hits: list[Hit]) -> int:
     with connection.cursor() as cursor:
         store.site_lock(cursor, instance.pk)
         hits = _new_hits(cursor, hits)
-        session = _Session(cursor, ZoneInfo(instance.timezone), _own_hosts(instance),
-                           instance.referrer_anonymisation)
+        session = _Session(cursor, ZoneInfo(instance.timezone), _own_hosts(instance), instance)
         actions, conversions, media = _sessionize(session, hits)
         session.save()
         store.rows_insert(cursor, Action, actions)

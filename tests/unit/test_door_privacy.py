@@ -20,6 +20,8 @@ def test_query_parameters_are_removed_case_insensitively_from_the_query_and_a_qu
         "https://s.example/p?token=1&Token=2#sid=3": "https://s.example/p",
         "/relative?fbclid=1&q=honey": "/relative?q=honey",
         "https://s.example/p?&&a=1": "https://s.example/p?a=1",
+        "https://s.example/page;jsessionid=ABC?x=1": "https://s.example/page?x=1",  # a servlet's session id
+        "https://s.example/a;b=1;SID=2": "https://s.example/a;b=1",
     }
     for url, expected in cases.items():
         assert url_stripped(url, NAMES) == expected, url
@@ -32,3 +34,6 @@ def test_referrers_keep_what_the_site_says():
     assert referrer_anonymised(url, "path") == "https://www.google.com/"
     assert referrer_anonymised("not a url", "path") == "" and referrer_anonymised("", "query") == ""
     assert referrer_anonymised("http://[::1", "query") == ""  # malformed: nothing kept rather than a crash
+    assert referrer_anonymised("https://bob:secret@intranet.example:8443/x?y=1", "query") == \
+        "https://intranet.example:8443/x"  # never the credentials
+    assert referrer_anonymised("http://[2001:db8::1]/x", "path") == "http://[2001:db8::1]/"

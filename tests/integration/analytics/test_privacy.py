@@ -172,3 +172,25 @@ def test_the_settings_page_saves_the_new_privacy_settings(client, site):
     assert client.post("/settings/", {"timezone": "UTC", "ip_mask_bytes": "2"}, HTTP_HOST=HOST).status_code == 302
     site.refresh_from_db()
     assert site.referrer_anonymisation == "query"  # left out: kept
+
+
+def test_the_sites_own_names_leave_campaigns_and_search_keywords_readable(client, site):
+    from analytics.models import Action, Visit
+    from farm.tenancy import in_tenant
+
+    configure(site, excluded_query_parameters="utm_campaign\nutm_term\nq\nsid")
+    client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "_id": "a" * 16,
+                               "url": "https://quiet.example/?utm_campaign=Spring&utm_term=honey&x=1"}, HTTP_HOST=HOST)
+    client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "_id": "b" * 16, "url": "https://quiet.example/",
+                               "urlref": "https://www.google.com/search?q=wax&sid=7"}, HTTP_HOST=HOST)
+    client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "_id": "b" * 16, "url": "https://quiet.example/",
+                               "download": "https://quiet.example/f.pdf?sid=9&v=2"}, HTTP_HOST=HOST)
+    assert queue.ingest_drain() == 3
+    with in_tenant(site):
+        visits = {v.visitor_id: v for v in Visit.objects.all()}
+        urls = sorted(Action.objects.values_list("url", flat=True))
+    spring, search = visits["a" * 16], visits["b" * 16]
+    assert (spring.referrer_type, spring.campaign_name.lower(), spring.campaign_keyword) == ("campaign", "spring", "honey")
+    assert (search.referrer_type, search.campaign_keyword) == ("search", "wax")  # read before q went
+    assert search.referrer_url == "https://www.google.com/search"  # then the site's names: q and sid
+    assert urls == ["https://quiet.example/", "https://quiet.example/?x=1", "https://quiet.example/f.pdf?v=2"]

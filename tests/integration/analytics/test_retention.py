@@ -122,3 +122,33 @@ def test_rows_the_archiving_run_has_not_seen_keep_their_day(site):
         assert counts["before"] == OLDER.isoformat() and counts["visit"] == 1  # OLD's only
         archive.archive_run()
         assert raw_logs_purge(days=5)["visit"] == 3  # seen and archived: they go
+
+
+def test_a_purge_waits_for_no_archiving_run_it_tries_again_later(site):
+    import psycopg
+    from django.conf import settings as dj_settings
+
+    from analytics.reports.archive import _ARCHIVE_LOCK
+    from farm.cron import RetryableError
+
+    db = dj_settings.DATABASES["default"]
+    other = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True)
+    try:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [_ARCHIVE_LOCK, site.pk])  # an archiving run going on
+        with in_tenant(site), pytest.raises(RetryableError, match="archiving run"):
+            raw_logs_purge(days=5)
+        with in_tenant(site):
+            assert _days(Visit, "first_action_at") == {OLD, OLDER, NOT_ARCHIVED, RECENT}
+    finally:
+        other.close()
+    with in_tenant(site):
+        assert raw_logs_purge(days=5)["visit"] == 3
+
+
+def test_an_unfinished_archive_behind_the_horizon_becomes_final(site):
+    with in_tenant(site):
+        raw_logs_purge(days=5)
+        Archive.objects.filter(period="day", start=OLD).update(complete=False)  # archived before the day ended
+        archive.archive_day(OLD, today=TODAY)  # its rows are gone: kept as it is, and final now
+        assert not Archive.objects.filter(period="day", start=OLD, complete=False).exists()
+        assert service.report("VisitsSummary.get", Period.of("day", OLD))["nb_visits"] == 1

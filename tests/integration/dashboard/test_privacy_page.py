@@ -12,7 +12,7 @@ from analytics.segments import grammar
 from farm.tenancy import in_tenant
 from instances.models import DataSubjectAudit, Membership, Role
 from tests.factories import make_instance, make_user
-from tests.integration.analytics.api_traffic import ALICE, make_traffic
+from tests.integration.analytics.api_traffic import ALICE, DAY, make_traffic
 
 pytestmark = pytest.mark.django_db
 HOST = "rights.localhost"
@@ -75,3 +75,17 @@ def test_viewers_get_neither_the_page_nor_its_link(client, site):
     assert client.get("/privacy/", {"q": ALICE}, HTTP_HOST=HOST).status_code == 403
     assert client.post("/privacy/", {"visit": _alice(site), "action": "delete"}, HTTP_HOST=HOST).status_code == 403
     assert _alice(site) and not DataSubjectAudit.objects.exists()
+
+
+def test_a_pseudonymised_user_is_found_by_the_id_the_person_gives(client, site):
+    from instances.privacy import user_pseudonym
+    from tests.integration.analytics.test_ingest import hit, store
+
+    site.pseudonymise_user_ids = True
+    site.save()
+    pseudonym = user_pseudonym("erin@example.org", site_id=site.pk)
+    store(site, [hit(site, DAY, url="https://s.example/x", action_name="X", uid=pseudonym)])  # as the door stores it
+    assert pseudonym in as_segment("erin@example.org", site)
+    client.force_login(site.owner)
+    page = client.get("/privacy/", {"q": "erin@example.org"}, HTTP_HOST=HOST).content.decode()
+    assert page.count('class="subject"') == 1 and pseudonym in page
