@@ -15,13 +15,13 @@ from django.views.decorators.http import require_http_methods
 from analytics.api.formats import safe_cell
 from analytics.privacy import subjects
 from analytics.reports.errors import ReportError
+from analytics.segments import grammar
 from instances.models import Role
 from instances.privacy import user_pseudonym
 from instances.site_access import site_context, site_role_required
 
 _VISITOR_ID = re.compile(r"^[0-9a-fA-F]{16}$")
 _ID = re.compile(r"^[0-9]{1,18}$")
-_OPERATOR = re.compile(r"==|!=|<=|>=|=@|!@|=\^|=\$|<|>")
 
 
 def as_segment(asked: str, site=None) -> str:
@@ -30,7 +30,7 @@ def as_segment(asked: str, site=None) -> str:
     hold only that), and when it is 16 hexadecimal digits, a visitor id too. A value is encoded
     twice, as the grammar decodes a condition, then its value (a user id may hold ',', ';', '+', '%')."""
     asked = asked.strip()
-    if _OPERATOR.search(asked):
+    if grammar.OPERATOR.search(asked):
         return asked
     users = [asked] + ([user_pseudonym(asked, site_id=site.pk)] if site is not None and site.pseudonymise_user_ids
                        else [])

@@ -26,6 +26,7 @@ LOCK_TIMEOUT = "2s"
 # A visit's rows, deleted with it (by its id, on their visit indexes).
 _CHILDREN = (("analytics_action", "visit_id"), ("analytics_conversion", "visit_id"),
              ("analytics_mediaplay", "visit_id"))
+_NAMES = {table: table.removeprefix("analytics_") for table in (*(t for t, _c in _CHILDREN), "analytics_visit")}
 
 
 def raw_logs_purge(*, days: int, today: date | None = None, batch: int = BATCH) -> dict:
@@ -35,11 +36,10 @@ def raw_logs_purge(*, days: int, today: date | None = None, batch: int = BATCH) 
     Where raw logs start is recorded first, so that a purge stopped halfway (a lock waited for too
     long, a time limit) never lets archiving recompute a day that lost part of its rows. Raises
     RetryableError when a batch waited too long for a lock (the cron tries again later)."""
-    today = today or site_today()
-    limit = purge_limit(today - timedelta(days=days))
-    counts = {"before": limit.isoformat(), **{table.removeprefix("analytics_"): 0 for table, _c in _CHILDREN},
-              "visit": 0}
-    if not _any_before(limit):
+    today, first = today or site_today(), first_data_day()
+    limit = purge_limit(today - timedelta(days=days), first)
+    counts = {"before": limit.isoformat(), **dict.fromkeys(_NAMES.values(), 0)}
+    if first is None or first >= limit:
         return counts
     try:
         with archive.run_lock(wait=False):  # NB: no day is archived from rows half deleted
@@ -57,10 +57,10 @@ def raw_logs_purge(*, days: int, today: date | None = None, batch: int = BATCH) 
         raise RetryableError("the site's archiving run is going on") from None
 
 
-def purge_limit(wanted: date) -> date:
-    """The first day whose rows stay: `wanted`, or an older day with data whose reports are not
-    final — no complete archive, marked to be archived again, or rows the archiving run has not seen."""
-    first = first_data_day()
+def purge_limit(wanted: date, first: date | None) -> date:
+    """The first day whose rows stay: `wanted`, or an older day with data (the first since `first`,
+    the site's first day with data) whose reports are not final — no complete archive, marked to be
+    archived again, or rows the archiving run has not seen."""
     if first is None or first >= wanted:
         return wanted
     archived = set(Archive.objects.filter(segment="", period="day", report="VisitsSummary.get", complete=True,
@@ -77,11 +77,6 @@ def purge_limit(wanted: date) -> date:
     return next((day for day in with_data if day not in archived or day in pending), wanted)
 
 
-def _any_before(limit: date) -> bool:
-    first = first_data_day()
-    return first is not None and first < limit
-
-
 def _delete_visits_before(until, batch: int) -> tuple[dict[str, int], int]:
     """One transaction: up to `batch` visits that started before `until`, with all their rows
     (a visit and its rows go together: nothing is left pointing at a deleted visit). Returns the
@@ -95,7 +90,7 @@ def _delete_visits_before(until, batch: int) -> tuple[dict[str, int], int]:
             ids = [row[0] for row in cursor.fetchall()]
             for table, column in _CHILDREN:
                 cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [ids])
-                counts[table.removeprefix("analytics_")] = cursor.rowcount
+                counts[_NAMES[table]] = cursor.rowcount
             cursor.execute("DELETE FROM analytics_visit WHERE id = ANY(%s)", [ids])
             counts["visit"] = cursor.rowcount
     except OperationalError as error:  # NB: lock_timeout; the batches deleted so far stay deleted

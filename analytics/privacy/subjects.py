@@ -20,6 +20,7 @@ from analytics.models import Action, ArchiveInvalidation, Conversion, MediaPlay,
 from analytics.reports import archive, live
 from analytics.reports.archive import site_timezone
 from analytics.reports.errors import ReportError
+from analytics.segments import grammar
 from analytics.tracking.store import site_lock
 from instances.models import DataSubjectAudit
 
@@ -36,7 +37,7 @@ TABLES = {"log_link_visit_action": (Action, "visit_id"), "log_conversion": (Conv
 
 
 # The audit trail keeps what was searched, not whom: a condition's value (an email as user id) is left out.
-_VALUES = re.compile(r"(==|!=|<=|>=|=@|!@|=\^|=\$|<|>)(?:\\.|[^;,\\])*")
+_VALUES = re.compile(rf"({grammar.OPERATOR.pattern})(?:\\.|[^;,\\])*")
 
 
 class SubjectError(ReportError):

@@ -20,7 +20,8 @@ OPERATORS = ("==", "!=", ">=", ">", "<=", "<", "=@", "!@", "=^", "=$")  # tried 
 IS_EMPTY, IS_NOT_EMPTY = "::NULL", "::NOT_NULL"  # `x==` and `x!=`
 MAX_LENGTH = 8192
 MAX_CONDITIONS = 100
-_CONDITION = re.compile(r"^(.+?)(" + "|".join(re.escape(op) for op in OPERATORS) + r")(.*)$", re.S)
+OPERATOR = re.compile("|".join(re.escape(op) for op in OPERATORS))  # any operator, where it first stands
+_CONDITION = re.compile(rf"^(.+?)({OPERATOR.pattern})(.*)$", re.S)
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
