@@ -159,7 +159,8 @@ class InstanceAdmin(admin.ModelAdmin):
         "purged_at", "schema_size_bytes", "schema_size_measured_at",
         "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips", "excluded_user_agents",
         "pseudonymise_user_ids", "excluded_query_parameters", "referrer_anonymisation",
-        "raw_log_retention_days", "visitor_views_admins_only", "k_anonymity", "cron_url", "cron_every", "cron_failing_since",
+        "order_ids", "cookieless", "raw_log_retention_days", "report_retention_months",
+        "report_retention_keep_basic_metrics", "report_retention_keep_month_year", "visitor_views_admins_only", "k_anonymity", "cron_url", "cron_every", "cron_failing_since",
     )
     inlines = (DomainInline, MembershipInline, StatusChangeInline)
     actions = (validate, refuse, deactivate, reactivate, retry_provisioning, schedule_deletion)

@@ -101,7 +101,7 @@ class SiteSettingsForm(CronUrlFormMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("k_anonymity", "referrer_anonymisation"):
+        for name in ("k_anonymity", "referrer_anonymisation", "order_ids"):
             self.fields[name].required = False  # left out (an older form, a script): kept as it is
 
     def clean_k_anonymity(self):
@@ -111,11 +111,16 @@ class SiteSettingsForm(CronUrlFormMixin, forms.ModelForm):
     def clean_referrer_anonymisation(self):
         return self.cleaned_data.get("referrer_anonymisation") or self.instance.referrer_anonymisation
 
+    def clean_order_ids(self):
+        return self.cleaned_data.get("order_ids") or self.instance.order_ids
+
     class Meta:
         model = Instance
         fields = ("timezone", "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips",
                   "excluded_user_agents", "pseudonymise_user_ids", "excluded_query_parameters",
-                  "referrer_anonymisation", "raw_log_retention_days", "visitor_views_admins_only", "k_anonymity",
+                  "referrer_anonymisation", "order_ids", "cookieless", "raw_log_retention_days",
+                  "report_retention_months", "report_retention_keep_basic_metrics",
+                  "report_retention_keep_month_year", "visitor_views_admins_only", "k_anonymity",
                   "cron_url", "cron_every")
         widgets = {"excluded_ips": forms.Textarea(attrs={"rows": 4}),
                    "excluded_user_agents": forms.Textarea(attrs={"rows": 3}),

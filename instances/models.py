@@ -107,6 +107,17 @@ class Instance(TenantMixin):
         choices=[("none", _("keep them as sent")), ("query", _("remove their query")),
                  ("path", _("keep the domain only"))],
         help_text=_("The referrer's type, name and search keyword are read first; only the URL is shortened."))
+    order_ids = models.CharField(
+        _("ecommerce order ids"), max_length=5, default="keep",
+        choices=[("keep", _("keep them as sent")), ("short", _("replace them by a short code")),
+                 ("drop", _("do not store them"))],
+        help_text=_("A short code is a keyed hash of the id: a repeated order still counts once, but the code "
+                    "cannot be matched with your shop's order book. Not stored: a repeated order counts again."))
+    cookieless = models.BooleanField(
+        _("cookieless tracking"), default=False,
+        help_text=_("On: the farm's tracker stores nothing on the visitor's device (no cookie, no local "
+                    "storage) and visitors are recognised by their browser's configuration alone, as for a "
+                    "visitor without cookies: a returning visitor is not recognised from one day to the next."))
 
     # Retention (analytics.privacy.retention, a daily task of the site): raw logs are deleted once
     # older than this and archived; the reports stay.
@@ -115,6 +126,22 @@ class Instance(TenantMixin):
         help_text=_("Empty: raw logs are kept. Each day, visits, actions, conversions and media sessions older "
                     "than this are deleted, only once their day's reports are archived; the reports stay. The "
                     "visitor log, visitor profiles and new segments then reach back this far only."))
+
+    # Report retention (analytics.privacy.reports_retention, the same daily task): Matomo's "delete old
+    # aggregated report data", counted in whole months before the current one.
+    report_retention_months = models.PositiveIntegerField(
+        _("delete reports older than (months)"), null=True, blank=True, validators=[MinValueValidator(2)],
+        help_text=_("Empty: reports are kept. At least 2; the current month is not counted. Reports of days "
+                    "and weeks older than this are deleted each day, and those of months and years unless kept "
+                    "below; a deleted report is not rebuilt, even where raw logs are still kept."))
+    report_retention_keep_basic_metrics = models.BooleanField(
+        _("keep basic metrics"), default=True,
+        help_text=_("Visits, unique visitors, users, actions, bounces, visit time, conversions and revenue of "
+                    "the deleted periods stay (the visits summary and goals overview), only their detailed "
+                    "reports go."))
+    report_retention_keep_month_year = models.BooleanField(
+        _("keep month and year reports"), default=True,
+        help_text=_("On: only the reports of days and weeks are deleted."))
 
     visitor_views_admins_only = models.BooleanField(
         _("visitor log and profiles for site admins only"), default=False,

@@ -131,9 +131,29 @@ def referrer_anonymised(url: str, level: str) -> str:
     return urlunsplit((parts.scheme, host, "/", "", "")) if host else ""
 
 
+def _keyed(value: str, *, purpose: str, site_id: int, length: int) -> str:
+    """A keyed hash of a value: the key is the farm's SECRET_KEY with the purpose and the site's id,
+    so it is secret, one per site, and the same value always gives the same code on that site."""
+    key = hmac.new(settings.SECRET_KEY.encode(), f"{purpose}:{site_id}".encode(), hashlib.sha256).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:length]
+
+
 def user_pseudonym(user_id: str, *, site_id: int) -> str:
     """A user id replaced by a keyed hash (Instance.pseudonymise_user_ids): the same person keeps
-    the same pseudonym on this site, so reports still count users, but the id itself is never
-    stored. The key is the farm's SECRET_KEY with the site's id: secret, and one per site."""
-    key = hmac.new(settings.SECRET_KEY.encode(), f"user-pseudonym:{site_id}".encode(), hashlib.sha256).digest()
-    return hmac.new(key, user_id.encode(), hashlib.sha256).hexdigest()[:32]
+    the same pseudonym on this site, so reports still count users, but the id itself is never stored."""
+    return _keyed(user_id, purpose="user-pseudonym", site_id=site_id, length=32)
+
+
+def order_code(order_id: str, *, site_id: int) -> str:
+    """An ecommerce order id replaced by a short keyed code (Instance.order_ids = "short"): a repeated
+    order still has the same code, so it counts once, but the code says nothing of the shop's own id."""
+    return _keyed(order_id, purpose="order-id", site_id=site_id, length=12)
+
+
+# An order whose id the site does not store (Instance.order_ids = "drop") still is an order, not a
+# cart update: the door leaves this in its place and ingest stores an empty id.
+ORDER_ID_DROPPED = "-"
+
+# What Matomo's tracker keeps on the device and sends back (its _pk_id and _pk_ref cookies): a
+# cookieless site (Instance.cookieless) takes none of it, whatever tracker sends it.
+DEVICE_STORED_PARAMETERS = ("_id", "_idts", "_idvc", "_viewts", "_ref", "_refts")

@@ -26,7 +26,10 @@ from analytics.tracking import visitors
 from analytics.tracking.visitors import address_digest, mask_ip
 from instances.hosts import instance_for_idsite
 from instances.models import Role
-from instances.privacy import excluded_parameters, ip_excluded, url_stripped, user_agent_excluded, user_pseudonym
+from instances.privacy import (
+    DEVICE_STORED_PARAMETERS, ORDER_ID_DROPPED, excluded_parameters, ip_excluded, order_code, url_stripped,
+    user_agent_excluded, user_pseudonym,
+)
 from instances.salts import day_salt
 from instances.selectors import instance_allows
 from instances.tokens import token_user
@@ -112,7 +115,9 @@ def door_params(instance, params: dict[str, str], parsed: dict) -> dict[str, str
     out of the action's URL (url, link, download), Matomo's click and session ids out of the
     referrer's (the site's own names go once its search keyword is read, at ingest, as does the
     rest of its anonymisation), and the user id (uid) pseudonymised if it says so. A campaign the
-    removed parameters named is kept as Matomo's _rcn/_rck (visitors.campaign reads those first)."""
+    removed parameters named is kept as Matomo's _rcn/_rck (visitors.campaign reads those first).
+    An order id is kept, coded or dropped (Instance.order_ids); a cookieless site takes none of what
+    a tracker stored on the device, so its visitors are recognised by the config hash alone."""
     names = excluded_parameters(instance.excluded_query_parameters)
     for key in ("url", "link", "download"):
         if params.get(key):
@@ -124,6 +129,12 @@ def door_params(instance, params: dict[str, str], parsed: dict) -> dict[str, str
         params["urlref"] = url_stripped(params["urlref"], excluded_parameters(""))
     if params.get("uid") and instance.pseudonymise_user_ids:
         params["uid"] = user_pseudonym(params["uid"], site_id=instance.pk)
+    if params.get("ec_id") and instance.order_ids != "keep":
+        params["ec_id"] = (ORDER_ID_DROPPED if instance.order_ids == "drop"
+                           else order_code(params["ec_id"], site_id=instance.pk))
+    if instance.cookieless:
+        for name in DEVICE_STORED_PARAMETERS:
+            params.pop(name, None)
     return params
 
 

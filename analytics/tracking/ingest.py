@@ -28,7 +28,7 @@ from analytics.tracking import agents, enrich, store, visitors
 from analytics.tracking.media import positions_union
 from analytics.tracking.params import parse_request
 from analytics.tracking.store import ActionRow, ConversionRow, VisitRow
-from instances.privacy import excluded_parameters, referrer_anonymised, url_stripped
+from instances.privacy import ORDER_ID_DROPPED, excluded_parameters, referrer_anonymised, url_stripped
 from farm.conf import farm_setting
 
 
@@ -197,10 +197,15 @@ def _conversion(hit: Hit, visit: VisitRow) -> ConversionRow:
     params = hit.params
     return ConversionRow(
         hit_id=uuid.UUID(hit.id), visit=visit, at=hit.at, goal_id=params["idgoal"],
-        revenue=params.get("revenue", params.get("ec_st", 0.0)), order_id=params.get("ec_id", ""),
+        revenue=params.get("revenue", params.get("ec_st", 0.0)), order_id=_order_id(params),
         items=params.get("ec_items", []), subtotal=params.get("ec_st"), tax=params.get("ec_tx"),
         shipping=params.get("ec_sh"), discount=params.get("ec_dt"), url=params.get("url", ""),
     )
+
+
+def _order_id(params: dict) -> str:
+    order_id = params.get("ec_id", "")
+    return "" if order_id == ORDER_ID_DROPPED else order_id  # the site keeps no order ids (door_params)
 
 
 def _first_orders(conversions: list[ConversionRow]) -> list[ConversionRow]:

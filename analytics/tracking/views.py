@@ -119,8 +119,14 @@ _TRACKER = Path(__file__).resolve().parent.parent / "static" / "analytics" / "tr
 
 @require_GET
 def tracker_script(request):
-    """The farm's JavaScript tracker at /matomo.js and /piwik.js, where Matomo's snippet expects it."""
-    response = HttpResponse(_TRACKER.read_bytes(), content_type="application/javascript; charset=utf-8")
+    """The farm's JavaScript tracker at /matomo.js and /piwik.js, where Matomo's snippet expects it.
+    A cookieless site's own copy (at its host, where its snippet loads it) says so first, so the
+    tracker keeps nothing on the device even with an older snippet (cached for an hour at most)."""
+    script = _TRACKER.read_bytes()
+    instance = getattr(request, "instance", None)
+    if instance is not None and instance.cookieless:
+        script = b'window.__farmCookieless = ["%d"];\n' % instance.pk + script
+    response = HttpResponse(script, content_type="application/javascript; charset=utf-8")
     response["Cache-Control"] = "public, max-age=3600"
     return _cors(request, response)
 

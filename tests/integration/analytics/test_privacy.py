@@ -194,3 +194,47 @@ def test_the_sites_own_names_leave_campaigns_and_search_keywords_readable(client
     assert (search.referrer_type, search.campaign_keyword) == ("search", "wax")  # read before q went
     assert search.referrer_url == "https://www.google.com/search"  # then the site's names: q and sid
     assert urls == ["https://quiet.example/", "https://quiet.example/?x=1", "https://quiet.example/f.pdf?v=2"]
+
+
+def test_order_ids_are_kept_coded_or_dropped_and_an_order_stays_an_order(client, site):
+    from analytics.models import Conversion
+    from farm.tenancy import in_tenant
+    from instances.privacy import order_code
+
+    def order(order_id, revenue):
+        client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "_id": "c" * 16, "idgoal": 0, "ec_id": order_id,
+                                   "revenue": revenue}, HTTP_HOST=HOST)
+        assert queue.ingest_drain() == 1
+    order("A-1001", 10)
+    configure(site, order_ids="short")
+    order("A-1002", 20)
+    order("A-1002", 20)  # sent twice: the same code, counted once
+    configure(site, order_ids="drop")
+    order("A-1003", 30)
+    order("A-1003", 30)  # nothing to recognise it by: counted again, as the setting's help says
+    with in_tenant(site):
+        rows = list(Conversion.objects.order_by("id").values_list("goal_id", "order_id", "revenue"))
+    code = order_code("A-1002", site_id=site.pk)
+    assert rows == [(0, "A-1001", 10.0), (0, code, 20.0), (0, "", 30.0), (0, "", 30.0)]
+    assert len(code) == 12 and "1002" not in code and code != order_code("A-1002", site_id=site.pk + 1)
+
+
+def test_a_cookieless_site_takes_nothing_a_tracker_kept_on_the_device(client, site):
+    from analytics.models import Visit
+    from farm.tenancy import in_tenant
+
+    configure(site, cookieless=True)
+    device = {"_id": "d" * 16, "_idts": 1_700_000_000, "_idvc": 7, "_viewts": 1_700_000_500,
+              "_ref": "https://news.example/", "_refts": 1_700_000_000}
+    for agent in ("Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0"):
+        track(client, site, REMOTE_ADDR="198.51.100.7", HTTP_USER_AGENT=agent)
+    for hit in queued():
+        assert not set(hit["p"]) & set(device)
+    client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "url": "https://quiet.example/", **device},
+               HTTP_HOST=HOST, REMOTE_ADDR="198.51.100.7", HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0")
+    assert not set(queued()[-1]["p"]) & set(device)  # sent anyway by another tracker: not taken
+    assert queue.ingest_drain() == 3
+    with in_tenant(site):
+        visits = list(Visit.objects.order_by("id").values_list("visitor_id", "returning", "visit_count"))
+    # Recognised by the config hash alone: the same browser is one visitor, another browser another.
+    assert len(visits) == 2 and visits[0][0] != "d" * 16 and visits[0][1:] == (False, 1)
