@@ -215,6 +215,9 @@ class ArchiveState(models.Model):
     # The first site-local day whose raw logs are whole: the days before it were deleted by the
     # retention (analytics.privacy.retention), their archives are all that is left of them.
     raw_logs_from = models.DateField(null=True, blank=True)
+    # Per period kind ("day", "week", "month", "year"), the start before which the report retention
+    # (analytics.privacy.report_retention) deleted its reports: such periods are never built again.
+    reports_purged_before = models.JSONField(default=dict, blank=True)
 
 
 class ArchiveInvalidation(models.Model):

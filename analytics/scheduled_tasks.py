@@ -1,7 +1,8 @@
 """Scheduled tasks the analytics app declares: for every live site, and for the farm."""
 from django.utils.translation import gettext_lazy as _
 
-from analytics.privacy.tasks import purge_raw_logs
+from analytics.email_reports.tasks import send_email_reports
+from analytics.privacy.tasks import anonymise_stored_rows, purge_old_reports, purge_raw_logs
 from analytics.reports.tasks import archive_reports
 from analytics.tracking.agents import parsed_agents_expire
 from farm.cron import FARM, HIGH, LOW, daily, hourly
@@ -13,3 +14,13 @@ daily(parsed_agents_expire, scope=FARM, hour=4, priority=LOW, label=_("Forget ol
 # Daily at 03:00 site time, after the night's archiving runs: a day loses its raw rows only once
 # archived (analytics.privacy.retention). LOW: nothing waits for it.
 daily(purge_raw_logs, hour=3, priority=LOW, time_limit=3600, label=_("Delete old raw logs"))
+# Then its reports older than the site's report retention (analytics.privacy.report_retention).
+daily(purge_old_reports, hour=3, priority=LOW, time_limit=3600, label=_("Delete old reports"))
+# Opt-in, turned on by the first request (instances.anonymisations, which also runs it at once: a
+# stricter setting, anonymizeSomeRawData); daily after that, the backstop that resumes a run stopped
+# halfway. LOW: nothing waits for it.
+daily(anonymise_stored_rows, hour=3, opt_in=True, priority=LOW, time_limit=3600, label=_("Anonymise stored data"))
+# Hourly, opt-in: on for a site while it has email reports (analytics.email_reports.reports); each
+# goes at its hour (site time) once its period is over, at most once a period (.delivery). NORMAL:
+# people wait for these at a set hour.
+hourly(send_email_reports, opt_in=True, time_limit=1800, label=_("Send email reports"))

@@ -1,15 +1,19 @@
-"""Benchmark: deleting old raw logs (analytics.privacy.retention) while ingest goes on.
+"""Benchmark: deleting old raw logs (analytics.privacy.retention), or anonymising stored rows
+(analytics.privacy.anonymise, `--work anonymise`), while ingest goes on.
 
 Generates a site's traffic (bench/reports_data.py: `--visits` visits of 5 actions over `--days`
 days) in a database of its own (`<db>_retentionbench`), archives every day, then ingests today's
 realistic hits (one site, agents from a long tail, 60 % returning visitors: bench/traffic.py) in
 batches of 500, as the ingest worker stores them (prepare: parse, enrich; then store): alone for
 `--seconds`, then while another process deletes the raw logs older than `--keep` days (what
-the daily task does), then alone again for `--seconds` (after a warm-up: the agent cache and the
-returning visitors settle first). Prints ingest hits/s before, during and after the purge (each
-batch's rate: median and slowest), and the purge's rows and time.
+the daily task does) — or, with `--work anonymise`, while it applies an anonymisation to every
+stored visit (3 bytes of the address masked, user ids pseudonymised, resolution and language
+emptied: each batch holds the ingest's lock of the site) —, then alone again for `--seconds`
+(after a warm-up: the agent cache and the returning visitors settle first). Prints ingest hits/s
+before, during and after the work (each batch's rate: median and slowest), and the work's rows and time.
 
     .venv/bin/python bench/retention.py [--visits 300000] [--days 60] [--keep 30] [--seconds 15]
+                                        [--work purge|anonymise]
 """
 import argparse
 import multiprocessing
@@ -26,19 +30,25 @@ sys.path.insert(0, str(ROOT / "bench"))
 BATCH = 500
 
 
-def _purge(site_pk: int, keep: int, out) -> None:
+def _work(site_pk: int, keep: int, work: str, out) -> None:
     """The daily task's work, in a process of its own (its own connection), timed."""
     from django.db import connection
 
+    from analytics.privacy.anonymise import anonymisations_run
     from analytics.privacy.retention import raw_logs_purge
     from farm.tenancy import in_tenant
-    from instances.models import Instance
+    from instances.models import Anonymisation, Instance
 
     connection.close()  # NB: the parent's socket, inherited by fork: never used here
     site = Instance.objects.get(pk=site_pk)
     with in_tenant(site):
         started = time.perf_counter()
-        counts = raw_logs_purge(days=keep)
+        if work == "anonymise":
+            Anonymisation.objects.create(instance=site, ip_mask_bytes=3, pseudonymise_user_ids=True,
+                                         unset_visit_columns=["language", "resolution"])
+            counts = anonymisations_run(site=site)[0]
+        else:
+            counts = raw_logs_purge(days=keep)
     out.send((counts, time.perf_counter() - started))
 
 
@@ -66,6 +76,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--keep", type=int, default=30, help="retention in days: older raw logs are deleted")
     parser.add_argument("--seconds", type=float, default=15, help="ingest alone, before the purge")
+    parser.add_argument("--work", choices=("purge", "anonymise"), default="purge")
     args = parser.parse_args()
 
     from common import django_in_own_database, live_site
@@ -114,13 +125,13 @@ def main() -> int:
     before = for_seconds(entries[20_000:quarter])
     connection.close()  # NB: no open socket across the fork
     receive, send = multiprocessing.Pipe(duplex=False)
-    purge = multiprocessing.get_context("fork").Process(target=_purge, args=(site.pk, args.keep, send))
+    purge = multiprocessing.get_context("fork").Process(target=_work, args=(site.pk, args.keep, args.work, send))
     purge.start()
     during = _ingest(site, entries[quarter:3 * quarter], lambda: not purge.is_alive())
     purge.join()
     after = for_seconds(entries[3 * quarter:])
     counts, seconds = receive.recv()
-    deleted = sum(v for k, v in counts.items() if k != "before")
+    deleted = sum(v for k, v in counts.items() if k != "before" and isinstance(v, int))
     with in_tenant(site):
         left = Visit.objects.count(), Action.objects.count()
 
@@ -129,9 +140,13 @@ def main() -> int:
                 f"{min(rates):6.0f} hits/s ({len(rates)} batches of {BATCH})")
     alone = statistics.median(before + after)
     console.print(line("alone, before", before))
-    console.print(line("during the purge", during) + f"   = {statistics.median(during) / alone:.2f} × alone "
+    console.print(line(f"during the {args.work}", during) + f"   = {statistics.median(during) / alone:.2f} × alone "
                   "(median of before and after)")
     console.print(line("alone, after", after))
+    if args.work == "anonymise":
+        console.print(f"anonymisation of the stored visits: {counts} in {seconds:.1f} s "
+                      f"({counts.get('visit', 0) / seconds:,.0f} visits/s)")
+        return 0
     console.print(f"purge of the raw logs before {counts['before']} (keep {args.keep} days): {deleted:,} rows in "
                   f"{seconds:.1f} s ({deleted / seconds:,.0f} rows/s): {counts}; left {left[0]:,} visits, "
                   f"{left[1]:,} actions")

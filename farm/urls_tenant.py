@@ -19,6 +19,7 @@ urlpatterns = [
     path("tracking-code/", site_views.tracking_code, name="site-tracking-code"),
     path("tasks/", site_views.tasks, name="site-tasks"),
     path("settings/", site_views.site_settings, name="site-settings"),
+    path("settings/anonymisations/", site_views.site_anonymisations, name="site-anonymisations"),
     path("sso/accept/", site_views.sso_accept, name="sso-accept"),
     path("logout/", site_views.logout_view, name="site-logout"),
     path("tasks/<int:task_id>/run/", site_views.task_run_now, name="site-task-run"),

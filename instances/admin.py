@@ -12,7 +12,7 @@ from farm.cron.selectors import instance_cron_annotate
 from instances import services
 from instances.errors import FarmError
 from instances.forms import CronUrlFormMixin, ReasonForm
-from instances.models import ApiToken, DataSubjectAudit, Domain, Instance, Membership, StatusChange
+from instances.models import Anonymisation, ApiToken, DataSubjectAudit, Domain, Instance, Membership, StatusChange
 from instances.site_cron import instance_cron_url_set
 
 
@@ -252,3 +252,12 @@ class DataSubjectAuditAdmin(AuditTrailAdmin):
     list_filter = ("action",)
     search_fields = ("site_name", "login")
     date_hierarchy = "at"
+
+
+@admin.register(Anonymisation)
+class AnonymisationAdmin(AuditTrailAdmin):
+    """Anonymisations of stored data (instances.anonymisations): what, for whom, how far along."""
+
+    list_display = ("requested_at", "instance", "requested_by", "describe", "state", "percent", "rows_changed")
+    list_filter = ("state",)
+    search_fields = ("instance__slug",)

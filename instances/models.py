@@ -11,6 +11,7 @@ from django_tenants.models import DomainMixin, TenantMixin
 
 from instances.privacy import validate_excluded_ips
 from instances.summaries import SiteDay  # noqa: F401  (a model of this app, kept in its own module)
+from instances.scheduled_reports import ReportDelivery, ScheduledReport  # noqa: F401  (models of this app)
 
 
 class Status(models.TextChoices):
@@ -132,7 +133,7 @@ class Instance(TenantMixin):
     report_retention_months = models.PositiveIntegerField(
         _("delete reports older than (months)"), null=True, blank=True, validators=[MinValueValidator(2)],
         help_text=_("Empty: reports are kept. At least 2; the current month is not counted. Reports of days "
-                    "and weeks older than this are deleted each day, and those of months and years unless kept "
+                    "and weeks that ended before are deleted each day, and those of months and years unless kept "
                     "below; a deleted report is not rebuilt, even where raw logs are still kept."))
     report_retention_keep_basic_metrics = models.BooleanField(
         _("keep basic metrics"), default=True,
@@ -141,7 +142,8 @@ class Instance(TenantMixin):
                     "reports go."))
     report_retention_keep_month_year = models.BooleanField(
         _("keep month and year reports"), default=True,
-        help_text=_("On: only the reports of days and weeks are deleted."))
+        help_text=_("On: only the reports of days and weeks are deleted. Off: those of months and years too, "
+                    "and the current year's report stops growing once its first months are deleted."))
 
     visitor_views_admins_only = models.BooleanField(
         _("visitor log and profiles for site admins only"), default=False,
@@ -264,6 +266,75 @@ class DataSubjectAudit(models.Model):
 
     def __str__(self):
         return f"{self.site_name}: {self.login} {self.action} {self.visits}"
+
+
+class Anonymisation(models.Model):
+    """A site's stored rows made more private after the fact: when a site admin chooses a stricter
+    setting (Settings page), or PrivacyManager.anonymizeSomeRawData asks for a date range. Run by the
+    site's task analytics.privacy.tasks.anonymise_stored_rows (analytics.privacy.anonymise), which
+    records its progress here for the Settings page. Public schema, like the audit trail."""
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("scheduled")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="anonymisations",
+                                 verbose_name=_("site"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+", verbose_name=_("requested by"))
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    # Rows of visits that started on these site-local days (None: from the first, to the last);
+    # only rows stored before the request: those after it were stored under the new settings.
+    first_day = models.DateField(_("from"), null=True, blank=True)
+    last_day = models.DateField(_("to"), null=True, blank=True)
+    ip_mask_bytes = models.PositiveSmallIntegerField(_("mask IP addresses"), null=True, blank=True)
+    relocate = models.BooleanField(_("country from the masked address"), default=False)
+    pseudonymise_user_ids = models.BooleanField(_("pseudonymise user ids"), default=False)
+    referrer_anonymisation = models.CharField(_("referrer URLs"), max_length=8, blank=True)
+    order_ids = models.CharField(_("ecommerce order ids"), max_length=5, blank=True)
+    unset_visit_columns = models.JSONField(_("visit columns emptied"), default=list, blank=True)
+    unset_action_columns = models.JSONField(_("action columns emptied"), default=list, blank=True)
+    state = models.CharField(_("state"), max_length=9, choices=State.choices, default=State.SCHEDULED)
+    visits_total = models.PositiveIntegerField(_("visits to go through"), null=True, blank=True)
+    visits_done = models.PositiveIntegerField(_("visits gone through"), default=0)
+    last_visit_id = models.BigIntegerField(default=0)  # the cursor: visits up to this one are done
+    rows_changed = models.JSONField(_("rows changed"), default=dict, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("anonymisation of stored data")
+        verbose_name_plural = _("anonymisations of stored data")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"{self.instance_id}: {self.describe()} ({self.state})"
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return int(100 * self.visits_done / self.visits_total) if self.visits_total else 0
+
+    def describe(self) -> str:
+        """What it does, in words, for the Settings page and the admin."""
+        parts = []
+        if self.ip_mask_bytes:
+            parts.append(_("IP addresses masked to %(n)s bytes") % {"n": self.ip_mask_bytes})
+        if self.relocate:
+            parts.append(_("countries read from the masked addresses"))
+        if self.pseudonymise_user_ids:
+            parts.append(_("user ids pseudonymised"))
+        if self.referrer_anonymisation:
+            parts.append(_("referrer URLs shortened (%(level)s)") % {"level": self.referrer_anonymisation})
+        if self.order_ids:
+            parts.append(_("order ids coded") if self.order_ids == "short" else _("order ids removed"))
+        for column in [*self.unset_visit_columns, *self.unset_action_columns]:
+            parts.append(_("%(column)s emptied") % {"column": column})
+        return ", ".join(str(part) for part in parts)
 
 
 class Role(models.TextChoices):

@@ -2,7 +2,7 @@
 from django.db.models import Q, QuerySet
 
 from farm.conf import farm_setting
-from instances.models import ROLE_RANK, Instance, Membership, Role, Status
+from instances.models import ROLE_RANK, Anonymisation, Instance, Membership, Role, Status
 
 
 def instances_for_user(user) -> QuerySet:
@@ -56,3 +56,10 @@ def portal_url(request, path: str = "/") -> str:
     """The portal's address, on the same scheme and port the request came through."""
     scheme, port = _scheme_and_port(request)
     return f"{scheme}://{farm_setting('FARM_DOMAIN')}{port}{path}"
+
+
+def anonymisations_recent(*, instance: Instance, limit: int = 5) -> dict:
+    """The site's latest anonymisations of stored data, and whether one is still to finish."""
+    jobs = list(Anonymisation.objects.filter(instance=instance).select_related("requested_by")[:limit])
+    return {"anonymisations": jobs,
+            "anonymisations_pending": any(job.state in ("scheduled", "running") for job in jobs)}

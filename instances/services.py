@@ -15,6 +15,7 @@ from django_tenants.utils import schema_exists
 from farm.conf import farm_setting
 from farm.cron.timetable import timetable_tenant_changed, timetable_tenant_rezoned
 from instances import notifications
+from instances.anonymisations import PRIVACY_FIELDS, anonymisation_schedule, stricter_settings
 from instances.errors import FarmError, InvalidRequest, TransitionNotAllowed
 from instances.models import Instance, SchemaState, Status, StatusChange
 from instances.site_cron import instance_cron_url_set
@@ -238,10 +239,12 @@ def instance_provision_retry(*, instance: Instance, by) -> Instance:
 
 
 @transaction.atomic
-def instance_settings_update(*, instance: Instance, form) -> Instance:
+def instance_settings_update(*, instance: Instance, form, by=None) -> Instance:
     """Save a site admin's settings form (already valid); a new timezone moves the scheduled tasks too,
-    and a new cron URL or schedule goes through instance_cron_url_set."""
-    old = Instance.objects.filter(pk=instance.pk).values("timezone", "cron_url", "cron_every").get()
+    a new cron URL or schedule goes through instance_cron_url_set, and a stricter privacy setting is
+    applied to the rows already stored (instances.anonymisations)."""
+    old = Instance.objects.filter(pk=instance.pk).values("timezone", "cron_url", "cron_every",
+                                                         *PRIVACY_FIELDS).get()
     instance = form.save(commit=False)
     cron_fields = ("cron_url", "cron_every")
     # never the status, whatever the form held; the cron URL only through its service
@@ -250,4 +253,7 @@ def instance_settings_update(*, instance: Instance, form) -> Instance:
         timetable_tenant_rezoned(instance)
     if any(getattr(instance, f) != old[f] for f in cron_fields if f in form.Meta.fields):
         instance = instance_cron_url_set(instance=instance, url=instance.cron_url, every=instance.cron_every)
+    changes = stricter_settings(old, instance)
+    if changes:
+        anonymisation_schedule(instance=instance, by=by, **changes)
     return instance

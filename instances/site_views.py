@@ -18,7 +18,7 @@ from instances.errors import InvalidRequest
 from instances.forms import SiteSettingsForm
 from instances.hosts import normalise_host
 from instances.models import Instance, Role
-from instances.selectors import portal_url
+from instances.selectors import anonymisations_recent, portal_url
 from instances.services import instance_settings_update
 from instances.site_access import site_context, site_role_required
 from instances.sso import STATE_COOKIE, sso_state_forget, sso_ticket_redeem
@@ -56,7 +56,7 @@ def site_settings(request):
     form = SiteSettingsForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():
         try:
-            instance_settings_update(instance=instance, form=form)
+            instance_settings_update(instance=instance, form=form, by=request.user)
         except InvalidRequest as exc:  # the URL changed address between the form's check and the save
             form.add_error("cron_url", str(exc))
         else:
@@ -64,7 +64,14 @@ def site_settings(request):
             return redirect("/settings/")
     return render(request, "site/settings.html", site_context(
         request, section="settings", form=form, opt_out_url=f"{request.scheme}://{request.get_host()}/optout/",
-        cron_failing_since=current.cron_failing_since))
+        cron_failing_since=current.cron_failing_since, **anonymisations_recent(instance=instance)))
+
+
+@require_GET
+@site_role_required(Role.ADMIN)
+def site_anonymisations(request):
+    """The Settings page's list of anonymisations of stored data, polled while one is going on."""
+    return render(request, "site/_anonymisations.html", anonymisations_recent(instance=request.instance))
 
 
 @require_POST

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.http import HttpResponse, StreamingHttpResponse
 
+SUCCESS = {"result": "success", "message": "ok"}  # Matomo's answer for `true` (a method that returns nothing)
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8",
                  "tsv": "text/tab-separated-values; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")

@@ -17,11 +17,11 @@ from typing import Callable
 from django.conf import settings
 from django.utils import translation
 
-from analytics.api import access, multisites, privacy, rates, sites, tables
+from analytics.api import access, multisites, privacy, rates, scheduled_reports, sites, tables
 from analytics.api.dates import periods_asked
 from analytics.api.errors import ApiError, NoAccess, unexpected
 from analytics.api.filters import columns, page, rows_filtered, stream_filtered
-from analytics.api.formats import Keyed, Stream
+from analytics.api.formats import SUCCESS, Keyed, Stream
 from analytics.api.params import Params
 from analytics.reports import anonymity, labels, live, service
 from analytics.reports.archive import site_timezone
@@ -311,7 +311,6 @@ def _segment_id(call: Call) -> int:
     return call.params.integer("idSegment", 0, minimum=1)
 
 
-SUCCESS = {"result": "success", "message": "ok"}  # Matomo's answer for `true`
 SEGMENT_EDITOR = {
     "SegmentEditor.add": lambda call: {"value": saved.segment_add(call.user, call.site, **_segment_fields(call)).pk},
     "SegmentEditor.update": lambda call: saved.segment_update(call.user, call.site, _segment_id(call),
@@ -324,7 +323,7 @@ SEGMENT_EDITOR = {
 
 
 WRITES = {"SegmentEditor.add", "SegmentEditor.update", "SegmentEditor.delete",  # methods that change data
-          "PrivacyManager.deleteDataSubjects"}
+          "PrivacyManager.deleteDataSubjects", "PrivacyManager.anonymizeSomeRawData", *scheduled_reports.WRITES}
 
 
 def writes(params: Params) -> bool:
@@ -384,4 +383,5 @@ METHODS: dict[str, Method] = {
     **{name: Method(run, scope=scope) for name, (run, scope) in multisites.METHODS.items()},
     # NB: a search lists all it found (up to its own limit), as Matomo's, which skips filter_limit for it
     **{name: Method(run, scope=scope, paged=scope == "site") for name, (run, scope) in privacy.METHODS.items()},
+    **{name: Method(run, scope=scope) for name, (run, scope) in scheduled_reports.METHODS.items()},
 }

@@ -77,6 +77,13 @@ class Params:
     def id_site(self) -> str | None:
         return self.get("idSite") or self.get("idsite")
 
+    def listing(self, name: str) -> list[str]:
+        """An array parameter: `name[0]=a&name[1]=b` (or `name[]=…`) in index order, or `name=a,b`."""
+        pattern = re.compile(rf"^{re.escape(name)}\[(\d{{1,4}})\]$")
+        indexed = sorted((int(found[1]), value) for key, value in self.values.items() if (found := pattern.match(key)))
+        items = [value for _index, value in indexed] or (self.get(name) or "").split(",")
+        return [item.strip() for item in items if item.strip()]
+
     def bulk_urls(self) -> list[str]:
         """API.getBulkRequest's `urls[0]=...&urls[1]=...`, in index order."""
         found = []
@@ -88,4 +95,12 @@ class Params:
 
 
 def _last_values(query: QueryDict) -> dict[str, str]:
-    return {key: query.getlist(key)[-1] for key in query}
+    """One value a name (the last); an array sent as `name[]=a&name[]=b` becomes `name[0]`, `name[1]`,
+    as PHP's http_build_query writes it, so Params.listing reads both forms."""
+    values = {}
+    for key in query:
+        if key.endswith("[]"):
+            values.update({f"{key[:-2]}[{index}]": value for index, value in enumerate(query.getlist(key))})
+        else:
+            values[key] = query.getlist(key)[-1]
+    return values

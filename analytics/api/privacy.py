@@ -1,4 +1,5 @@
-"""PrivacyManager.*: the GDPR tools for data subjects (analytics.privacy.subjects), site admins only.
+"""PrivacyManager.*: the GDPR tools for data subjects (analytics.privacy.subjects), and the
+anonymisation of stored rows (analytics.privacy.anonymise), site admins only.
 
 As Matomo: findDataSubjects takes idSite and a segment; exportDataSubjects and deleteDataSubjects
 take the visits as `visits[0][idsite]=1&visits[0][idvisit]=42&visits[1][...]…`, which may name
@@ -7,12 +8,19 @@ several sites (the caller must be admin of each). Deleting is a write: a session
 import re
 from collections import defaultdict
 
+from datetime import date
+
 from analytics.api import access
 from analytics.api.errors import ApiError, NoAccess
+from analytics.api.formats import SUCCESS
 from analytics.privacy import subjects
+from analytics.privacy.anonymise import ACTION_COLUMNS, VISIT_COLUMNS, columns_checked
 from analytics.reports.errors import ReportError
 from farm.tenancy import in_tenant
+from instances.anonymisations import anonymisation_schedule
 from instances.models import Instance, Role
+from instances.selectors import instance_allows
+
 
 _VISIT_PARAM = re.compile(r"^visits\[(\d{1,6})\]\[(idsite|idvisit)\]$")
 _ID = re.compile(r"^[0-9]{1,18}$")  # NB: a bigint; a larger number would make every query scan
@@ -85,8 +93,60 @@ def delete_data_subjects(call) -> dict[str, int]:
     return dict(sorted(totals.items(), reverse=True))  # NB: Matomo's order (it sorts its answer so)
 
 
+def anonymize_some_raw_data(call) -> dict:
+    """Matomo's anonymizeSomeRawData: schedule the anonymisation of the rows stored on a day range of
+    the sites (idSites=1,2 or all: the caller's sites they admin), carried out by each site's task.
+    As Matomo, the caller confirms their password (passwordConfirmation)."""
+    sites = [admin_site(call.user, id_site, call.host) for id_site in _id_sites(call)]
+    if not call.user.check_password(call.params.get("passwordConfirmation") or ""):
+        raise ApiError("The current password you entered is not correct: confirm it with passwordConfirmation.")
+    first, last = _day_range(call.params.required("date", "the days whose visits to anonymise, YYYY-MM-DD,YYYY-MM-DD"))
+    try:
+        visit_columns = columns_checked(call.params.listing("unsetVisitColumns"), VISIT_COLUMNS, "Visit columns")
+        action_columns = columns_checked(call.params.listing("unsetLinkVisitActionColumns"), ACTION_COLUMNS,
+                                         "Action columns")
+    except ValueError as error:
+        raise ApiError(str(error)) from None
+    changes = {"ip_mask_bytes": None, "relocate": call.params.flag("anonymizeLocation"),
+               "pseudonymise_user_ids": call.params.flag("anonymizeUserId"),
+               "unset_visit_columns": visit_columns, "unset_action_columns": action_columns}
+    if not (call.params.flag("anonymizeIp") or any(changes.values())):
+        raise ApiError("Nothing to anonymise: set anonymizeIp, anonymizeLocation or anonymizeUserId to 1, or name "
+                       "unsetVisitColumns / unsetLinkVisitActionColumns.")
+    for site in sites:  # anonymizeIp masks as the site's setting says, at least 2 bytes (Matomo's default)
+        mask = max(site.ip_mask_bytes, 2) if call.params.flag("anonymizeIp") else None
+        anonymisation_schedule(instance=site, by=call.user, first_day=first, last_day=last,
+                               **{**changes, "ip_mask_bytes": mask})
+    return SUCCESS
+
+
+def _id_sites(call) -> list[int]:
+    raw = call.params.get("idSites") or call.params.id_site
+    if raw is None:
+        raise ApiError("The parameter 'idSites' is missing: the sites, e.g. idSites=1,2 or idSites=all")
+    if raw.strip().lower() == "all":
+        return [site.pk for site in access.readable_sites(call.user, call.host)
+                if instance_allows(user=call.user, instance=site, role=Role.ADMIN)]
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if not ids or not all(_ID.match(part) for part in ids):
+        raise ApiError(f"idSites must list site ids, e.g. idSites=1,2 or idSites=all, not “{raw[:30]}”.")
+    return sorted({int(part) for part in ids})
+
+
+def _day_range(raw: str) -> tuple[date, date]:
+    parts = raw.split(",")
+    try:
+        first, last = (date.fromisoformat(parts[0].strip()), date.fromisoformat(parts[-1].strip()))
+    except ValueError:
+        raise ApiError(f"date must be a day or two, YYYY-MM-DD,YYYY-MM-DD, not “{raw[:40]}”.") from None
+    if len(parts) > 2 or last < first:
+        raise ApiError(f"date must be YYYY-MM-DD or a range from an earlier day to a later one, not “{raw[:40]}”.")
+    return first, last
+
+
 METHODS = {
     "PrivacyManager.findDataSubjects": (find_data_subjects, "site"),
     "PrivacyManager.exportDataSubjects": (export_data_subjects, "farm"),
     "PrivacyManager.deleteDataSubjects": (delete_data_subjects, "farm"),
+    "PrivacyManager.anonymizeSomeRawData": (anonymize_some_raw_data, "farm"),
 }

@@ -2,7 +2,7 @@
 routes "/" itself: the overview, or the Reporting API when the request carries module=API)."""
 from django.urls import path, re_path
 
-from analytics.dashboard import privacy, views
+from analytics.dashboard import email_reports, privacy, views
 
 urlpatterns = [
     path("reports/<slug:slug>/", views.category, name="dashboard-category"),
@@ -11,6 +11,10 @@ urlpatterns = [
     path("realtime/panel/", views.realtime_panel, name="dashboard-realtime-panel"),
     path("visitor-log/", views.visitor_log, name="dashboard-visitor-log"),
     path("privacy/", privacy.privacy, name="dashboard-privacy"),
+    path("email-reports/", email_reports.email_reports, name="dashboard-email-reports"),
+    path("email-reports/<int:report_id>/preview/", email_reports.email_report_preview,
+         name="dashboard-email-report-preview"),
+    path("email-reports/<int:report_id>/", email_reports.email_report_act, name="dashboard-email-report-act"),
     path("segments/save/", views.segment_save, name="dashboard-segment-save"),
     path("segments/suggest/", views.segment_suggest, name="dashboard-segment-suggest"),
     path("media/", views.media_overview, name="dashboard-media"),

@@ -12,9 +12,10 @@ each under a short lock_timeout), so ingest, which only inserts today's rows, ke
 import logging
 from datetime import date, timedelta
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection
 
 from analytics.models import Archive, ArchiveState
+from analytics.privacy.batches import batch_transaction
 from analytics.reports import archive
 from analytics.reports.archive import days_not_final, first_data_day, site_timezone, site_today
 from analytics.reports.definitions import day_bounds
@@ -22,7 +23,6 @@ from farm.cron import RetryableError
 
 logger = logging.getLogger(__name__)
 BATCH = 1000  # visits a transaction (with their actions: about five times as many rows)
-LOCK_TIMEOUT = "2s"
 # A visit's rows, deleted with it (by its id, on their visit indexes).
 _CHILDREN = (("analytics_action", "visit_id"), ("analytics_conversion", "visit_id"),
              ("analytics_mediaplay", "visit_id"))
@@ -82,17 +82,13 @@ def _delete_visits_before(until, batch: int) -> tuple[dict[str, int], int]:
     (a visit and its rows go together: nothing is left pointing at a deleted visit). Returns the
     rows deleted per table, and how many visits were selected (fewer than `batch`: the last)."""
     counts = {}
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            cursor.execute("SELECT id FROM analytics_visit WHERE first_action_at < %s ORDER BY first_action_at "
-                           "LIMIT %s", [until, batch])
-            ids = [row[0] for row in cursor.fetchall()]
-            for table, column in _CHILDREN:
-                cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [ids])
-                counts[_NAMES[table]] = cursor.rowcount
-            cursor.execute("DELETE FROM analytics_visit WHERE id = ANY(%s)", [ids])
-            counts["visit"] = cursor.rowcount
-    except OperationalError as error:  # NB: lock_timeout; the batches deleted so far stay deleted
-        raise RetryableError(f"a batch waited over {LOCK_TIMEOUT} for a lock ({error})") from None
+    with batch_transaction() as cursor:
+        cursor.execute("SELECT id FROM analytics_visit WHERE first_action_at < %s ORDER BY first_action_at "
+                       "LIMIT %s", [until, batch])
+        ids = [row[0] for row in cursor.fetchall()]
+        for table, column in _CHILDREN:
+            cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", [ids])
+            counts[_NAMES[table]] = cursor.rowcount
+        cursor.execute("DELETE FROM analytics_visit WHERE id = ANY(%s)", [ids])
+        counts["visit"] = cursor.rowcount
     return counts, len(ids)

@@ -61,6 +61,35 @@ def _key(segment: Selection | None) -> str:
     return segment.key if segment is not None else ""
 
 
+_BUILT_FROM = {"week": "day", "month": "day", "year": "month"}
+
+
+def purged_before() -> dict[str, date]:
+    """Per period kind, the start before which the report retention deleted that kind's reports
+    (analytics.privacy.report_retention); empty when it never ran."""
+    cuts = ArchiveState.objects.filter(pk=1).values_list("reports_purged_before", flat=True).first()
+    return {kind: date.fromisoformat(day) for kind, day in (cuts or {}).items()}
+
+
+def frozen(period: Period, cuts: dict[str, date]) -> bool:
+    """Whether the report retention deleted this period's reports: it is never built again, what is
+    stored of it (its basic metrics, if kept) is all there is, even where raw logs are still kept."""
+    return period.kind in cuts and period.start < cuts[period.kind]
+
+
+def _parts_gone(period: Period, cuts: dict[str, date]) -> bool:
+    """Whether the report retention deleted reports of the parts this period is built from (the
+    days of a kept month, the months of a year still going on)."""
+    kind = _BUILT_FROM.get(period.kind)
+    return kind in cuts and period.start < cuts[kind]
+
+
+def _stored(period: Period, segment: Selection | None) -> dict[str, list[dict]]:
+    """What is stored of a period, every report of the catalogue present (empty where none is)."""
+    return {**merge_reports([]), **dict(Archive.objects.filter(segment=_key(segment), period=period.kind,
+                                                               start=period.start).values_list("report", "rows"))}
+
+
 @transaction.atomic
 def _store(period: Period, reports: dict, sets: tuple[np.ndarray, np.ndarray] | None, *, today: date,
            named: dict[str, np.ndarray] | None = None, segment: Selection | None = None) -> None:
@@ -84,15 +113,15 @@ def archive_day(day: date, *, today: date, segment: Selection | None = None) -> 
     """Compute one day's reports from the raw logs and store them (replacing any older archive);
     of a segment's visits only when one is given (a pre-processed segment). A day whose raw logs
     the retention deleted (analytics.privacy.retention) is not computed again while it has an
-    archive: its stored reports are all that is left of it, and are returned as they are."""
-    if ArchiveState.objects.filter(raw_logs_from__gt=day).exists():
-        stored = dict(Archive.objects.filter(segment=_key(segment), period="day", start=day)
-                      .values_list("report", "rows"))
-        if stored:  # NB: without one (rows imported later for that day), computed as any day
+    archive: its stored reports are all that is left of it, and are returned as they are; nor is a
+    day whose reports the report retention deleted (see frozen)."""
+    kept = frozen(Period.of("day", day), purged_before())
+    if kept or ArchiveState.objects.filter(raw_logs_from__gt=day).exists():
+        stored = Archive.objects.filter(segment=_key(segment), period="day", start=day)
+        if kept or stored.exists():  # NB: raw logs gone but no archive (rows imported later): computed
             if day < today:  # it can change no more: an archive made before the day ended is final now
-                Archive.objects.filter(segment=_key(segment), period="day", start=day, complete=False).update(
-                    complete=True)
-            return {**merge_reports([]), **stored}
+                stored.filter(complete=False).update(complete=True)
+            return _stored(Period.of("day", day), segment)
     result = compute(day, day, site_timezone(), segment=segment)
     reports = derive(result.reports)
     with transaction.atomic():
@@ -111,6 +140,13 @@ def archive_period(period: Period, *, today: date, segment: Selection | None = N
     nb_uniq_visitors / nb_users, as in Matomo by default: a year's visitor set would cost more than
     it is worth, and a sum of monthly uniques would be wrong.
     """
+    cuts = purged_before()
+    stored = Archive.objects.filter(segment=_key(segment), period=period.kind, start=period.start)
+    if frozen(period, cuts) or (_parts_gone(period, cuts) and period.ended(today) and stored.exists()):
+        # NB: an ended period whose parts lost their detail keeps its archive; one still going on
+        # (this year) is built from what its parts kept, so it keeps growing
+        stored.filter(complete=False).update(complete=True)
+        return _stored(period, segment)
     kind = "month" if period.kind == "year" else "day"
     parts = sorted({Period.of(kind, day) for day in period.days() if day <= today})
     reports = merge_reports(parts_reports(parts, today=today, segment=segment))
@@ -149,6 +185,7 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
     watermarks of the next run find that day.
     """
     wanted = set(names) if names is not None else set(STORED)
+    cuts = purged_before()
     found: dict[tuple, dict] = {}
     for archive in Archive.objects.filter(segment=_key(segment), period__in={p.kind for p in parts},
                                           start__in=[p.start for p in parts], report__in=wanted).only("period", "start", "report", "rows", "complete"):
@@ -156,7 +193,9 @@ def parts_reports(parts: list[Period], *, today: date, names: list[str] | None =
     fresh = {}
     for part in parts:
         stored = found.get((part.kind, part.start), {})
-        if stored.keys() >= wanted and not any(part.ended(today) and not a.complete for a in stored.values()):
+        if frozen(part, cuts):  # the report retention went by: what is left, never rebuilt
+            fresh[part] = {**merge_reports([]), **{name: a.rows for name, a in stored.items()}}
+        elif stored.keys() >= wanted and not any(part.ended(today) and not a.complete for a in stored.values()):
             fresh[part] = {name: a.rows for name, a in stored.items()}
     missing = [p for p in parts if p not in fresh and (p.kind, p.start) not in found]
     with_data = _days_with_data(missing)
@@ -189,8 +228,8 @@ def _first_day(segment: Selection | None) -> date | None:
     """The first day with data; for a segment pre-processed from a later day (`since`), that day:
     periods ending before it are empty for it, never built from the logs."""
     first = first_data_day()
-    if first is not None and segment is not None and segment.since is not None:
-        return max(first, segment.since)
+    if first is not None and segment is not None:  # NB: nor days the report retention emptied
+        return max(first, segment.since or first, purged_before().get("day", first))
     return first
 
 
@@ -227,9 +266,10 @@ def unique_sets(parts: list[Period], *, today: date, segment: Selection | None =
     with_data = _days_with_data(missing)
     first = _first_day(segment) if missing else None
     visitors, users = [], []
+    cuts = purged_before()
     for part in parts:
         row = stored.get((part.kind, part.start))
-        if row is None and _empty(part, first, with_data):
+        if row is None and (frozen(part, cuts) or _empty(part, first, with_data)):
             continue
         if row is None:
             _rebuild(part, today=today, segment=segment)

@@ -38,8 +38,8 @@ from redis.exceptions import RedisError
 
 from analytics.models import Archive, ArchiveInvalidation, ArchiveState
 from analytics.reports import anonymity, catalog, definitions, media
-from analytics.reports.archive import (_days_with_data, _empty, _key, archived, first_data_day, named_sets,
-                                       parts_reports, site_timezone, site_today, unique_sets)
+from analytics.reports.archive import (_days_with_data, _empty, _key, archived, first_data_day, frozen, named_sets,
+                                       parts_reports, purged_before, site_timezone, site_today, unique_sets)
 from analytics.reports.errors import ReportError
 from analytics.reports.merge import derive, merge_reports
 from analytics.reports.periods import Period, PeriodError
@@ -204,12 +204,13 @@ def _unbuilt_parts(parts: list[Period], *, today: date, wanted: set[str], segmen
             segment=_key(segment), period__in={p.kind for p in parts}, start__in={p.start for p in parts}, report__in=wanted
     ).values_list("period", "start", "report", "complete"):
         stored.setdefault((kind, start), []).append(complete)
-    missing = [p for p in parts if (p.kind, p.start) not in stored]
+    cuts = purged_before()
+    missing = [p for p in parts if (p.kind, p.start) not in stored and not frozen(p, cuts)]
     first, with_data = (first_data_day(), _days_with_data(missing)) if missing else (None, set())
     unbuilt = []
     for part in parts:
         found = stored.get((part.kind, part.start))
-        if found is None and _empty(part, first, with_data):
+        if frozen(part, cuts) or (found is None and _empty(part, first, with_data)):
             continue
         if found is not None and len(found) >= len(wanted) and (all(found) or not part.ended(today)):
             continue

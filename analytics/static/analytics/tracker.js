@@ -85,7 +85,7 @@
        given, or remembered in the mtm_consent cookie; requireCookieConsent sends hits but keeps
        nothing on the device until cookie consent (mtm_cookie_consent). */
     requireConsent: function () {
-      state.consentNeeded = true; state.consented = !!cookie(CONSENT);
+      state.consentNeeded = true; state.consented = !!cookie(CONSENT) && !cookie(CONSENT_REMOVED);  // as Matomo
       if (!state.consented) { state.cookiesOff = true; }
     },
     setConsentGiven: function (cookiesToo) {  // cookies first: the hits that waited carry the visitor's ids

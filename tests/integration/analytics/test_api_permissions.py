@@ -13,10 +13,11 @@ from tests.factories import make_instance, make_user
 from tests.integration.analytics.api_traffic import ALICE, DAY, call_api, make_traffic
 
 pytestmark = pytest.mark.django_db
-FARM_METHODS = {name for name, (_run, scope) in SITE_METHODS.items() if scope == "farm"} | {"API.getBulkRequest",
-                                                                                           "MultiSites.getAll"}
+FARM_METHODS = {name for name, (_run, scope) in SITE_METHODS.items() if scope == "farm"} | {
+    "API.getBulkRequest", "MultiSites.getAll", "ScheduledReports.deleteReport", "ScheduledReports.sendReport"}
 SITE_SCOPED = sorted(set(METHODS) - FARM_METHODS)
-ADMIN_ONLY = {"PrivacyManager.findDataSubjects", "PrivacyManager.exportDataSubjects", "PrivacyManager.deleteDataSubjects"}
+ADMIN_ONLY = {"PrivacyManager.findDataSubjects", "PrivacyManager.exportDataSubjects", "PrivacyManager.deleteDataSubjects",
+              "PrivacyManager.anonymizeSomeRawData"}
 
 
 def params_for(method: str, id_site) -> dict:
@@ -24,9 +25,13 @@ def params_for(method: str, id_site) -> dict:
     params = {"method": method, "idSite": id_site, "period": "day", "date": DAY.date().isoformat(),
               "lastMinutes": 30, "url": "https://a.example", "visitorId": ALICE, "segmentName": "browserCode",
               "name": "Returning", "definition": "visitCount>1"}
-    if method in ADMIN_ONLY:  # the GDPR tools: a search, and a visit to export or delete (none has this id)
+    if method == "PrivacyManager.anonymizeSomeRawData":  # a day's addresses masked, the password confirmed
+        params |= {"idSites": id_site, "anonymizeIp": 1, "passwordConfirmation": "a-long-Passw0rd"}
+    elif method in ADMIN_ONLY:  # the GDPR tools: a search, and a visit to export or delete (none has this id)
         params |= {"segment": "visitCount>=1"} if method == "PrivacyManager.findDataSubjects" else \
             {"visits[0][idsite]": id_site, "visits[0][idvisit]": 999_999}
+    if method.startswith("ScheduledReports."):  # a member's own email report of the site
+        params |= {"description": "Digest", "period": "week", "hour": 8, "reports[0]": "VisitsSummary_get"}
     if method == "API.getBulkRequest":
         params["urls[0]"] = urlencode({"method": "VisitsSummary.get", "idSite": id_site, "period": "day",
                                        "date": "yesterday"})
@@ -63,9 +68,11 @@ def test_a_revoked_token_is_refused_for_every_method_even_with_a_session(client,
 
 
 def test_a_member_of_a_reads_a_with_every_method_but_the_superusers_one(client, world):
-    # NB: changing or reading one saved segment needs one to exist: test_saved_segments covers those
+    # NB: changing or reading one saved segment (or email report) needs one to exist: test_saved_segments
+    # and test_email_reports cover those
     for method in set(METHODS) - {"SitesManager.getAllSites", "SegmentEditor.update", "SegmentEditor.delete",
-                                  "SegmentEditor.get"} - ADMIN_ONLY:
+                                  "SegmentEditor.get", "ScheduledReports.updateReport",
+                                  "ScheduledReports.deleteReport", "ScheduledReports.sendReport"} - ADMIN_ONLY:
         status, body = call_api(client, token_auth=world["member"], **params_for(method, world["a"].pk))
         assert status == 200, (method, body)
         assert not (isinstance(body, dict) and body.get("result") == "error"), method
