@@ -30,3 +30,14 @@ def make_instance(slug: str | None = None, *, owner=None, state: str = "prepa", 
     if state == "desactive":
         instance = services.instance_deactivate(instance=instance, by=admin, reason="test")
     return Instance.objects.get(pk=instance.pk)
+
+
+def run_task_now(task):
+    """Run one of a site's scheduled tasks at once in this process, as "run now" queues it; its result."""
+    from farm.cron import execution
+    from farm.cron.models import RunStatus
+
+    started = execution.run_claim(run_id=execution.run_now(task=task).pk)
+    assert execution.run_execute(started) == RunStatus.SUCCEEDED
+    started.refresh_from_db()
+    return started.result

@@ -11,13 +11,12 @@ from django.forms.models import model_to_dict
 from analytics.models import Action, Conversion, Visit
 from analytics.privacy.anonymise import anonymisations_run
 from analytics.tracking.country import country_of
-from farm.cron import execution
-from farm.cron.models import RunStatus, ScheduledTask
+from farm.cron.models import ScheduledTask
 from farm.tenancy import in_tenant
 from instances.models import Anonymisation, Instance, Membership, Role
 from instances.privacy import order_code, user_pseudonym
 from instances.tokens import token_create
-from tests.factories import make_instance, make_user
+from tests.factories import make_instance, make_user, run_task_now
 from tests.integration.analytics.api_traffic import call_api, is_error
 from tests.integration.analytics.test_ingest import hit, store
 
@@ -62,9 +61,7 @@ def changes(before: dict, after: dict) -> dict:
 
 
 def run_task(site):
-    task = ScheduledTask.objects.get(instance=site, name="analytics.privacy.tasks.anonymise_stored_rows")
-    started = execution.run_claim(run_id=execution.run_now(task=task).pk)
-    assert execution.run_execute(started) == RunStatus.SUCCEEDED
+    run_task_now(ScheduledTask.objects.get(instance=site, name="analytics.privacy.tasks.anonymise_stored_rows"))
 
 
 def save_settings(client, site, capture, **fields):

@@ -11,10 +11,9 @@ from analytics.models import Archive, ArchiveState, ArchiveVisitors
 from analytics.privacy.report_retention import BASIC_REPORTS, reports_cutoff, reports_purge
 from analytics.reports import archive, service
 from analytics.reports.periods import Period
-from farm.cron import execution
-from farm.cron.models import RunStatus, ScheduledTask
+from farm.cron.models import ScheduledTask
 from farm.tenancy import in_tenant
-from tests.factories import make_instance
+from tests.factories import make_instance, run_task_now
 from tests.integration.analytics.test_ingest import hit, store
 
 pytestmark = pytest.mark.django_db
@@ -101,12 +100,7 @@ def test_the_daily_task_reads_the_sites_settings(client, site):
     task = ScheduledTask.objects.get(instance=site, name="analytics.privacy.tasks.purge_old_reports")
     assert (task.period, task.hour) == ("daily", 3)
 
-    def run():
-        started = execution.run_claim(run_id=execution.run_now(task=task).pk)
-        assert execution.run_execute(started) == RunStatus.SUCCEEDED
-        started.refresh_from_db()
-        return started.result
-    assert run() is None  # no report retention: nothing deleted
+    assert run_task_now(task) is None  # no report retention: nothing deleted
     client.force_login(site.owner)
     form = {k: v for k, v in model_to_dict(site).items() if v is not None}
     response = client.post("/settings/", {**form, "report_retention_months": "1"}, HTTP_HOST="reports-retention.localhost")
@@ -114,7 +108,7 @@ def test_the_daily_task_reads_the_sites_settings(client, site):
     response = client.post("/settings/", {**form, "report_retention_months": "2",
                                           "report_retention_keep_basic_metrics": ""}, HTTP_HOST="reports-retention.localhost")
     assert response.status_code == 302
-    result = run()
+    result = run_task_now(task)
     assert result["before"] == CUTOFF.isoformat() and result["archive"] > 0
     with in_tenant(site):
         assert service.report("VisitsSummary.get", Period.of("day", OLD))["nb_visits"] == 0

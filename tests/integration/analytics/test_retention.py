@@ -12,10 +12,9 @@ from analytics.models import Action, Archive, ArchiveState, Conversion, MediaPla
 from analytics.privacy.retention import raw_logs_purge
 from analytics.reports import archive, service
 from analytics.reports.periods import Period
-from farm.cron import execution
-from farm.cron.models import RunStatus, ScheduledTask
+from farm.cron.models import ScheduledTask
 from farm.tenancy import in_tenant
-from tests.factories import make_instance
+from tests.factories import make_instance, run_task_now
 from tests.integration.analytics.test_ingest import hit, store
 
 pytestmark = pytest.mark.django_db
@@ -83,19 +82,14 @@ def test_the_daily_task_of_a_site_reads_its_setting(client, site):
     task = ScheduledTask.objects.get(instance=site, name=TASK)
     assert (task.period, task.hour) == ("daily", 3)
 
-    def run():
-        started = execution.run_claim(run_id=execution.run_now(task=task).pk)
-        assert execution.run_execute(started) == RunStatus.SUCCEEDED
-        started.refresh_from_db()
-        return started.result
-    assert run() is None  # no retention set: nothing deleted
+    assert run_task_now(task) is None  # no retention set: nothing deleted
     client.force_login(site.owner)
     form = {k: v for k, v in model_to_dict(site).items() if v is not None}
     response = client.post("/settings/", {**form, "raw_log_retention_days": "0"}, HTTP_HOST="retention.localhost")
     assert response.status_code == 200 and "greater than or equal to 1" in response.content.decode()
     response = client.post("/settings/", {**form, "raw_log_retention_days": "7"}, HTTP_HOST="retention.localhost")
     assert response.status_code == 302
-    result = run()
+    result = run_task_now(task)
     assert result["visit"] == 3 and result["before"] == (TODAY - timedelta(days=7)).isoformat()
     with in_tenant(site):
         assert _days(Visit, "first_action_at") == {RECENT}
