@@ -82,12 +82,11 @@ def get_reports(call) -> list[dict]:
 def send_report(call) -> dict:
     """Send now, for `period` and `date` if given, else the report's last whole period."""
     report = reports.report_get(call.user, _report_id(call), call.host)
-    with in_tenant(report.instance):
-        today = site_today()
     kind = (call.params.get("period") or report.kind).lower()
-    day = parse_day(call.params.get("date"), today=today) if call.params.get("date") else None
-    period = Period.of(kind, day) if day else last_period(kind, today)
-    delivery = report_send_now(report=report, period=period)
+    with in_tenant(report.instance):  # the site's day, and the email built as its task builds it
+        today = site_today()
+        day = parse_day(call.params.get("date"), today=today) if call.params.get("date") else None
+        delivery = report_send_now(report=report, period=Period.of(kind, day) if day else last_period(kind, today))
     if delivery.state != "sent":
         raise ApiError(f"The report was not sent ({delivery.get_state_display()}): {delivery.error}")
     return SUCCESS

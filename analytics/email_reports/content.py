@@ -7,14 +7,16 @@ EVOLUTION periods; a report with rows shows its top rows by their first metric a
 """
 import base64
 import io
+from datetime import date
 from dataclasses import dataclass, field
 
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from analytics.api.formats import Keyed, render
+from analytics.api.formats import render
 from analytics.api.params import Params
 from analytics.email_reports.catalogue import title
+from analytics.reports.archive import site_today
 from analytics.reports.catalog import BY_NAME
 from analytics.reports.periods import Period
 
@@ -91,15 +93,21 @@ def _section(report, method: str, period: Period) -> Section:
 
 
 def _evolution(report, method: str, period: Period, metric: tuple[str, str]) -> bytes:
-    periods = [period]
-    while len(periods) < EVOLUTION:
-        periods.append(periods[-1].previous())
-    values = []
-    for each in reversed(periods):
-        data = _answer(api_params(method, each, site_id=report.instance_id, segment=report.segment,
-                                  language=report.language), report.user)
-        values.append((each.start.strftime("%d %b" if each.kind != "month" else "%b %Y"),
-                       (data if isinstance(data, dict) and not isinstance(data, Keyed) else {}).get(metric[0], 0) or 0))
+    """The metric over the EVOLUTION periods ending with `period`: for the last whole period (what
+    a scheduled email reports on) one API call, date=previousN, as a client would ask; otherwise
+    one call a period."""
+    params = api_params(method, period, site_id=report.instance_id, segment=report.segment, language=report.language)
+    if Period.of(period.kind, site_today()).previous() == period:
+        keyed = _answer(Params({**params.values, "date": f"previous{EVOLUTION}"}), report.user)
+        points = [(date.fromisoformat(label.split(",")[0]), data) for label, data in keyed.items()]
+    else:
+        periods = [period]
+        while len(periods) < EVOLUTION:
+            periods.append(periods[-1].previous())
+        points = [(each.start, _answer(Params({**params.values, "date": each.start.isoformat()}), report.user))
+                  for each in reversed(periods)]
+    values = [(start.strftime("%b %Y" if period.kind == "month" else "%d %b"),
+               (data if isinstance(data, dict) else {}).get(metric[0], 0) or 0) for start, data in points]
     return chart_png("line", values, metric[1])
 
 
