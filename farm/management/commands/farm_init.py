@@ -1,19 +1,19 @@
 """`manage.py farm_init`: bring a database up to date (run by `farm up` before the processes start).
 
-Migrates the public schema, the tenant template schema and every provisioned site, then makes
-sure a first superuser exists. Safe to run any number of times.
+Migrates the public schema, the tenant template schema and every provisioned site that lacks
+migrations (one query finds them: instances.fleet_migrations), then makes sure a first superuser
+exists. Safe to run any number of times.
 """
 import os
 import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
-from rich.progress import track
+from django.core.management.base import BaseCommand, CommandError
 
 from farm.conf import farm_setting
 from farm.cron.timetable import timetable_sync_all
-from instances.models import Instance, SchemaState
+from instances.fleet_migrations import fleet_migrate, fleet_schemas, schemas_pending
 from instances.provisioning import template_schema_migrate
 
 
@@ -25,10 +25,12 @@ class Command(BaseCommand):
         self.stdout.write("public schema migrated")
         template_schema_migrate()
         self.stdout.write(f"template schema {farm_setting('FARM_TEMPLATE_SCHEMA')} migrated")
-        schemas = list(Instance.objects.filter(schema_state=SchemaState.READY).values_list("schema_name", flat=True))
-        for schema in track(schemas, description="migrating sites", disable=not schemas):
-            call_command("migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=0)
-        self.stdout.write(f"{len(schemas)} site schema(s) migrated")
+        sites = list(schemas_pending(fleet_schemas()[2:]))  # NB: one query; only sites behind are migrated
+        run = fleet_migrate(sites, jobs=1)
+        self.stdout.write(f"{len(run.migrated)} site schema(s) migrated")
+        if run.failed:
+            raise CommandError("Site schemas not migrated: " + "; ".join(f"{s}: {e}" for s, e in run.failed.items())
+                               + ". Fix them and run `farm migrate_farm`.")
         created = timetable_sync_all()
         self.stdout.write(f"timetable synced ({created} new scheduled task row(s))")
         call_command("collectstatic", interactive=False, verbosity=0)  # incremental after the first run
