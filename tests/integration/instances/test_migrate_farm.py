@@ -86,3 +86,26 @@ def test_a_failing_canary_stops_the_run_and_the_next_run_carries_on(sites, tmp_p
     assert run.returncode == 0 and "2 schema(s) migrated, 0 failed" in run.stdout
     assert schemas_pending() == {} and has_column(sites[1]) and has_column(sites[2])
     assert len(log.read_text().splitlines()) == 3
+
+
+def test_a_run_killed_midway_is_carried_on_by_the_next(tmp_path):
+    run = uuid.uuid4().hex[:6]
+    schemas = [make_instance(f"kill{run}{n}", state="publie").schema_name for n in range(8)]
+    for schema in schemas:
+        behind(schema)
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "farm.cli", "migrate_farm", "--jobs", "1"], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        for line in proc.stdout:
+            if line.endswith(": migrated\n"):  # the first site is done: kill the run there
+                proc.kill()
+                break
+    finally:
+        proc.kill()
+        proc.wait(30)
+    left = schemas_pending()
+    assert 0 < len(left) < len(schemas) and set(left) <= set(schemas)  # stopped midway, at a migration boundary
+    again = farm()
+    assert again.returncode == 0 and f"{len(left)} schema(s) migrated, 0 failed" in again.stdout
+    assert schemas_pending() == {} and all(has_column(schema) for schema in schemas)
