@@ -7,8 +7,9 @@ several sites (the caller must be admin of each). Deleting is a write: a session
 """
 import re
 from collections import defaultdict
-
 from datetime import date
+
+from django.utils import timezone as dj_timezone
 
 from analytics.api import access
 from analytics.api.errors import ApiError, NoAccess
@@ -16,6 +17,7 @@ from analytics.api.formats import SUCCESS
 from analytics.privacy import subjects
 from analytics.privacy.anonymise import ACTION_COLUMNS, VISIT_COLUMNS, columns_checked
 from analytics.reports.errors import ReportError
+from analytics.reports.periods import periods_for
 from farm.tenancy import in_tenant
 from instances.anonymisations import anonymisation_schedule
 from instances.models import Instance, Role
@@ -134,14 +136,12 @@ def _id_sites(call) -> list[int]:
 
 
 def _day_range(raw: str) -> tuple[date, date]:
-    parts = raw.split(",")
+    """The days `date` names, as the Reporting API reads it: a day, A,B, lastN or previousN."""
     try:
-        first, last = (date.fromisoformat(parts[0].strip()), date.fromisoformat(parts[-1].strip()))
-    except ValueError:
-        raise ApiError(f"date must be a day or two, YYYY-MM-DD,YYYY-MM-DD, not “{raw[:40]}”.") from None
-    if len(parts) > 2 or last < first:
-        raise ApiError(f"date must be YYYY-MM-DD or a range from an earlier day to a later one, not “{raw[:40]}”.")
-    return first, last
+        periods = periods_for("range" if "," in raw else "day", raw, today=dj_timezone.now().date())
+    except ReportError as error:
+        raise ApiError(f"date: {error}") from None
+    return periods[0].start, periods[-1].end
 
 
 METHODS = {

@@ -7,9 +7,9 @@ day after the period, and only for moments after the report was created (no back
 The outbox (instances.ReportDelivery) has one row per (report, period). The email is built first,
 then the row is claimed (the unique key decides between two ticks racing), the email sent and the
 row marked "sent"; a send the mail server refused is "failed" and tried again next hour (up to
-ATTEMPTS), a report that could not be built is "failed" at once (not tried again: it would fail the same way). A row still "sending"
-after LEASE belongs to a worker that died mid-send: the server may have taken the email, so it is
-marked "unknown" and never sent blindly again; a person resends it from the page.
+ATTEMPTS), a report that could not be built is "failed" at once (it would fail the same way again).
+A row still "sending" after LEASE belongs to a worker that died mid-send: the server may have taken
+the email, so it is marked "unknown" and never sent blindly again; a person resends it from the page.
 """
 import logging
 import smtplib

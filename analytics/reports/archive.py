@@ -115,8 +115,10 @@ def archive_day(day: date, *, today: date, segment: Selection | None = None) -> 
     the retention deleted (analytics.privacy.retention) is not computed again while it has an
     archive: its stored reports are all that is left of it, and are returned as they are; nor is a
     day whose reports the report retention deleted (see frozen)."""
-    kept = frozen(Period.of("day", day), purged_before())
-    if kept or ArchiveState.objects.filter(raw_logs_from__gt=day).exists():
+    state = ArchiveState.objects.filter(pk=1).values("raw_logs_from", "reports_purged_before").first() or {}
+    cuts = {kind: date.fromisoformat(start) for kind, start in (state.get("reports_purged_before") or {}).items()}
+    kept = frozen(Period.of("day", day), cuts)
+    if kept or (state.get("raw_logs_from") is not None and state["raw_logs_from"] > day):
         stored = Archive.objects.filter(segment=_key(segment), period="day", start=day)
         if kept or stored.exists():  # NB: raw logs gone but no archive (rows imported later): computed
             if day < today:  # it can change no more: an archive made before the day ended is final now

@@ -154,6 +154,8 @@ def test_anonymize_some_raw_data_takes_a_day_range_and_columns_for_admins_only(c
     answer = call(**{"unsetVisitColumns[]": "secret_column"})
     assert is_error(answer) and "secret_column" in answer[1]["message"] and "config_resolution" in answer[1]["message"]
     assert is_error(call(date="last week", anonymizeIp=1)) and is_error(call())  # a bad range; nothing asked
+    answer = call(date=f"{DAY},{OTHER_DAY}", anonymizeIp=1)
+    assert is_error(answer) and "before it starts" in answer[1]["message"]  # a range backwards
     viewer = make_user("vera")
     Membership.objects.create(instance=site, user=viewer, role=Role.VIEW)
     answer = call_api(client, post={"token_auth": token_create(user=viewer)[1]},
