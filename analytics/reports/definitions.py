@@ -116,15 +116,16 @@ VISIT_COLUMNS = ("nb_visits", "nb_actions", "max_actions", "sum_visit_length", "
 # (heartbeats included): Matomo gives the time of events, downloads... to the page they happened on.
 # The URL's path with string functions (a regex costs seconds on a busy day): cut the query and
 # fragment, then drop "scheme://host"; an empty path is "/".
-_HOST_AND_PATH = ("split_part(split_part(CASE WHEN strpos(a.url, '://') > 0 THEN substr(a.url, strpos(a.url, '://') + 3)"
-                  " ELSE a.url END, '?', 1), '#', 1)")
-_PATH = ("COALESCE(NULLIF(CASE WHEN strpos(a.url, '://') = 0 THEN u.hp WHEN strpos(u.hp, '/') > 0 "
-         "THEN substr(u.hp, strpos(u.hp, '/')) ELSE '' END, ''), '/')")
+HOST_AND_PATH = ("split_part(split_part(CASE WHEN strpos(a.url, '://') > 0 THEN substr(a.url, strpos(a.url, '://') + 3)"
+                 " ELSE a.url END, '?', 1), '#', 1)")
+PATH = ("COALESCE(NULLIF(CASE WHEN strpos(a.url, '://') = 0 THEN u.hp WHEN strpos(u.hp, '/') > 0 "
+        "THEN substr(u.hp, strpos(u.hp, '/')) ELSE '' END, ''), '/')")
+TITLE = _or("a.title", "Page Name not defined")
 # nb_visits of a page counts each visit's first view of it (a flag from a window over the visit's
 # already sorted rows) rather than count(DISTINCT ...), which would sort all the day's page views.
 DAY_PAGE_VIEWS = f"""
-    SELECT a.visit_id, a.id, a.at, {_PATH} AS path, {_or('a.title', 'Page Name not defined')} AS title
-    FROM analytics_action a CROSS JOIN LATERAL (SELECT {_HOST_AND_PATH} AS hp) u
+    SELECT a.visit_id, a.id, a.at, {PATH} AS path, {TITLE} AS title
+    FROM analytics_action a CROSS JOIN LATERAL (SELECT {HOST_AND_PATH} AS hp) u
     WHERE a.kind = 'pageview' AND a.at >= %(start)s AND a.at < %(end)s
 """
 PAGES_SQL = f"""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from analytics.segments import dimensions
-from analytics.segments.dimensions import ALIASES, TABLES, VISIT, Dimension
+from analytics.segments.dimensions import ACTION, ALIASES, CONVERSION, TABLES, VISIT, Dimension
 from analytics.segments.grammar import IS_EMPTY, IS_NOT_EMPTY, Condition, Segment, SegmentError, parse
 
 _NEGATIVE = {"!=": "==", "!@": "=@"}  # and the positive operator their subquery looks for
@@ -42,6 +42,16 @@ class _Compiled:
     timezone: str
     params: list = field(default_factory=list)
     levels: set = field(default_factory=set)
+    rows_within: tuple | None = None
+
+    def within(self, level: str, params: list) -> str:
+        """The time bounds of a level's rows (actions, conversions) when the span is known, their
+        values appended to `params`; media sessions may outlast their visit's day, never bounded."""
+        if self.rows_within is None or level not in (ACTION, CONVERSION):
+            return ""
+        params.extend(self.rows_within)
+        alias = ALIASES[level]
+        return f" AND {alias}.at >= %s AND {alias}.at < %s"
 
     def bind(self, value) -> str:
         self.params.append(value)
@@ -67,6 +77,7 @@ class _Compiled:
             alias = ALIASES[level]
             matches = [self.match(d, _NEGATIVE[c.operator], c) for d, c in found]
             tests = " AND ".join(f"({d.rows} AND {m})" if d.rows else m for (d, _c), m in zip(found, matches))
+            tests += self.within(level, self.params)  # NB: bound after the tests, written after them
             parts.append(f"NOT EXISTS (SELECT 1 FROM {TABLES[level]} {alias} WHERE {alias}.visit_id = v.id AND {tests})")
         return "(" + " OR ".join(parts) + ")"
 
@@ -116,23 +127,30 @@ def sql_of(dimension: Dimension, timezone: str) -> str:
 
 
 def visits_sql(segment: Segment, *, timezone: str, start=None, end=None, visitor_id: str | None = None,
-               extra: str = "") -> tuple[str, list]:
+               extra: str = "", rows_within: tuple | None = None) -> tuple[str, list]:
     """The SQL (and its positional parameters) listing the ids of the visits the segment selects,
     among those starting in [start, end) when given, of one visitor when `visitor_id` is, with the
-    `extra` columns of each visit `v` if asked. Raises SegmentError."""
-    compiled = _Compiled(_checked_zone(timezone))
-    bounds = []
+    `extra` columns of each visit `v` if asked. `rows_within`: the span holding every action and
+    conversion of those visits when the caller knows one (local midnights: a visit never crosses
+    one), so that a condition on them reads that span of the log, not the site's whole history.
+    Raises SegmentError."""
+    bounds = _Compiled(_checked_zone(timezone))
+    tests = []
     if start is not None:
-        bounds.append(f"v.first_action_at >= {compiled.bind(start)}")
+        tests.append(f"v.first_action_at >= {bounds.bind(start)}")
     if end is not None:
-        bounds.append(f"v.first_action_at < {compiled.bind(end)}")
+        tests.append(f"v.first_action_at < {bounds.bind(end)}")
     if visitor_id is not None:  # NB: a profile's few visits, read on the visitor's index
-        bounds.append(f"v.visitor_id = {compiled.bind(visitor_id)}")
+        tests.append(f"v.visitor_id = {bounds.bind(visitor_id)}")
+    compiled = _Compiled(bounds.timezone, rows_within=rows_within)
     where = " AND ".join(compiled.group(ors) for ors in segment)
-    joins = "".join(dimensions.joined(level, "LEFT JOIN") for level in sorted(compiled.levels - {VISIT}))
+    joined, joins = [], ""
+    for level in sorted(compiled.levels - {VISIT}):
+        joins += dimensions.joined(level, "LEFT JOIN") + compiled.within(level, joined)
     select = ("SELECT DISTINCT v.id" if joins else "SELECT v.id") + (f", {extra}" if extra else "")
-    # NB: the bounds' parameters were bound first, and come first in the text too
-    return f"{select} FROM analytics_visit v{joins} WHERE {' AND '.join([*bounds, where or 'true'])}", compiled.params
+    # NB: parameters in the order of the text: the joins', the bounds', the conditions'
+    sql = f"{select} FROM analytics_visit v{joins} WHERE {' AND '.join([*tests, where or 'true'])}"
+    return sql, [*joined, *bounds.params, *compiled.params]
 
 
 def check(expression: str | None, *, timezone: str) -> Segment:

@@ -72,7 +72,7 @@ def select_visits(cursor, segment: Segment, *, timezone: str, start, end) -> Non
     sql_parts.as_int64) of the visits starting in [start, end) that the segment selects (dropped at
     commit, or by the caller once done). Reports that count visitors read `vid` here rather than
     convert each row's visitor id again."""
-    sql, params = query.visits_sql(segment, timezone=timezone, start=start, end=end,
+    sql, params = query.visits_sql(segment, timezone=timezone, start=start, end=end, rows_within=(start, end),
                                    extra=f"{as_int64('v.visitor_id')} AS vid")
     cursor.execute("DROP TABLE IF EXISTS pg_temp.segment_visits")
     cursor.execute(f"CREATE TEMPORARY TABLE segment_visits ON COMMIT DROP AS {sql}", params)
