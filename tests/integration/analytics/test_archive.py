@@ -10,13 +10,15 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from analytics.models import (Action, Archive, ArchiveInvalidation, ArchiveSet, ArchiveState, ArchiveVisitors, Conversion,
                               MediaPlay, Visit)
-from analytics.reports import catalog, service
+from analytics.reports import archive, catalog, service
 from analytics.reports.archive import archive_run
 from analytics.reports.periods import Period
 from farm.cron import execution, registry
@@ -273,3 +275,14 @@ def test_a_late_heartbeat_lengthening_a_visit_of_a_closed_day_gets_that_day_arch
         assert summary.days == [monday, today] and not ArchiveInvalidation.objects.exists()
     assert _summary(site, "day", monday, today)["sum_visit_length"] == 240
     assert _summary(site, "week", monday, today)["sum_visit_length"] == 240
+
+
+def test_days_with_data_are_the_local_days_of_log_rows_probed_day_by_day(site):
+    """A local day starting mid-way through a UTC day (Kolkata, +05:30): a row at 00:10 local is that
+    day's, one at 23:50 local too; the gap days between them have nothing, whatever the span asked."""
+    store(site, [hit(site, datetime(2026, 5, 31, 18, 40, tzinfo=timezone.utc), _id="aaaaaaaaaaaaaaaa"),
+                 hit(site, datetime(2026, 6, 3, 18, 20, tzinfo=timezone.utc), _id="bbbbbbbbbbbbbbbb")])
+    asked = [Period.of("day", date(2026, 5, 1) + timedelta(days=n)) for n in range(400)]
+    with in_tenant(site), CaptureQueriesContext(connection) as queries:
+        assert archive._days_with_data(asked) == {date(2026, 6, 1), date(2026, 6, 3)}
+    assert len([q for q in queries if "analytics_visit" in q["sql"]]) == 1  # one statement, whatever the span
