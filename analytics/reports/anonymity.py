@@ -19,28 +19,13 @@ These keys never leave the service (`floor` removes them): Matomo clients parse 
 import numpy as np
 from django.utils.translation import gettext
 
-from analytics.reports import media
-from analytics.reports.definitions import (ACTION_DIMENSIONS, DAY_VISITS, HOST_AND_PATH, PAGE_COLUMNS, PATH, TITLE,
-                                           VISIT_DIMENSIONS)
-from analytics.reports.sql_parts import or_unknown as _or
+from analytics.reports.definitions import HOST_AND_PATH, PAGE_COLUMNS, PATH, TITLE
 
 _SEGMENT_VISIT = "JOIN pg_temp.segment_visits s ON s.id = {}.visit_id"  # each row's visitor (restricted.py)
-# Per pass, (report, parent, label, visitor) rows: one per distinct visitor a row describes. Only
-# run for a segment: its visits' table gives each row's visitor.
+# Per pass, (report, parent, label, visitor) rows: one per visitor a row describes (the rows of the
+# visit, action, page and media passes come with theirs: definitions.visits_query, actions_query,
+# page_reports, media.day_reports). Only run for a segment: its visits' table gives each row's visitor.
 _STREAMS = {
-    "visits": f"""
-        WITH v AS ({DAY_VISITS})
-        SELECT d.report, d.parent, d.label, s.vid FROM v JOIN pg_temp.segment_visits s ON s.id = v.id
-        CROSS JOIN LATERAL (VALUES {", ".join(
-            f"('{report}', ({parent})::text, ({label})::text)" for report, parent, label in VISIT_DIMENSIONS[1:])}
-        ) AS d(report, parent, label) WHERE d.label IS NOT NULL""",
-    "actions": f"""
-        SELECT d.report, NULL::text, d.label, s.vid
-        FROM analytics_action a {_SEGMENT_VISIT.format("a")} CROSS JOIN LATERAL (VALUES {", ".join(
-            f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)"
-            for report, kind, label in ACTION_DIMENSIONS)}) AS d(report, label)
-        WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
-          AND d.label IS NOT NULL""",
     "goals": f"""
         SELECT 'Goals.getGoals', NULL::text, c.goal_id::text, s.vid
         FROM analytics_conversion c {_SEGMENT_VISIT.format("c")}
@@ -51,13 +36,6 @@ _STREAMS = {
         CROSS JOIN LATERAL jsonb_array_elements(c.items) AS i(item)
         CROSS JOIN LATERAL (VALUES ('Goals.getItemsSku', i.item->>0), ('Goals.getItemsName', i.item->>1)) AS d(report, label)
         WHERE c.goal_id = 0 AND c.at >= %(start)s AND c.at < %(end)s AND d.label IS NOT NULL""",
-    "media": f"""
-        WITH m AS ({media.DAY_SESSIONS})
-        SELECT d.report, NULL::text, d.label, s.vid FROM m {_SEGMENT_VISIT.format("m")}
-        LEFT JOIN analytics_visit v ON v.id = m.visit_id
-        CROSS JOIN LATERAL (VALUES {media.labels(media.DIMENSIONS[1:])},
-            ('MediaAnalytics.getDropOff', CASE WHEN {media.measured("m")} THEN {_or("m.resource")} END)
-        ) AS d(report, label) WHERE d.label IS NOT NULL""",
 }
 # The page reports of a segment with each row's distinct visitors (also as entry and exit page), in
 # one statement: the page views windowed once per visit (a page's entry, exit and time as archiving
@@ -99,6 +77,12 @@ def _distinct(ids: bytes | None) -> np.ndarray:
     return np.unique(np.frombuffer(ids, dtype=">i8")) if ids else np.empty(0, dtype=np.int64)
 
 
+def _counted(ids: bytes | None, k: int) -> tuple[int, list[int] | None]:
+    """How many distinct visitors a string of ids holds, and below k which ones."""
+    distinct = _distinct(ids)
+    return len(distinct), [int(i) for i in distinct] if len(distinct) < k else None
+
+
 _SPLIT = {"VisitFrequency.get": ("new", "returning")}  # its columns end with these: nb_visits_new, ...
 _COUNTED_WITH_PAGES = ("Actions.getPageUrls", "Actions.getPageTitles")
 
@@ -110,30 +94,31 @@ def page_reports(cursor, params: dict, reports: dict, *, k: int) -> None:
         figures, (visits, *visitors) = values[:5], values[5:]
         row = {"label": label, **dict(zip(PAGE_COLUMNS, (int(v) for v in (hits, len(_distinct(visits)), spent, *figures))))}
         for view, ids in zip(("", "entry", "exit"), visitors):
-            ids = _distinct(ids)
-            _set(row, view, len(ids), [int(i) for i in ids] if len(ids) < k else None)
+            _set(row, view, *_counted(ids, k))
         reports.setdefault("Actions.getPageTitles" if by_title else "Actions.getPageUrls", []).append(row)
 
 
-_COUNTED = "SELECT report, parent, label, count(*), CASE WHEN count(*) < %(k)s THEN array_agg(visitor) END FROM ({}) AS s GROUP BY 1, 2, 3"
+# Each row's visitors as one string of 8-byte ids (deduplicated by _counted), not a DISTINCT over
+# every (row, visitor) pair: a month's visits of one segment are 3.6 M such pairs (4.1 s hashed).
+_COUNTED = "SELECT report, parent, label, string_agg(int8send(visitor), '') FROM ({}) AS d(report, parent, label, visitor) GROUP BY 1, 2, 3"
 
 
 def _keys(view: str = "") -> tuple[str, str]:
     return (f"_k_{view}", f"_ids_{view}") if view else ("_k", "_ids")
 
 
-def count_visitors(cursor, params: dict, reports: dict, *, passes, sql, k: int, visitors) -> None:
+def count_visitors(cursor, params: dict, reports: dict, *, passes, sql, k: int, visitors, counted_rows: dict) -> None:
     """Give each row of `reports` (of the passes run) its distinct visitors; VisitsSummary.get's
-    row, the segment's, gets them all (`visitors`, the sorted ids)."""
-    counts = {}
-    # NB: both levels hashed: the planner, expecting many more rows than labels, would sort a million
-    # (label, visitor) pairs for the second (measured: a third of the pass on 30 days of page views)
+    row, the segment's, gets them all (`visitors`, the sorted ids). The rows of the visit, action
+    and media passes come with theirs (`counted_rows`: (report, parent, label) -> a string of ids),
+    the page rows counted already."""
+    counts = {key: _counted(ids, k) for key, ids in counted_rows.items()}
+    # NB: hashed: the planner, expecting many more rows than labels, would sort millions of pairs
     cursor.execute("SET LOCAL enable_sort = off")
-    for kind in (kind for kind in passes if kind in _STREAMS):  # NB: page rows come counted (page_reports)
-        distinct = f"SELECT DISTINCT * FROM ({_STREAMS[kind]}) AS d(report, parent, label, visitor)"
-        cursor.execute(sql(_COUNTED.format(distinct)), {**params, "k": k})
-        for report, parent, label, count, ids in cursor.fetchall():
-            counts[report, parent, label] = (count, ids)
+    for kind in (kind for kind in passes if kind in _STREAMS):
+        cursor.execute(sql(_COUNTED.format(_STREAMS[kind])), params)
+        for report, parent, label, ids in cursor.fetchall():
+            counts[report, parent, label] = _counted(ids, k)
     cursor.execute("SET LOCAL enable_sort = on")
     for name, rows in reports.items():
         if name in _SPLIT:  # one row, its parts counted apart: VisitFrequency.get's new and returning

@@ -81,9 +81,11 @@ ALL_VISIT_DIMENSIONS = tuple(range(len(VISIT_DIMENSIONS)))
 
 
 @cache
-def visits_query(chosen: tuple[int, ...] = ALL_VISIT_DIMENSIONS) -> str:
+def visits_query(chosen: tuple[int, ...] = ALL_VISIT_DIMENSIONS, *, visitors: bool = False) -> str:
     """The visit pass over the dimensions `chosen` (indexes into VISIT_DIMENSIONS; all of them when
-    archiving, a segment asked on request only those of its reports).
+    archiving, a segment asked on request only those of its reports); with `visitors`, each row's
+    visitors too, as a string of 8-byte ids (a segment's k floor counts them: anonymity._counted),
+    from the labels computed once for both.
 
     A visit's conversions happen on its own local day (ingest starts a new visit at midnight), so the
     day's conversions, found through their time index, are all those of the day's visits. One
@@ -95,14 +97,14 @@ def visits_query(chosen: tuple[int, ...] = ALL_VISIT_DIMENSIONS) -> str:
 WITH v AS ({DAY_VISITS}),
 converted AS (SELECT DISTINCT c.visit_id FROM analytics_conversion c WHERE c.at >= %(start)s AND c.at < %(end)s),
 x AS (
-    SELECT v.actions, v.length, k.visit_id AS converted,
+    SELECT v.actions, v.length, k.visit_id AS converted{f", {as_int64('v.visitor_id')} AS vid" if visitors else ""},
            {", ".join(f"({VISIT_DIMENSIONS[i][2]})::text AS l{j}" for j, i in enumerate(chosen))}
            {"".join(f", ({VISIT_DIMENSIONS[chosen[j]][1]})::text AS {name}" for j, name in parents.items())}
     FROM v LEFT JOIN converted k ON k.visit_id = v.id
 )
 SELECT GROUPING({", ".join(labels)}), {", ".join([*labels, *parents.values()])},
        count(*), sum(x.actions), max(x.actions), sum(x.length), count(*) FILTER (WHERE x.actions <= 1),
-       count(x.converted)
+       count(x.converted){", string_agg(int8send(x.vid), '')" if visitors else ""}
 FROM x
 GROUP BY GROUPING SETS ({", ".join(f"({label}, {parents[j]})" if j in parents else f"({label})"
                                    for j, label in enumerate(labels))})
@@ -161,19 +163,27 @@ ACTION_DIMENSIONS = [
     ("Events.getAction", "event", "a.event_action"),
     ("Events.getName", "event", _or("a.event_name", "Event name not defined")),
 ]
-# Two levels instead of count(DISTINCT visit_id): first per (report, label, visit), hashed, then per label.
-ACTIONS_SQL = f"""
+
+
+@cache
+def actions_query(*, visitors: bool = False) -> str:
+    """Downloads, outlinks, site search and events in one pass; with `visitors`, each row's visitors
+    too (a segment's: see visits_query). Two levels instead of count(DISTINCT visit_id): first per
+    (report, label, visit), hashed, then per label."""
+    return f"""
 WITH per_visit AS (
-    SELECT d.report, d.label, a.visit_id, count(*) AS hits, sum(a.event_value) AS total, min(a.event_value) AS low,
-           max(a.event_value) AS high, count(a.event_value) AS with_value
-    FROM analytics_action a CROSS JOIN LATERAL (VALUES {", ".join(
+    SELECT d.report, d.label, a.visit_id{", s.vid" if visitors else ""}, count(*) AS hits, sum(a.event_value) AS total,
+           min(a.event_value) AS low, max(a.event_value) AS high, count(a.event_value) AS with_value
+    FROM analytics_action a{" JOIN pg_temp.segment_visits s ON s.id = a.visit_id" if visitors else ""}
+    CROSS JOIN LATERAL (VALUES {", ".join(
         f"('{report}', CASE WHEN a.kind = '{kind}' THEN ({label})::text END)" for report, kind, label in ACTION_DIMENSIONS)}
     ) AS d(report, label)
     WHERE a.kind IN ('download', 'outlink', 'search', 'event') AND a.at >= %(start)s AND a.at < %(end)s
       AND d.label IS NOT NULL
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3{", 4" if visitors else ""}
 )
 SELECT report, label, sum(hits)::bigint, count(*), sum(total), min(low), max(high), sum(with_value)::bigint
+       {", string_agg(int8send(vid), '')" if visitors else ""}
 FROM per_visit GROUP BY 1, 2
 """
 
@@ -249,20 +259,26 @@ def _ids(sql: str, params: dict) -> np.ndarray:
     return np.sort(np.fromiter((row[0] for row in _fetch(sql, params)), dtype=np.int64))
 
 
-def _visit_reports(params: dict, reports: dict, sql=str, chosen: tuple[int, ...] = ALL_VISIT_DIMENSIONS) -> None:
+def _visit_reports(params: dict, reports: dict, sql=str, chosen: tuple[int, ...] = ALL_VISIT_DIMENSIONS,
+                   visitors: dict | None = None) -> None:
+    """The visit pass's rows into `reports`; with `visitors` (a dict), each row's visitors into it too,
+    under (report, parent, label), as a string of ids."""
     count = len(chosen)
     with_parent = [j for j, i in enumerate(chosen) if VISIT_DIMENSIONS[i][1] != "NULL"]
-    for grouping, *values in _fetch(sql(visits_query(chosen)), params):
+    for grouping, *values in _fetch(sql(visits_query(chosen, visitors=visitors is not None)), params):
         # GROUPING() has a 1 bit for each label not grouped on; the row's dimension is the one 0 bit.
         j = next(j for j in range(count) if not grouping >> (count - 1 - j) & 1)
         label, parents = values[j], dict(zip(with_parent, values[count:]))
-        metrics = values[count + len(with_parent):]
+        metrics = values[count + len(with_parent):][:len(VISIT_COLUMNS)]
         if label is None:
             continue  # the visits this dimension leaves out (e.g. websites among search visits)
         row = {"label": label, **dict(zip(VISIT_COLUMNS, (int(v) for v in metrics)))}
         if j in parents:
             row["parent"] = parents[j]
-        reports.setdefault(VISIT_DIMENSIONS[chosen[j]][0], []).append(row)
+        report = VISIT_DIMENSIONS[chosen[j]][0]
+        reports.setdefault(report, []).append(row)
+        if visitors is not None:
+            visitors[report, parents.get(j), label] = values[-1]
 
 
 def _page_reports(params: dict, reports: dict, sql=str) -> None:
@@ -273,14 +289,18 @@ def _page_reports(params: dict, reports: dict, sql=str) -> None:
         reports.setdefault(report, []).append(row)
 
 
-def _action_reports(params: dict, reports: dict, sql=str) -> None:
-    for report, label, hits, visits, total, low, high, with_value in _fetch(sql(ACTIONS_SQL), params):
+def _action_reports(params: dict, reports: dict, sql=str, visitors: dict | None = None) -> None:
+    """The action pass's rows into `reports` (and with `visitors`, as _visit_reports)."""
+    for report, label, hits, visits, total, low, high, with_value, *ids in _fetch(
+            sql(actions_query(visitors=visitors is not None)), params):
         if report.startswith("Events."):
             row = {"label": label, "nb_events": hits, "nb_visits": visits, "sum_event_value": total or 0,
                    "min_event_value": low, "max_event_value": high, "nb_events_with_value": with_value}
         else:
             row = {"label": label, "nb_hits": hits, "nb_visits": visits}
         reports.setdefault(report, []).append(row)
+        if visitors is not None:
+            visitors[report, None, label] = ids[0]
 
 
 def _goal_reports(params: dict, reports: dict, sql=str) -> None:
@@ -364,10 +384,13 @@ def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), seg
             restricted.select_visits(cursor, segment.parsed, timezone=timezone, start=start, end=end)
     sql = restricted.rewritten if segment is not None else str
     visitors = users = np.empty(0, dtype=np.int64)
+    # a segment's rows of the visit and action passes come with their visitors (the k floor's) when counted
+    counting = set() if segment is None else set(passes if counted is None else counted)
+    counts = {}
     if "visits" in passes:
         chosen = ALL_VISIT_DIMENSIONS if names is None else tuple(
             i for i, (report, _p, _l) in enumerate(VISIT_DIMENSIONS) if i == 0 or report in names)
-        _visit_reports(params, reports, sql, chosen)
+        _visit_reports(params, reports, sql, chosen, visitors=counts if "visits" in counting else None)
         visitors = _ids(restricted.VISITORS_SQL if segment is not None else VISITORS_SQL, params)
         users = _ids(sql(USERS_SQL), params)
         summary = (reports.pop("VisitsSummary.get", None) or [dict.fromkeys(VISIT_COLUMNS, 0)])[0]
@@ -381,17 +404,18 @@ def compute(first: date, last: date, timezone: str, *, passes=tuple(PASSES), seg
         else:
             _page_reports(params, reports, sql)
     if "actions" in passes:
-        _action_reports(params, reports, sql)
+        _action_reports(params, reports, sql, visitors=counts if "actions" in counting else None)
     if "goals" in passes:
         _goal_reports(params, reports, sql)
     sets = {}
     if "media" in passes:
         with connection.cursor() as cursor:
             nb_visits = reports["VisitsSummary.get"][0]["nb_visits"]
-            sets = media.day_reports(cursor, params, reports, nb_visits=nb_visits, sql=sql)
+            sets = media.day_reports(cursor, params, reports, nb_visits=nb_visits, sql=sql,
+                                     visitors=counts if "media" in counting else None)
     if segment is not None:
         with connection.cursor() as cursor:
             anonymity.count_visitors(cursor, params, reports, passes=passes if counted is None else counted, sql=sql,
-                                     k=segment.k, visitors=visitors)
+                                     k=segment.k, visitors=visitors, counted_rows=counts)
             cursor.execute("DROP TABLE pg_temp.segment_visits")
     return DayResult(reports, visitors, users, sets)

@@ -15,6 +15,8 @@ visits with an impression. Pass 3 reads the positions played (`ma_se`, a 5 s gri
 turns them into the drop-off curve (numpy): a play is "watching" at a point of the media when one
 of its positions covers it.
 """
+from functools import cache
+
 import numpy as np
 
 from analytics.reports.catalog import DROP_OFF_STEPS, MEDIA_METRICS, MEDIA_TYPES
@@ -62,18 +64,28 @@ def labels(dimensions) -> str:
 
 REPORTS = [name for name, _kind, _label in DIMENSIONS] + ["MediaAnalytics.getDropOff"]
 _FINISH = f"m.play AND m.len > {FINISH_MARGIN} AND m.progress >= m.len - {FINISH_MARGIN}"
-SESSIONS_SQL = f"""
+_SEGMENT_VISIT = " JOIN pg_temp.segment_visits sv ON sv.id = m.visit_id"  # a segment's visits, with their visitor
+
+
+@cache
+def sessions_query(*, visitors: bool = False) -> str:
+    """Pass 1; with `visitors`, each row's visitors too, as a string of 8-byte ids (a segment's k
+    floor counts them: analytics.reports.anonymity)."""
+    return f"""
 WITH m AS ({DAY_SESSIONS})
 SELECT d.report, d.label, count(*), count(*) FILTER (WHERE m.play), count(*) FILTER (WHERE {_FINISH}),
        COALESCE(sum(m.watched) FILTER (WHERE m.play), 0),
        COALESCE(sum(LEAST(m.progress::float8 / m.len, 1)) FILTER (WHERE m.play AND m.len > 0), 0),
        count(*) FILTER (WHERE m.play AND m.len > 0), COALESCE(sum(m.len) FILTER (WHERE m.play AND m.len > 0), 0),
        COALESCE(sum(m.ttp) FILTER (WHERE m.play), 0), count(m.ttp) FILTER (WHERE m.play),
-       count(*) FILTER (WHERE m.play AND m.fullscreen)
-FROM m LEFT JOIN analytics_visit v ON v.id = m.visit_id CROSS JOIN LATERAL (VALUES {labels(DIMENSIONS)}) AS d(report, label)
+       count(*) FILTER (WHERE m.play AND m.fullscreen){", string_agg(int8send(sv.vid), '')" if visitors else ""}
+FROM m LEFT JOIN analytics_visit v ON v.id = m.visit_id{_SEGMENT_VISIT if visitors else ""}
+CROSS JOIN LATERAL (VALUES {labels(DIMENSIONS)}) AS d(report, label)
 WHERE d.label IS NOT NULL
 GROUP BY 1, 2
 """
+
+
 SESSION_COLUMNS = ("nb_impressions", "nb_plays", "nb_finishes", "sum_total_time_watched", "sum_completion",
                    "nb_plays_with_length", "sum_media_length", "sum_time_to_initial_play",
                    "nb_plays_with_time_to_initial_play", "nb_fullscreen_plays")
@@ -97,9 +109,15 @@ def measured(alias: str) -> str:
 # A play is "watching" at step s when one of its positions covers the point s % of the way from the
 # start to the media's last second, t = s * span / 100 with span = max(length - 1, 1): p <= t < p + width.
 # Rows whose positions are not a clean list (stored before ingest cleaned them) are left off the curve.
-DROP_OFF_SQL = f"""
-SELECT {_or("s.resource")}, GREATEST(s.len - 1, 1), s.segments FROM ({DAY_SESSIONS}) s
-WHERE {measured("s")}
+
+
+@cache
+def drop_off_query(*, visitors: bool = False) -> str:
+    """Pass 3's measured plays; with `visitors`, each one's visitor too (see sessions_query)."""
+    return f"""
+SELECT {_or("m.resource")}, GREATEST(m.len - 1, 1), m.segments{", sv.vid" if visitors else ""}
+FROM ({DAY_SESSIONS}) m{_SEGMENT_VISIT if visitors else ""}
+WHERE {measured("m")}
 """
 
 
@@ -108,21 +126,32 @@ def _fetch(cursor, sql: str, params: dict) -> list[tuple]:
     return cursor.fetchall()
 
 
-def day_reports(cursor, params: dict, reports: dict, *, nb_visits: int, sql=str) -> dict[str, np.ndarray]:
+def day_reports(cursor, params: dict, reports: dict, *, nb_visits: int, sql=str,
+                visitors: dict | None = None) -> dict[str, np.ndarray]:
     """Add the day's media reports to `reports`; return its unique-visitor sets by name
     ("impressions", "plays", "impressions_video", ...), which longer periods union. `sql` rewrites
-    each query (a segment's restriction, analytics.segments.restricted)."""
-    by_type = {}
-    for report, label, *values in _fetch(cursor, sql(SESSIONS_SQL), params):
+    each query (a segment's restriction, analytics.segments.restricted); with `visitors` (a dict,
+    a segment's), each row's visitors go into it under (report, None, label) as a string of ids."""
+    by_type, counting = {}, visitors is not None
+    for report, label, *values in _fetch(cursor, sql(sessions_query(visitors=counting)), params):
         row = dict(zip(SESSION_COLUMNS, values))
         row["sum_completion"] = float(row["sum_completion"])
         if report == "MediaAnalytics.get":
             by_type[label] = row
         else:
             reports.setdefault(report, []).append({"label": label, **{k: _number(v) for k, v in row.items()}})
+            if counting:
+                visitors[report, None, label] = values[-1]
     sets, visits = _audience(_fetch(cursor, sql(VISITS_SQL), params))
     reports["MediaAnalytics.get"] = [overview(by_type, sets, nb_visits=nb_visits, visits=visits)]
-    reports["MediaAnalytics.getDropOff"] = drop_off(_fetch(cursor, sql(DROP_OFF_SQL), params))
+    plays = _fetch(cursor, sql(drop_off_query(visitors=counting)), params)
+    reports["MediaAnalytics.getDropOff"] = drop_off(plays)
+    if counting:
+        played = {}
+        for label, _span, _positions, visitor in plays:
+            played.setdefault(label, []).append(visitor)
+        for label, ids in played.items():  # NB: as the strings the SQL gives
+            visitors["MediaAnalytics.getDropOff", None, label] = np.array(ids, dtype=">i8").tobytes()
     return sets
 
 

@@ -99,6 +99,49 @@ def test_segmented_reports_equal_the_reports_of_only_the_selected_visits(site, d
             assert connection.cursor().execute("SELECT to_regclass('pg_temp.segment_visits')").fetchone()[0] is None
 
 
+_SINGLE_ROW = {"VisitsSummary.get", "VisitFrequency.get", "Goals.get", "MediaAnalytics.get"}
+_VIEWS = {"_k": None, "_k_entry": "entry_nb_visits", "_k_exit": "exit_nb_visits"}
+
+
+def _visitors_per_row(visit_ids: set[int], first: date, last: date) -> dict[tuple, int]:
+    """Each row's distinct visitors (and as an entry or exit page), counted by brute force: the
+    visitors whose visits alone give a report with that row."""
+    by_visitor: dict[str, set] = {}
+    for pk, visitor in Visit.objects.filter(pk__in=visit_ids).values_list("pk", "visitor_id"):
+        by_visitor.setdefault(visitor, set()).add(pk)
+    counted: dict[tuple, int] = {}
+    for theirs in by_visitor.values():
+        for name, rows in _reports_of_only(theirs, first, last).items():
+            for row in rows if name not in _SINGLE_ROW else ():
+                for key, column in _VIEWS.items():
+                    if column is None or row.get(column):
+                        where = (name, row.get("parent"), row["label"], key)
+                        counted[where] = counted.get(where, 0) + 1
+    return counted
+
+
+@hsettings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_row_of_every_report_counts_its_distinct_visitors(site, data):
+    """The k floor's input, for every family of report (visits, pages with their entry and exit
+    views, actions and events, goals and items, media and the drop-off)."""
+    with in_tenant(site):
+        for model in (Action, Conversion, MediaPlay, Visit):
+            model.objects.all().delete()
+    store(site, data.draw(hits_of(site)))
+    first = FIRST + timedelta(days=data.draw(st.integers(0, 2)))  # NB: T0's days, where the traffic is
+    last = LAST - timedelta(days=data.draw(st.integers(0, 2)))
+    for expression in (data.draw(segments), "visitCount>=1"):  # NB: a random one often selects no one
+        with in_tenant(site):
+            selected = brute_force(expression)
+            segmented = compute(first, last, TZ, segment=Selection.of(expression, k=2, timezone=TZ)).reports
+            expected = _visitors_per_row(selected, first, last)
+        got = {(name, row.get("parent"), row["label"], key): row[key] for name, rows in segmented.items()
+               if name not in _SINGLE_ROW for row in rows for key in _VIEWS if row.get(key)}
+        assert got == expected, expression
+
+
 def test_passes_for_reads_only_what_the_reports_need():
     from analytics.reports.definitions import passes_for
     assert passes_for(["VisitsSummary.get"]) == {"visits"}
