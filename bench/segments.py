@@ -96,6 +96,7 @@ def main() -> int:
                        [site.timezone, DAYS // 2])
         ordinary_day = cursor.fetchone()[0]
 
+    import farm.wsgi  # noqa: F401 — the web process as granian loads it (its settling: gc.freeze)
     api = Client()
     host = {"HTTP_HOST": "segments.localhost"}
 
