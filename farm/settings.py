@@ -7,7 +7,10 @@ import os
 import secrets
 from pathlib import Path
 
+from datetime import timedelta
+
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -47,6 +50,8 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "axes",
+    "csp",
     "farm",
     "farm.cron",
 ]
@@ -64,6 +69,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 MIDDLEWARE = [
     "instances.middleware.InstanceRoutingMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -72,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login attempt
 ]
 
 TEMPLATES = [
@@ -176,6 +183,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "my-sites"
 LOGOUT_REDIRECT_URL = "home"
 
+# Login throttling (django-axes), on the portal's login and the admin's: after FARM_LOGIN_FAILURE_LIMIT
+# failed attempts for one username from one address, that pair is locked out (429, a page saying so)
+# for FARM_LOGIN_LOCKOUT_MINUTES, or until a farm admin deletes its "access attempt" in the admin
+# (`farm axes_reset` unlocks everyone). A success forgets the failures.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("FARM_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("FARM_LOGIN_LOCKOUT_MINUTES", "30")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "farm.addresses.client_ip"
+AXES_VERBOSE = False  # NB: its start-up banner would land in every command's output
+
 LANGUAGE_CODE = os.environ.get("FARM_LANGUAGE", "en")  # the default UI language and that of emails
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -211,10 +231,41 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Behind a TLS-terminating proxy, trust its X-Forwarded-Proto so links and SSO stay on https.
 if env_bool("BEHIND_TLS_PROXY"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# FARM_HTTPS=1: the farm is served over https (production). Cookies are then sent over https only,
+# plain http is redirected (except the probes: /healthz and /metrics answer a load balancer as
+# they are), and browsers are told to use https for a year (HSTS), subdomains — the sites — too.
+# `manage.py check --deploy` is clean with it (a test runs it).
+HTTPS = env_bool("FARM_HTTPS")
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
-CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS or env_bool("SECURE_COOKIES")
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+# Preloading commits the domain to browsers' built-in lists (hard to undo): the operator's choice.
+SECURE_HSTS_PRELOAD = env_bool("FARM_HSTS_PRELOAD")
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]  # NB: preload left to the operator
+
+# Content-Security-Policy (django-csp) on every page: scripts only from the farm's own files (no
+# inline script or handler anywhere: farm/static/farm/page.js wires behaviours from data-
+# attributes); inline styles allowed (style attributes and <style> blocks, which cannot run code:
+# see the README); no page may be framed, except the opt-out page sites embed and the email
+# report's preview, framed by its own page (their views say so).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# /metrics (Prometheus text): answered only with `Authorization: Bearer <FARM_METRICS_TOKEN>`; not at all without it.
+FARM_METRICS_TOKEN = os.environ.get("FARM_METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,8 @@
 changed through one form (analytics.email_reports.reports), previewed as the email will read, sent
 now, and their deliveries; a delivery left "unknown" (a worker stopped mid-send) or "failed" is
 resent only when the person says so."""
+from csp.constants import SELF
+from csp.decorators import csp_replace
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -82,6 +84,7 @@ def email_reports(request):
 
 @require_GET
 @xframe_options_sameorigin  # shown in the page's own frame
+@csp_replace({"frame-ancestors": [SELF]})
 @site_role_required(Role.VIEW)
 def email_report_preview(request, report_id: int):
     """The email as it will read for the report's last whole period (charts inline)."""

@@ -29,7 +29,7 @@ from django.utils import timezone as dj_timezone
 from analytics.models import Archive, ArchiveInvalidation, ArchiveSet, ArchiveState, ArchiveVisitors, SavedSegment
 from analytics.reports import media
 from analytics.reports.catalog import MEDIA_UNIQUE_COLUMNS, STORED
-from analytics.reports.definitions import compute, span_bounds
+from analytics.reports.definitions import compute
 from analytics.reports.merge import derive, merge_reports, pack, union, unpack
 from analytics.reports.periods import Period
 from analytics.reports.site_days import site_day_store

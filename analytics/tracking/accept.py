@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.utils import timezone
 
 from analytics.tracking.country import country_of
 from analytics.tracking.params import parse_request
 from analytics.tracking import visitors
 from analytics.tracking.visitors import address_digest, mask_ip
+from farm.addresses import client_ip
 from instances.hosts import instance_for_idsite
 from instances.models import Role
 from instances.privacy import (
@@ -61,16 +61,6 @@ class Grants:
             user = self.user(token)
             self._allowed[key] = user is not None and instance_allows(user=user, instance=instance, role=Role.WRITE)
         return self._allowed[key]
-
-
-def _client_ip(request) -> str:
-    """The visitor's address: behind our own proxy (BEHIND_TLS_PROXY) the last X-Forwarded-For hop,
-    the one the proxy itself appended, since earlier entries are whatever the client claimed."""
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if forwarded:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def new_hit_id() -> str:
@@ -154,7 +144,7 @@ def accept_hit(request, raw: dict, *, token: str | None, grants: Grants | None =
             raise Refused("cip and cdt older than 24 h need a token_auth with write access to this site")
     if "cdt" in params and params["cdt"] > timezone.now() + timedelta(minutes=10):
         raise Refused("cdt is in the future")
-    ip = params.get("cip") or _client_ip(request)
+    ip = params.get("cip") or client_ip(request)
     user_agent = params.get("ua") or request.headers.get("User-Agent", "")[:1024]
     if _not_recorded(request, instance, ip, user_agent):
         return None

@@ -6,6 +6,7 @@ hits sent there by idsite); the endpoint drops hits that carry it. The form is e
 CSRF cookie (a cross-site iframe often cannot keep one) and is guarded instead by the Origin the
 browser sends, which must be this very host: another website cannot opt a visitor in or out.
 """
+from csp.decorators import csp_replace
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
@@ -37,6 +38,7 @@ def _set_choice(request, response, opted_out: bool) -> None:
 
 @csrf_exempt
 @xframe_options_exempt
+@csp_replace({"frame-ancestors": None})  # sites embed it: any page may frame it
 def opt_out(request):
     language = request.GET.get("language", "")
     if translation.check_for_language(language):

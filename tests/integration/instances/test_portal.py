@@ -260,7 +260,8 @@ def test_password_reset_sends_a_working_link(client):
     done = client.post(form_page.redirect_chain[-1][0], {"new_password1": "brand-new-Secret9",
                                                          "new_password2": "brand-new-Secret9"}, **PORTAL)
     assert done.status_code == 302
-    assert client.login(username="forgetful", password="brand-new-Secret9")
+    signed_in = client.post("/accounts/login/", {"username": "forgetful", "password": "brand-new-Secret9"}, **PORTAL)
+    assert signed_in.status_code == 302 and "_auth_user_id" in client.session
 
 
 @pytest.mark.parametrize("target", [
