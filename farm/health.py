@@ -1,11 +1,16 @@
-"""GET /healthz: is the farm able to serve? JSON for each dependency and for the hit queue's backlog;
-200 only if DB and Redis answer."""
+"""The operators' endpoints. GET /healthz: is the farm able to serve? JSON for each dependency and
+for the hit queue's backlog; 200 only if DB and Redis answer. GET /metrics: Prometheus' text
+(farm.metrics), for the bearer of FARM_METRICS_TOKEN only."""
+import hmac
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from farm.celery import app as celery_app
 
@@ -96,3 +101,21 @@ def healthz(request):
     healthy = body["database"] == "ok" and body["redis"] == "ok"
     body["status"] = "ok" if healthy else "degraded"
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+@require_GET
+def metrics(request):
+    """404 while FARM_METRICS_TOKEN is unset (nothing to find), 401 without the right bearer token."""
+    token = settings.FARM_METRICS_TOKEN
+    if not token:
+        raise Http404("no metrics here")
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        response = HttpResponse("The metrics need the farm's bearer token (FARM_METRICS_TOKEN).\n", status=401,
+                                content_type="text/plain; charset=utf-8")
+        response["WWW-Authenticate"] = 'Bearer realm="farm metrics"'
+        return response
+    from farm import metrics as farm_metrics
+
+    # NB: the text format every Prometheus reads (0.0.4); the names are plain ASCII, so it is the same text
+    return HttpResponse(generate_latest(farm_metrics.registry()), content_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -5,7 +5,7 @@ from django.urls import include, path
 from analytics.api.views import api, api_or
 from analytics.tracking.optout import opt_out
 from analytics.tracking.views import track, tracker_script
-from farm.health import healthz
+from farm.health import healthz, metrics
 from instances import views
 
 urlpatterns = [
@@ -17,6 +17,7 @@ urlpatterns = [
     path("", api_or(views.home), name="home"),
     path("index.php", api, name="api"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),

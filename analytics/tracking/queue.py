@@ -23,6 +23,7 @@ from redis.retry import Retry
 
 from analytics.tracking import enrich
 from analytics.tracking.ingest import Hit, hits_prepare, ingest_site_hits
+from farm import metrics
 from farm.conf import farm_setting
 from farm.tenancy import in_tenant
 
@@ -73,13 +74,11 @@ def hits_enqueue(entries: list[dict]) -> list[str]:
         return hits_store_now(entries)
     stream = _stream()
     try:
-        if len(entries) == 1:  # the common case: one round trip, no pipeline to build
-            client().xadd(stream, {"h": orjson.dumps(entries[0])})
-        else:
-            pipe = client().pipeline(transaction=False)
-            for entry in entries:
-                pipe.xadd(stream, {"h": orjson.dumps(entry)})
-            pipe.execute()
+        pipe = client().pipeline(transaction=False)  # NB: one round trip, the metrics' count with it
+        for entry in entries:
+            pipe.xadd(stream, {"h": orjson.dumps(entry)})
+        metrics.add_to(pipe, "farm_hits_accepted_total", len(entries), path="queue")
+        pipe.execute()
     except redis.RedisError as exc:
         _redis_away_until = time.monotonic() + REDIS_RETRY_SECONDS
         logger.warning("Redis unavailable (%s); writing hits through to PostgreSQL, trying Redis again in %.0f s",
@@ -159,9 +158,12 @@ def hits_store_now(entries: list[dict]) -> list[str]:
     pretending (the client may retry them); one site's failure never stops another's hits.
     """
     hits, failures = hits_prepare(entries)
-    _stored, store_failures = _store_by_site(hits)
+    stored, store_failures = _store_by_site(hits)
     for entry, exc in failures + store_failures:
         logger.warning("write-through of hit %s failed: %s", entry["id"], exc)
+    if time.monotonic() >= _redis_away_until:  # NB: counted only while Redis answers (best effort)
+        metrics.counts([("farm_hits_accepted_total", len(entries), {"path": "write_through"}),
+                        ("farm_hits_stored_total", stored, {})])
     return [entry["id"] for entry, _exc in failures + store_failures]
 
 
@@ -209,9 +211,12 @@ def _process(r: redis.Redis, messages: list) -> int:
         # NB: one transaction: if Redis goes away here, either both happen or neither (the batch
         # stays pending, is read again, and ingest skips the hit ids it already stored). An entry
         # acknowledged but not deleted would stay first in the stream for ever (the lag /healthz reports).
+        # The metrics' counts go with the acknowledgement: counted once, as the batch is.
         pipe = r.pipeline(transaction=True)
         pipe.xack(_stream(), GROUP, *ids)
         pipe.xdel(_stream(), *ids)
+        metrics.add_to(pipe, "farm_hits_stored_total", stored)
+        metrics.add_to(pipe, "farm_hits_dead_total", len(aside) + len(failures))
         pipe.execute()
     return stored
 

@@ -7,13 +7,15 @@ still this claim's (same attempt, still running); a run that waited past its per
 as missed instead of being executed late; a tenant that stopped being live gets its run skipped.
 Each batch costs a few statements, whatever its size.
 """
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from farm.cron.execution import period_end, tasks_summarise, worker_name
+from farm import metrics
+from farm.cron.execution import observe_lag, period_end, tasks_summarise, worker_name
 from farm.cron.models import RunStatus, TaskRun
 from farm.cron.tenants import live_sql, tenant_table
 
@@ -86,6 +88,7 @@ def runs_claim_many(run_ids: list[int], *, lease_seconds: int, now=None) -> list
         (runs if period_end(run) > now else late).append(run)
     runs_finish_many([Outcome(run=run, status=RunStatus.MISSED, error="missed: its period was over before a "
                               "runner took it") for run in late], now=now)
+    observe_lag(runs)
     return runs
 
 
@@ -117,6 +120,8 @@ def runs_finish_many(outcomes: list[Outcome], *, now=None) -> list[Finished]:
         final = sorted((o for o in outcomes if o.run.pk in recorded and o.status != RunStatus.QUEUED),
                        key=lambda o: (o.run.scheduled_for, o.run.pk))
         rows = tasks_summarise([(o.run.task_id, o.status, o.duration_ms) for o in final], at=now)
+    metrics.counts([("farm_runs_finished_total", n, {"status": status})
+                    for status, n in Counter(o.status for o in final).items()])
     return [Finished(*row) for row in rows]
 
 

@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from farm import metrics
 from farm.conf import farm_setting
 from farm.cron.models import TaskRun
 from farm.cron.periods import Schedule, boundaries_between, current_boundary, next_boundary
@@ -214,6 +215,8 @@ def tick(*, now=None, filters: dict | None = None, wake: bool = True) -> TickRes
         result.wakeups += hand_over(result.handed)
     if not filters:
         cache.set(LAST_TICK_KEY, timezone.now().timestamp(), timeout=None)
+    metrics.counts([("farm_super_cron_ticks_total", 0 if filters else 1, {}), ("farm_runs_due_total", result.due, {}),
+                    ("farm_runs_dispatched_total", result.queued, {}), ("farm_runs_missed_total", result.missed, {})])
     result.seconds = time.perf_counter() - started
     return result
 

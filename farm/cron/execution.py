@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from farm import metrics
 from farm.conf import farm_setting
 from farm.cron import registry
 from farm.cron.models import RunStatus, ScheduledTask, TaskRun
@@ -63,7 +64,18 @@ def run_claim(*, run_id: int | None = None, worker: str | None = None, now=None)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_CLAIM.format(only=only), params)
         row = cursor.fetchone()
-    return TaskRun.objects.select_related("task").get(pk=row[0]) if row else None
+    if not row:
+        return None
+    run = TaskRun.objects.select_related("task").get(pk=row[0])
+    observe_lag([run])
+    return run
+
+
+def observe_lag(runs: list[TaskRun]) -> None:
+    """The dispatch lag of scheduled runs started for the first time: from their period's boundary."""
+    metrics.observe("farm_dispatch_lag_seconds", *(
+        max(0.0, (run.started_at - run.scheduled_for).total_seconds())
+        for run in runs if run.attempt == 1 and not run.forced and run.started_at))
 
 
 def period_end(run: TaskRun):
@@ -91,6 +103,8 @@ def _finish(run: TaskRun, *, status: str, error: str = "", not_before=None, resu
         updated = TaskRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempt=run.attempt).update(**fields)
         if updated and status != RunStatus.QUEUED:
             summarise(run.task_id, status=status, at=now, duration_ms=duration)
+    if updated and status != RunStatus.QUEUED:
+        metrics.count("farm_runs_finished_total", status=status)
     return bool(updated)
 
 
