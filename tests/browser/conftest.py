@@ -64,18 +64,27 @@ def new_page(browser):
 
     English is asked for so the texts the tests look for do not depend on the machine's locale.
     """
-    contexts = []
+    contexts, refused = [], []
 
     def make():
         context = browser.new_context(locale="en-US", viewport={"width": 1100, "height": 800})
         context.set_default_timeout(10_000)
         context.on("requestfailed", _record_off_machine)
+        context.on("console", lambda message: _record_refusal(message, refused))
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    assert not refused, f"the Content-Security-Policy refused something: {refused}"
+
+
+def _record_refusal(message, refused: list) -> None:
+    """Every browser test fails on a Content-Security-Policy refusal (Chromium reports each one on
+    the console): a script, style or frame the farm's pages need but the policy blocks."""
+    if "Content Security Policy" in message.text:
+        refused.append(f"{message.page.url if message.page else '?'}: {message.text[:300]}")
 
 
 @pytest.fixture
