@@ -23,6 +23,73 @@ def applied_migrations(schema: str) -> set[tuple[str, str]]:
         return set(cursor.fetchall())
 
 
+def shape(schema: str) -> dict[str, list]:
+    """Everything that makes a schema what it is, named without the schema: columns (type, not null,
+    default, identity), constraints and indexes (names and definitions), sequences (settings and
+    state), and the rows of its migration records."""
+    queries = {
+        "columns": """SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attidentity,
+                             a.attgenerated, pg_get_expr(d.adbin, d.adrelid), a.attnum
+                        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                       WHERE c.relnamespace = %(ns)s AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped""",
+        "constraints": """SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid), k.condeferrable
+                            FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid WHERE k.connamespace = %(ns)s""",
+        "indexes": """SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_class c
+                       WHERE c.relnamespace = %(ns)s AND c.relkind = 'i'""",
+        "sequences": """SELECT c.relname, s.seqtypid::regtype::text, s.seqstart, s.seqincrement, s.seqmax, s.seqmin,
+                               s.seqcache, s.seqcycle FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+                         WHERE c.relnamespace = %(ns)s""",
+        "relations": "SELECT relname, relkind, relpersistence FROM pg_class WHERE relnamespace = %(ns)s AND relkind <> 't'",
+    }
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL search_path = pg_catalog")
+        cursor.execute("SELECT %s::regnamespace::oid", [schema])
+        namespace = cursor.fetchone()[0]
+        for name, query in queries.items():
+            cursor.execute(query, {"ns": namespace})
+            found[name] = sorted(tuple(str(v).replace(f"{schema}.", "<schema>.") for v in row)
+                                 for row in cursor.fetchall())
+        cursor.execute(f'SELECT id, app, name, applied FROM "{schema}".django_migrations ORDER BY id')
+        found["migration records"] = cursor.fetchall()
+        cursor.execute(f'SELECT last_value, is_called FROM "{schema}".django_migrations_id_seq')
+        found["next migration id"] = cursor.fetchone()
+    return found
+
+
+def test_a_clone_is_the_template_to_the_last_index_name_and_row():
+    """The clone instances.cloning makes (its DDL read once from the template) is the template:
+    Django's later migrations find its indexes and constraints by their names."""
+    provisioning.instance_provision(instance_id=validated("deep-clone").pk, method="clone")
+    template, cloned = shape("tenant_template"), shape("deep_clone")
+    assert len(template["indexes"]) > 20 and any(row[2] == "f" for row in template["constraints"])
+    for part in template:
+        assert cloned[part] == template[part], part
+    with connection.cursor() as cursor:  # the identity columns go on from the template's state
+        cursor.execute('INSERT INTO "deep_clone".analytics_savedsegment (name, definition, owner_id, owner_login, shared, '
+                       "auto_archive, created_at, updated_at) "
+                       "VALUES ('s', 'visitCount>1', 1, 'o', false, false, now(), now()) RETURNING id")
+        assert cursor.fetchone()[0] == 1
+
+
+def test_a_template_holding_what_the_script_cannot_copy_is_cloned_the_other_way():
+    """A function in the template (no migration makes one today) sends the clone to django-tenants'."""
+    from instances import cloning
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE FUNCTION "tenant_template".answer() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$')
+    cloning._scripts.clear()
+    try:
+        assert cloning.clone_schema("tenant_template", "not_by_script") is False
+        provisioning.instance_provision(instance_id=validated("other-way").pk, method="clone")
+        assert tables_in("other_way") == tables_in("tenant_template")
+        with connection.cursor() as cursor:
+            cursor.execute('SELECT "other_way".answer()')
+            assert cursor.fetchone()[0] == 42
+    finally:
+        cloning._scripts.clear()
+
+
 def validated(slug: str):
     return services.instance_validate(instance=make_instance(slug), by=None)
 
