@@ -17,7 +17,8 @@ def build_and_apply(page, dimension: str, operator: str, value: str) -> None:
     """One condition from the builder: the dimension, its suggested values (the last 60 days hold only
     Dan's visit, the rest is older: his visit count is offered), the operator and the value."""
     page.select_option("#builder-dimension", dimension)
-    page.wait_for_function(f"document.getElementById('segment-builder').dataset.suggested === '{dimension}'")
+    # NB: no string predicate (wait_for_function would eval it, which the pages' policy refuses)
+    expect(page.locator("#segment-builder")).to_have_attribute("data-suggested", dimension)
     assert page.eval_on_selector_all("#builder-values option", "os => os.map(o => o.value)") == ["1"]
     page.select_option("#builder-operator", operator)
     page.fill("#builder-value", value)
