@@ -454,16 +454,25 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
     """The hourly archiving of one site: today, late-data days, days archived before they ended.
 
     Then the weeks, months and years containing them. The watermarks advance only once all of it
-    is stored, so a run that fails is simply done again by the next one.
+    is stored, so a run that fails is simply done again by the next one. A site with nothing new
+    since its last run (no row, no mark, today archived, nothing left unfinished, no pre-processed
+    segment) is left as it is: most sites of a farm, most hours (measured: 45 ms a site archiving
+    an empty today again, against a few milliseconds for the checks).
     """
     started, today = monotonic.monotonic(), site_today(now)
     with _RunLock():
         state, _created = ArchiveState.objects.get_or_create(pk=1)
         marks = _watermarks()
-        unfinished = Archive.objects.filter(segment="", period="day", complete=False, start__lt=today)
+        unfinished = set(Archive.objects.filter(segment="", period="day", complete=False, start__lt=today)
+                         .values_list("start", flat=True).distinct())
         marked = dict(ArchiveInvalidation.objects.values_list("id", "day"))
-        days = (changed_days(state, marks) | {today} | set(unfinished.values_list("start", flat=True).distinct())
-                | set(marked.values()))
+        segments = preprocessed_segments()
+        if not (marked or unfinished or segments) and all(getattr(state, f) == mark for f, mark in marks.items()) \
+                and Archive.objects.filter(segment="", period="day", start=today, report="VisitsSummary.get").exists():
+            summary = RunSummary(seconds=monotonic.monotonic() - started)
+            ArchiveState.objects.filter(pk=state.pk).update(last_run_at=dj_timezone.now(), last_run_seconds=summary.seconds)
+            return summary
+        days = changed_days(state, marks) | {today} | unfinished | set(marked.values())
         summary = RunSummary(days=sorted(days), periods=containing(days))
         for day in summary.days:
             archive_day(day, today=today)
@@ -475,7 +484,6 @@ def archive_run(*, now: datetime | None = None) -> RunSummary:
         ArchiveInvalidation.objects.filter(id__in=marked).delete()  # NB: only those seen; others came meanwhile
         # Then the pre-processed segments, within a time budget, starting with another one each hour:
         # a segment left out (or failing) is caught up by a later run (_segment_days compares archives).
-        segments = preprocessed_segments()
         turn = (now or dj_timezone.now()).hour % len(segments) if segments else 0
         deadline = monotonic.monotonic() + settings.FARM_SEGMENT_ARCHIVE_SECONDS
         for segment in segments[turn:] + segments[:turn]:

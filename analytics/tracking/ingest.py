@@ -155,12 +155,11 @@ class _Session:
 
     def save(self):
         store.visits_save(self.cursor, self.new, list(self.touched.values()))
-        # Closed days whose visits this batch lengthened: new rows tell the archiver which days
-        # changed, an update does not (today is archived again anyway).
-        today = datetime.now(self.tz).date()
-        days = {visit.first_action_at.astimezone(self.tz).date() for visit in self.touched.values()}
-        if closed := {day for day in days if day < today}:
-            store.days_invalidate(self.cursor, closed)
+        # The days whose visits this batch lengthened (a heartbeat, a media play's progress): new
+        # rows tell the archiver which days changed, an update does not. Today's too: a site with
+        # nothing new since its last run is not archived again (archive.archive_run).
+        if days := {visit.first_action_at.astimezone(self.tz).date() for visit in self.touched.values()}:
+            store.days_invalidate(self.cursor, days)
 
 
 def _country(entry: dict) -> str:

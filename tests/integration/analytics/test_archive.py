@@ -286,3 +286,22 @@ def test_days_with_data_are_the_local_days_of_log_rows_probed_day_by_day(site):
     with in_tenant(site), CaptureQueriesContext(connection) as queries:
         assert archive._days_with_data(asked) == {date(2026, 6, 1), date(2026, 6, 3)}
     assert len([q for q in queries if "analytics_visit" in q["sql"]]) == 1  # one statement, whatever the span
+
+
+def test_a_site_with_nothing_new_is_left_as_it_is_and_a_heartbeat_today_is_seen(site):
+    """The hourly run of a site without new data is a few lookups (most sites, most hours); a
+    heartbeat lengthening one of today's visits (no new row) marks today, which the next run sees."""
+    noon, today = datetime(2026, 6, 1, 6, 30, tzinfo=timezone.utc), date(2026, 6, 1)  # 12:00 in Kolkata
+    store(site, [hit(site, noon, _id="aaaaaaaaaaaaaaaa")])
+    with in_tenant(site):
+        assert today in archive_run(now=noon + timedelta(hours=1)).days
+    computed = _computed_at(site, today)
+    with in_tenant(site), CaptureQueriesContext(connection) as queries:
+        idle = archive_run(now=noon + timedelta(hours=2))
+    assert (idle.days, idle.periods) == ([], []) and _computed_at(site, today) == computed
+    asked = [q["sql"] for q in queries if not q["sql"].startswith(("SET search_path", "SAVEPOINT", "RELEASE"))]
+    assert len(asked) <= 12, [sql[:80] for sql in asked]
+    store(site, [hit(site, noon + timedelta(minutes=4), _id="aaaaaaaaaaaaaaaa", ping=1)])
+    with in_tenant(site):
+        assert archive_run(now=noon + timedelta(hours=3)).days == [today]
+    assert _summary(site, "day", today, today)["sum_visit_length"] == 240
