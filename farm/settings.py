@@ -264,6 +264,12 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# Quotas, the farm's defaults (instances.quotas; a person's and a site's own are set in the admin): sites a
+# person may have requested or live, and per site hits a month and storage in MB; 0 is no limit.
+FARM_QUOTA_SITES_PER_USER = int(os.environ.get("FARM_QUOTA_SITES_PER_USER", "0"))
+FARM_QUOTA_HITS_PER_MONTH = int(os.environ.get("FARM_QUOTA_HITS_PER_MONTH", "0"))
+FARM_QUOTA_STORAGE_MB = int(os.environ.get("FARM_QUOTA_STORAGE_MB", "0"))
+
 # /metrics (Prometheus text): answered only with `Authorization: Bearer <FARM_METRICS_TOKEN>`; not at all without it.
 FARM_METRICS_TOKEN = os.environ.get("FARM_METRICS_TOKEN", "")
 

@@ -12,7 +12,8 @@ from farm.cron.selectors import instance_cron_annotate
 from instances import services
 from instances.errors import FarmError
 from instances.forms import CronUrlFormMixin, ReasonForm
-from instances.models import Anonymisation, ApiToken, DataSubjectAudit, Domain, Instance, Membership, StatusChange
+from instances.models import (Anonymisation, ApiToken, DataSubjectAudit, Domain, Instance, Membership, OwnerQuota,
+                              StatusChange)
 from instances.site_cron import instance_cron_url_set
 
 
@@ -156,7 +157,7 @@ class InstanceAdmin(admin.ModelAdmin):
     fields = (
         "name", "slug", "owner", "purpose", "timezone", "main_url", "alias_urls", "status", "schema_state",
         "provisioning_error", "schema_name", "created_at", "validated_at", "deactivated_at", "deletion_due_at",
-        "purged_at", "schema_size_bytes", "schema_size_measured_at",
+        "purged_at", "schema_size_bytes", "schema_size_measured_at", "quota_hits_per_month", "quota_storage_mb",
         "ip_mask_bytes", "geolocate_masked_ip", "honour_do_not_track", "excluded_ips", "excluded_user_agents",
         "pseudonymise_user_ids", "excluded_query_parameters", "referrer_anonymisation",
         "order_ids", "cookieless", "raw_log_retention_days", "report_retention_months",
@@ -261,3 +262,12 @@ class AnonymisationAdmin(AuditTrailAdmin):
     list_display = ("requested_at", "instance", "requested_by", "describe", "state", "percent", "rows_changed")
     list_filter = ("state",)
     search_fields = ("instance__slug",)
+
+
+@admin.register(OwnerQuota)
+class OwnerQuotaAdmin(admin.ModelAdmin):
+    """A person's quotas over the farm's defaults (FARM_QUOTA_*): empty follows the farm, 0 is no limit."""
+
+    list_display = ("user", "sites", "hits_per_month", "storage_mb")
+    search_fields = ("user__username", "user__email")
+    autocomplete_fields = ("user",)

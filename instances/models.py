@@ -12,6 +12,7 @@ from django_tenants.models import DomainMixin, TenantMixin
 from instances.privacy import validate_excluded_ips
 from instances.summaries import SiteDay  # noqa: F401  (a model of this app, kept in its own module)
 from instances.scheduled_reports import ReportDelivery, ScheduledReport  # noqa: F401  (models of this app)
+from instances.quota_models import OwnerQuota, SiteMonthHits  # noqa: F401  (models of this app)
 
 
 class Status(models.TextChoices):
@@ -170,6 +171,16 @@ class Instance(TenantMixin):
         _("cron URL failing since"), null=True, blank=True,
         help_text=_("Set once the cron URL failed FARM_CRON_URL_FAILURE_ALERT times in a row; cleared when it "
                     "answers again."))
+
+    # Quotas (instances.quotas): empty follows the owner's, then the farm's (FARM_QUOTA_*); 0 is no limit.
+    quota_hits_per_month = models.PositiveBigIntegerField(
+        _("hits a month"), null=True, blank=True,
+        help_text=_("Past it, this month's hits are not stored (trackers are answered as usual). Empty: the "
+                    "owner's quota, else the farm's; 0: no limit."))
+    quota_storage_mb = models.PositiveIntegerField(
+        _("storage (MB)"), null=True, blank=True,
+        help_text=_("Past it (as the daily size measure finds it), hits are not stored. Empty: the owner's quota, "
+                    "else the farm's; 0: no limit."))
 
     # Provisioning is ours (instances.provisioning), never a side effect of save().
     auto_create_schema = False

@@ -42,6 +42,14 @@ def notify_owner(instance, *, action: str, reason: str = "") -> None:
         _send("emails/decision_subject.txt", "emails/decision_body.txt", context, [owner.email])
 
 
+def notify_quota(instance, *, percent: int, hits: int, limit: int, recipients: list[str]) -> None:
+    """Tell a site's owner and the farm's admins that it used `percent` of its hits for the month."""
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {"instance": instance, "percent": percent, "hits": hits, "limit": limit,
+                   "farm_domain": farm_setting("FARM_DOMAIN")}
+        _send("emails/quota_subject.txt", "emails/quota_body.txt", context, recipients)
+
+
 def notify_invitation(*, instance, email: str, role: str, invited_by, link: str, days: int) -> None:
     """Send an invitation to join a site to an address (whoever reads it may accept)."""
     with translation.override(settings.LANGUAGE_CODE):

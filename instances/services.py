@@ -14,7 +14,7 @@ from django_tenants.utils import schema_exists
 
 from farm.conf import farm_setting
 from farm.cron.timetable import timetable_tenant_changed, timetable_tenant_rezoned
-from instances import notifications
+from instances import notifications, quotas
 from instances.anonymisations import PRIVACY_FIELDS, anonymisation_schedule, stricter_settings
 from instances.errors import FarmError, InvalidRequest, TransitionNotAllowed
 from instances.models import Instance, SchemaState, Status, StatusChange
@@ -81,6 +81,7 @@ def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url
     name = (name or "").strip()
     if not name:
         raise InvalidRequest(_("Please give the site a name."))
+    quotas.site_request_check(owner)
     existing = Instance.objects.select_for_update().filter(slug=slug).first()
     if existing is None and schema_exists(schema_name_for(slug)):
         # A schema nobody's site owns (PostgreSQL's own, an extension's, a leftover): never adopt it.

@@ -14,6 +14,7 @@ from farm.cron import selectors as cron_selectors
 from farm.cron.dispatch import runs_wake
 from farm.cron.labels import task_label
 from farm.cron.models import RunStatus, ScheduledTask
+from instances import quotas
 from instances.errors import InvalidRequest
 from instances.forms import SiteSettingsForm
 from instances.hosts import normalise_host
@@ -64,7 +65,8 @@ def site_settings(request):
             return redirect("/settings/")
     return render(request, "site/settings.html", site_context(
         request, section="settings", form=form, opt_out_url=f"{request.scheme}://{request.get_host()}/optout/",
-        cron_failing_since=current.cron_failing_since, **anonymisations_recent(instance=instance)))
+        cron_failing_since=current.cron_failing_since, usage=quotas.usage_many([current])[current.pk],
+        **anonymisations_recent(instance=instance)))
 
 
 @require_GET

@@ -15,9 +15,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from instances import board, members, services
+from instances import board, members, quotas, services
 from instances import tokens as token_services
 from instances.errors import FarmError
+from instances.quotas import QuotaReached
 from instances.forms import MemberForm, SignupForm, SiteRequestForm, TokenForm
 from instances.hosts import instance_for_host
 from instances.models import ApiToken, Instance, Role
@@ -63,9 +64,12 @@ def my_sites(request):
     An htmx request (the period picker, the sort and page links) gets the board alone.
     """
     context = board.board_context(sites=instances_for_user(request.user), params=request.GET)
+    usage = quotas.usage_many([line.instance for line in context["board"].lines])
     for line in context["board"].lines:
         line.role = instance_role(user=request.user, instance=line.instance)
         line.url = instance_site_url(line.instance, request) if line.instance.is_live else None
+        line.usage = usage[line.instance.pk]
+    context["sites_quota"] = {"used": quotas.sites_used(request.user), "limit": quotas.sites_limit(request.user)}
     template = "portal/_sites_board.html" if request.headers.get("HX-Request") else "portal/my_sites.html"
     return render(request, template, context, status=400 if context["error"] else 200)
 
@@ -81,13 +85,17 @@ def request_site(request):
                 owner=request.user, name=data["name"], slug=data["slug"], purpose=data["purpose"],
                 main_url=data["main_url"], timezone_name=data["timezone"],
             )
+        except QuotaReached as exc:
+            form.add_error(None, str(exc))
         except FarmError as exc:
             form.add_error("slug", str(exc))
         else:
             messages.success(request, _("Your request for “%(slug)s” is recorded; an admin will review it.")
                              % {"slug": instance.slug})
             return redirect("my-sites")
-    return render(request, "portal/request_site.html", {"form": form}, status=400 if form.errors else 200)
+    sites_quota = {"used": quotas.sites_used(request.user), "limit": quotas.sites_limit(request.user)}
+    return render(request, "portal/request_site.html", {"form": form, "sites_quota": sites_quota},
+                  status=400 if form.errors else 200)
 
 
 @login_required

@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from collections import defaultdict
+from zoneinfo import ZoneInfo
 
 import orjson
 import redis
@@ -26,6 +27,7 @@ from analytics.tracking.ingest import Hit, hits_prepare, ingest_site_hits
 from farm import metrics
 from farm.conf import farm_setting
 from farm.tenancy import in_tenant
+from instances import quotas
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +111,24 @@ def _wake_ingest() -> None:
 
 
 def _store(tenant, tenant_id: int, hits: list[Hit]) -> int:
+    """Store one site's hits, those its quota allows (instances.quotas), counted per local month."""
     if tenant is None or not tenant.is_live:
         raise LookupError(f"site {tenant_id} is no longer live")
-    with in_tenant(tenant):
-        return ingest_site_hits(tenant, hits)
+    zone, by_month, stored = ZoneInfo(tenant.timezone), defaultdict(list), 0
+    for hit in hits:
+        by_month[quotas.month_of(hit.at.astimezone(zone).date())].append(hit)
+    for month, of_month in sorted(by_month.items()):
+        allowed = quotas.hits_allowed(tenant, month)
+        if allowed is not None and allowed < len(of_month):
+            logger.info("site %s is over its quota: %d hit(s) of %s not stored", tenant.slug, len(of_month) - allowed,
+                        month.strftime("%Y-%m"))
+            of_month = of_month[:allowed]
+        if of_month:
+            with in_tenant(tenant):
+                count = ingest_site_hits(tenant, of_month)
+            quotas.hits_count(tenant, month, count)
+            stored += count
+    return stored
 
 
 def _store_by_site(hits: list[Hit], *, reraise=()) -> tuple[int, list[tuple[dict, Exception]]]:

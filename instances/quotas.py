@@ -1,0 +1,138 @@
+"""Quotas: how many sites a person may have, and how many hits a month and how much storage a site.
+
+Each limit is the site's own (set in the admin), else its owner's (OwnerQuota), else the farm's
+(FARM_QUOTA_SITES_PER_USER, FARM_QUOTA_HITS_PER_MONTH, FARM_QUOTA_STORAGE_MB); 0 means no limit,
+the farm's default. Past a site's hits or storage, its hits are not stored — the endpoint answered
+them as usual already, so trackers do not retry — and its owner and the farm's admins are told
+once a month at 80 % and once at 100 % of the hits. Hits are counted as ingest stores them (a
+batch may go past the limit by what it held: counted, then refused from the next one).
+"""
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from instances.errors import InvalidRequest
+from instances.models import Instance, OwnerQuota, SiteMonthHits, Status
+
+logger = logging.getLogger(__name__)
+WARN_AT = (80, 100)
+
+
+@dataclass(frozen=True)
+class SiteLimits:
+    hits_per_month: int  # 0: no limit
+    storage_bytes: int
+
+
+def _owner_quota(user_id: int) -> OwnerQuota | None:
+    return OwnerQuota.objects.filter(user_id=user_id).first()
+
+
+def _first(*values, default: int) -> int:
+    return next((value for value in values if value is not None), default)
+
+
+_UNREAD = object()
+
+
+def site_limits(instance: Instance, own=_UNREAD) -> SiteLimits:
+    """The site's limits; `own`: its owner's OwnerQuota (or None) when the caller read it already."""
+    own = _owner_quota(instance.owner_id) if own is _UNREAD else own
+    hits = _first(instance.quota_hits_per_month, own and own.hits_per_month, default=settings.FARM_QUOTA_HITS_PER_MONTH)
+    storage = _first(instance.quota_storage_mb, own and own.storage_mb, default=settings.FARM_QUOTA_STORAGE_MB)
+    return SiteLimits(hits_per_month=hits, storage_bytes=storage * 1024 * 1024)
+
+
+def sites_limit(user) -> int:
+    own = _owner_quota(user.pk)
+    return _first(own and own.sites, default=settings.FARM_QUOTA_SITES_PER_USER)
+
+
+def sites_used(user) -> int:
+    """Sites requested or live (a deactivated site keeps its data but not its place)."""
+    return Instance.objects.filter(owner=user, status__in=[Status.PREPA, Status.PUBLIE]).count()
+
+
+class QuotaReached(InvalidRequest):
+    pass
+
+
+def site_request_check(user) -> None:
+    """Refuse a new request (or a reactivation) past the person's quota of sites."""
+    limit = sites_limit(user)
+    if limit and sites_used(user) >= limit:
+        raise QuotaReached(_("You already have %(limit)s sites, your quota: ask a farm administrator for more, or "
+                               "deactivate one you no longer need.") % {"limit": limit})
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def site_today(instance: Instance) -> date:
+    return datetime.now(ZoneInfo(instance.timezone)).date()
+
+
+def hits_this_month(instance: Instance, today: date | None = None) -> int:
+    month = month_of(today or site_today(instance))
+    return SiteMonthHits.objects.filter(instance=instance, month=month).values_list("hits", flat=True).first() or 0
+
+
+def hits_allowed(instance: Instance, month: date) -> int | None:
+    """How many more hits of `month` the site may store (None: no limit; 0: none, storage included)."""
+    limits = site_limits(instance)
+    if limits.storage_bytes and (instance.schema_size_bytes or 0) >= limits.storage_bytes:
+        return 0
+    if not limits.hits_per_month:
+        return None
+    used = SiteMonthHits.objects.filter(instance=instance, month=month).values_list("hits", flat=True).first() or 0
+    return max(0, limits.hits_per_month - used)
+
+
+def hits_count(instance: Instance, month: date, stored: int) -> None:
+    """Add a batch's stored hits to the month's count, and warn at 80 % and 100 % (once each)."""
+    if not stored:
+        return
+    with transaction.atomic():
+        row, created = SiteMonthHits.objects.get_or_create(instance=instance, month=month,
+                                                           defaults={"hits": stored})
+        if not created:
+            SiteMonthHits.objects.filter(pk=row.pk).update(hits=F("hits") + stored)
+            row.refresh_from_db()
+    limit = site_limits(instance).hits_per_month
+    for percent in WARN_AT if limit else ():
+        field = f"warned_{percent}_at"
+        if row.hits * 100 >= limit * percent and getattr(row, field) is None:
+            # NB: compare-and-set: of two batches crossing the mark together, one sends the email
+            if SiteMonthHits.objects.filter(pk=row.pk, **{f"{field}__isnull": True}).update(**{field: timezone.now()}):
+                transaction.on_commit(lambda p=percent, n=row.hits: _warn(instance, p, n, limit), robust=True)
+
+
+def _warn(instance: Instance, percent: int, hits: int, limit: int) -> None:
+    from instances.notifications import notify_quota
+
+    admins = get_user_model().objects.filter(is_superuser=True, is_active=True).exclude(email="")
+    notify_quota(instance, percent=percent, hits=hits, limit=limit,
+                 recipients=[instance.owner.email, *(a.email for a in admins)])
+
+
+def usage_many(instances: list[Instance]) -> dict[int, dict]:
+    """What the owner's pages show of each site, in two queries whatever their number: this month's
+    hits and the storage (as last measured), each with its limit (0: none)."""
+    month = month_of(timezone.now().date())  # NB: the farm's month (UTC): a few hours apart from the site's at most
+    hits = dict(SiteMonthHits.objects.filter(instance__in=instances, month=month).values_list("instance_id", "hits"))
+    owners = {q.user_id: q for q in OwnerQuota.objects.filter(user_id__in={i.owner_id for i in instances})}
+    found = {}
+    for instance in instances:
+        limits = site_limits(instance, owners.get(instance.owner_id))
+        found[instance.pk] = {"hits": hits.get(instance.pk, 0), "hits_limit": limits.hits_per_month,
+                              "storage_bytes": instance.schema_size_bytes, "storage_limit_bytes": limits.storage_bytes}
+    return found
