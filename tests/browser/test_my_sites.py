@@ -67,3 +67,25 @@ def test_switching_the_period_changes_the_numbers_shown(new_page, portal, sites,
     assert page.locator('tr[data-slug="seedling"]').is_visible()  # still listed, last
     assert page.locator('tr[data-slug="orchard"] svg.sparkline').get_attribute("data-values").endswith(",7")
     assert page.evaluate("window.stillTheSamePage") is True  # every change was swapped in, no reload
+
+
+def test_the_owner_reads_their_quotas_on_my_sites(new_page, portal, sites, settings):
+    """Quotas as the owner sees them: sites used of allowed (the request page refuses past it), and
+    each live site's hits this month against its limit."""
+    from instances.models import Instance
+    settings.FARM_QUOTA_SITES_PER_USER = 3
+    meadow, _orchard = sites
+    Instance.objects.filter(pk=meadow.pk).update(quota_hits_per_month=1000)
+    page = new_page()
+    page.goto(f"{portal}/accounts/login/?next=/sites/")
+    page.fill("input[name=username]", "olga")
+    page.fill("input[name=password]", "a-long-Passw0rd")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.locator("#sites-quota")).to_contain_text("Sites: 3 of 3")
+    expect(page.locator("#sites-quota-reached")).to_be_visible()
+    expect(page.locator('tr[data-slug="meadow"] .usage')).to_contain_text("of 1,000 hits this month")
+    page.goto(f"{portal}/sites/request/")
+    page.fill("input[name=name]", "Fourth")
+    page.fill("input[name=slug]", "fourth-one")
+    page.get_by_role("button", name="Send the request").click()
+    expect(page.locator(".errorlist")).to_contain_text("You already have 3 sites")
