@@ -40,6 +40,9 @@ class TaskSpec:
     opt_in: bool = False
     # A Celery task name: its runs go to that task in batches of run ids instead of to any worker.
     runner: str = ""
+    # Tenant rows start at a minute of their own in the hour (spread_minute): 10,000 sites' hourly
+    # archiving would otherwise all be due at :00 and wait for each other (docs/benchmarks.md, fleet).
+    spread: bool = False
     # What a person reads on the site's Scheduled tasks page (translated at display time when lazy).
     label: str = field(default="", compare=False)
 
@@ -71,7 +74,8 @@ def label_for(name: str, param: str = "") -> str:
 def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL, hour: int = 0, minute: int = 0,
               weekday: int = 0, day: int = 1, every: int = 0, scope: str = TENANT, overlap: str = "forbid",
               max_retries: int = 3, time_limit: int = 600, backfill: bool = False,
-              start_deadline: int | None = None, label=None, opt_in: bool = False, runner: str = "") -> TaskSpec:
+              start_deadline: int | None = None, label=None, opt_in: bool = False, runner: str = "",
+              spread: bool = False) -> TaskSpec:
     if not callable(func):
         raise RegistrationError(f"{period}() needs a function, not {func!r}")
     name = dotted_name(func)
@@ -93,6 +97,8 @@ def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL
         raise RegistrationError(f"{name}: time_limit must be a positive number of seconds")
     if opt_in and scope != TENANT:
         raise RegistrationError(f"{name}: only tenant tasks can be opt-in")
+    if spread and (scope != TENANT or opt_in or period not in ("hourly", "daily", "weekly", "monthly")):
+        raise RegistrationError(f"{name}: only a tenant task run for every site, hourly or longer, can be spread")
     if runner and not isinstance(runner, str):
         raise RegistrationError(f"{name}: runner is the name of a Celery task")
     param = "" if param is None else str(param)
@@ -103,7 +109,7 @@ def _register(period: str, func: Callable, *, param=None, priority: int = NORMAL
     spec = TaskSpec(func=func, name=name, param=param, schedule=schedule, priority=priority, scope=scope,
                     overlap=overlap, max_retries=max_retries, time_limit=time_limit, backfill=backfill,
                     start_deadline=start_deadline, label=label if label is not None else default_label(name),
-                    opt_in=opt_in, runner=runner)
+                    opt_in=opt_in, runner=runner, spread=spread)
     existing = _registry.get(spec.key)
     if existing is not None and existing != spec:
         raise RegistrationError(f"{name} (param {param!r}) is already registered with another schedule")
@@ -145,10 +151,17 @@ def unregister(name: str, param: str = "") -> None:
     _registry.pop((name, param), None)
 
 
+def spread_minute(spec: TaskSpec, instance_id: int) -> int:
+    """The minute of the hour a spread task's row for this site starts at: the declared minute moved
+    by 37 minutes per site id (37 is prime to 60: sixty sites in a row take sixty different minutes)."""
+    return (spec.schedule.minute + instance_id * 37) % 60
+
+
 def fingerprint() -> str:
     """Changes whenever the set of declarations changes; the tick syncs the timetable on change."""
     import hashlib
 
     parts = sorted(f"{s.name}|{s.param}|{s.schedule}|{s.priority}|{s.scope}|{s.overlap}|{s.max_retries}|"
-                   f"{s.time_limit}|{s.backfill}|{s.start_deadline}|{s.opt_in}|{s.runner}" for s in _registry.values())
+                   f"{s.time_limit}|{s.backfill}|{s.start_deadline}|{s.opt_in}|{s.runner}|{s.spread}"
+                   for s in _registry.values())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

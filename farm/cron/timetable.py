@@ -5,9 +5,11 @@ are disabled (their history is kept). Opt-in tasks get rows only through timetab
 with its own schedule, which the sync leaves alone. A tenant coming back to life resumes at the next boundary,
 never with a flood of catch-up runs.
 """
+from dataclasses import replace
+
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from farm.cron import registry
@@ -24,15 +26,32 @@ def _schedule_values(schedule: Schedule) -> dict:
 
 
 def _spec_values(spec: registry.TaskSpec) -> dict:
-    """The row fields the registry owns: all but the schedule for opt-in tasks (each row has its own)."""
+    """The row fields the registry owns: all but the schedule for opt-in tasks (each row has its own),
+    all but the minute for spread ones (each site's own: registry.spread_minute)."""
     values = {"priority": spec.priority, "overlap": spec.overlap, "max_retries": spec.max_retries,
               "time_limit": spec.time_limit, "backfill": spec.backfill, "start_deadline": spec.start_deadline,
               "runner": spec.runner}
-    return values if spec.opt_in else {**values, **_schedule_values(spec.schedule)}
+    if spec.opt_in:
+        return values
+    schedule = _schedule_values(spec.schedule)
+    if spec.spread:
+        del schedule["minute"]
+    return {**values, **schedule}
+
+
+def _row_schedule(spec: registry.TaskSpec, instance_id: int | None) -> Schedule:
+    if spec.spread and instance_id is not None:
+        return replace(spec.schedule, minute=registry.spread_minute(spec, instance_id))
+    return spec.schedule
+
+
+def _spread_minutes(spec: registry.TaskSpec):
+    """registry.spread_minute in SQL, over a row's site id (spread tasks are tenant tasks only)."""
+    return (spec.schedule.minute + F("instance_id") * 37) % 60
 
 
 def _new_row(spec, *, instance_id, tz, now, schedule: Schedule | None = None, live: bool = True) -> ScheduledTask:
-    schedule = schedule or spec.schedule
+    schedule = schedule or _row_schedule(spec, instance_id)
     at, key = next_boundary(schedule, now, tz)
     return ScheduledTask(instance_id=instance_id, name=spec.name, param=spec.param, next_run_at=at,
                          next_period_key=key, enabled=True, live=live,
@@ -55,10 +74,14 @@ def timetable_sync_all(*, now=None) -> int:
         stale = ScheduledTask.objects.filter(name=spec.name, param=spec.param)
         values = _spec_values(spec)
         if not spec.opt_in:
-            changed_schedule = stale.exclude(**{f: values[f] for f in SCHEDULE_FIELDS})
+            changed_schedule = stale.exclude(**{f: values[f] for f in SCHEDULE_FIELDS if f in values})
+            if spec.spread:  # NB: and the rows whose minute is not their site's (spread since)
+                changed_schedule = stale.filter(Q(pk__in=changed_schedule) | ~Q(minute=_spread_minutes(spec)))
             for row in changed_schedule.select_related("instance"):
-                row.next_run_at, row.next_period_key = next_boundary(spec.schedule, now, tenant_zone(row.instance))
-                row.save(update_fields=["next_run_at", "next_period_key"])
+                schedule = _row_schedule(spec, row.instance_id)
+                row.next_run_at, row.next_period_key = next_boundary(schedule, now, tenant_zone(row.instance))
+                row.minute = schedule.minute
+                row.save(update_fields=["next_run_at", "next_period_key", "minute"])
         stale.update(enabled=True, **values)
     registered = Q(pk__in=[])  # matches nothing: with no declaration every row is disabled
     for spec in specs:

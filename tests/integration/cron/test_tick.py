@@ -252,3 +252,29 @@ def test_the_cli_farm_filter_runs_only_farm_level_tasks():
     call_command("run_scheduled_tasks", "--farm", stdout=out)
     assert "farm" in out.getvalue()
     assert not TaskRun.objects.filter(task__instance=instance).exists()
+
+
+ARCHIVE = "analytics.reports.tasks.archive_reports"
+
+
+def test_a_spread_task_starts_at_each_sites_own_minute_once_an_hour_and_the_sync_keeps_it():
+    """Sixty sites' hourly archiving is due at sixty different minutes, not all at :00; each still
+    runs once an hour; a registry sync leaves the minutes alone and spreads a row still at :00."""
+    from farm.cron.registry import registered, spread_minute
+    from farm.cron.timetable import timetable_sync_all
+
+    sites = [make_instance(f"spread{n}", state="publie") for n in range(60)]
+    rows = [row(site, ARCHIVE) for site in sites]
+    spec = registered()[(ARCHIVE, "")]
+    assert len({r.minute for r in rows}) == 60 and all(r.minute == spread_minute(spec, r.instance_id) for r in rows)
+    assert all(r.next_run_at.minute == r.minute for r in rows)
+    stale = rows[0]
+    ScheduledTask.objects.filter(pk=stale.pk).update(minute=(spread_minute(spec, stale.instance_id) + 1) % 60)
+    timetable_sync_all()
+    assert [row(site, ARCHIVE).minute for site in sites] == [r.minute for r in rows]
+    for hour in range(2):  # through two hours, one site's run a minute, each once an hour
+        for due in sorted(r.next_run_at for r in rows):
+            at = due + timedelta(hours=hour)
+            assert dispatch.tick(now=at, filters={"name": ARCHIVE}, wake=False).queued == 1, at
+    runs = TaskRun.objects.filter(task__name=ARCHIVE)
+    assert runs.count() == 120 and runs.values("task_id", "period_key").distinct().count() == 120
