@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from farm.cron import dispatch, registry
@@ -163,6 +164,10 @@ def test_measure_size_stores_the_schema_size_on_the_instance():
     run("run_scheduled_tasks", "--instance", "measured", "--task", "instances.sizes.instance_measure_size", "--force")
     site.refresh_from_db()
     assert site.schema_size_bytes > 0 and site.schema_size_measured_at is not None
+    with connection.cursor() as cursor:  # every relation of the schema counted (the catalogue's own list)
+        cursor.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                       "WHERE c.relnamespace = 'measured'::regnamespace AND c.relkind IN ('r', 'm')")
+        assert site.schema_size_bytes == cursor.fetchone()[0]
 
 
 def test_prune_run_history_deletes_old_finished_runs_only():
