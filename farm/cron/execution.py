@@ -62,6 +62,10 @@ def run_claim(*, run_id: int | None = None, worker: str | None = None, now=None)
     only = "AND q.id = %(run_id)s" if run_id is not None else "AND qt.runner = ''" + _NOT_BUSY
     params = {"now": now, "worker": worker or worker_name(), "run_id": run_id, "lease": lease_seconds()}
     with transaction.atomic(), connection.cursor() as cursor:
+        # NB: the queue read in its index's order (cron_queued_idx): right after a tick, the table's
+        # statistics still say it is nearly empty and the planner would sort every queued run at
+        # every claim (measured: 8 ms a claim with 4,000 queued, about 80 ms with 40,000; 0.4 ms so)
+        cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute(_CLAIM.format(only=only), params)
         row = cursor.fetchone()
     if not row:
