@@ -7,7 +7,6 @@ them as usual already, so trackers do not retry — and its owner and the farm's
 once a month at 80 % and once at 100 % of the hits. Hits are counted as ingest stores them (a
 batch may go past the limit by what it held: counted, then refused from the next one).
 """
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -22,7 +21,6 @@ from django.utils.translation import gettext as _
 from instances.errors import InvalidRequest
 from instances.models import Instance, OwnerQuota, SiteMonthHits, Status
 
-logger = logging.getLogger(__name__)
 WARN_AT = (80, 100)
 
 
