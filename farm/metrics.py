@@ -138,6 +138,7 @@ def _histogram_families(stored: dict[str, float]):
 
 def _gauge_families():
     """What is true at the moment of the scrape (each one left out when its source does not answer)."""
+    from django.db import DatabaseError
     from django.db.models import Count
 
     from analytics.tracking import queue
@@ -145,9 +146,12 @@ def _gauge_families():
     from instances.models import Instance
 
     sites = GaugeMetricFamily("farm_sites", "Sites by status and schema state.", labels=("status", "schema_state"))
-    for row in Instance.objects.values("status", "schema_state").annotate(n=Count("id")).order_by():
-        sites.add_metric([row["status"], row["schema_state"]], row["n"])
-    yield sites
+    try:
+        for row in Instance.objects.values("status", "schema_state").annotate(n=Count("id")).order_by():
+            sites.add_metric([row["status"], row["schema_state"]], row["n"])
+        yield sites
+    except DatabaseError:  # NB: the scrape still answers; /healthz says the database is down
+        pass
     try:
         depth, lag, age = queue.queue_depth(), queue.ingest_lag_seconds(), last_tick_age()
     except redis.RedisError:

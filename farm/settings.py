@@ -240,7 +240,8 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS or env_bool("SECURE_COOKIES")
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# NB: nor the tracking door: a tracker's POST redirected would come back a GET without its hits
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$", r"^(matomo|piwik)\.(php|js)$"]
 SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 # Preloading commits the domain to browsers' built-in lists (hard to undo): the operator's choice.

@@ -53,7 +53,8 @@ def _unsupported(cursor, namespace: int) -> str | None:
 
 def _script(cursor, template: str) -> list[str] | None:
     """The statements building a copy of `template` in the schema _NEW stands for (None: unsupported)."""
-    cursor.execute("SELECT %s::regnamespace::oid, quote_ident(%s), current_setting('search_path')", [template, template])
+    cursor.execute("SELECT oid, quote_ident(nspname), current_setting('search_path') FROM pg_namespace WHERE nspname = %s",
+                   [template])
     namespace, quoted, path = cursor.fetchone()  # NB: quoted as PostgreSQL's definitions quote it
     if why := _unsupported(cursor, namespace):
         logger.warning("the template %s holds a %s: sites are cloned by django-tenants' clone_schema()", template, why)
@@ -90,7 +91,7 @@ def _script(cursor, template: str) -> list[str] | None:
         if cursor.fetchone()[0]:
             rows.append(f"INSERT INTO {new}{table} OVERRIDING SYSTEM VALUE SELECT * FROM {quoted}.{table}")
         cursor.execute("""
-            SELECT quote_literal(quote_ident(a.attname)), s.oid::regclass::text FROM pg_attribute a
+            SELECT quote_literal(a.attname), s.oid::regclass::text FROM pg_attribute a
               JOIN pg_depend d ON d.refobjid = a.attrelid AND d.refobjsubid = a.attnum AND d.deptype = 'i'
               JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
              WHERE a.attrelid = %s AND a.attidentity <> ''""", [oid])
@@ -105,7 +106,12 @@ def _script(cursor, template: str) -> list[str] | None:
 def clone_schema(template: str, schema: str) -> bool:
     """Build `schema` as a copy of `template` (structure and rows) in one transaction. False when the
     template holds something this does not reproduce: the caller clones it another way."""
+    from instances.provisioning import TEMPLATE_LOCK
+
     with transaction.atomic(), connection.cursor() as cursor:
+        # NB: shared with other clones, exclusive with a migration of the template (which holds it
+        # for its run): a clone never copies a template half-way through a migration
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", TEMPLATE_LOCK)
         key = _fingerprint(cursor, template)
         if key not in _scripts:
             _scripts[key] = _script(cursor, template)

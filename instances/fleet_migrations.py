@@ -22,6 +22,7 @@ from django.db.migrations.loader import MigrationLoader
 from farm.conf import farm_setting
 from farm.tenancy import in_schema
 from instances.models import Instance, SchemaState
+from instances.provisioning import provisioning_lock
 
 _CHECK = """
 SELECT name, CASE WHEN to_regclass(format('%%I.django_migrations', name)) IS NULL THEN 0 ELSE
@@ -82,10 +83,15 @@ def fleet_migrate(pending: list[str], *, jobs: int = 2, canary: int = 0, on_done
         (run.failed.__setitem__(schema, error) if error else run.migrated.append(schema))
         if on_done:
             on_done(schema, error)
-    first = [s for s in pending if s in ("public", farm_setting("FARM_TEMPLATE_SCHEMA"))]
+    template = farm_setting("FARM_TEMPLATE_SCHEMA")
+    first = [s for s in pending if s in ("public", template)]
     sites = [s for s in pending if s not in first]
     for schema in first + sites[:canary]:
-        done(schema, schema_migrate(schema))
+        if schema == template:  # NB: under its lock: no site is cloned from it half-way (instances.cloning)
+            with provisioning_lock(0):
+                done(schema, schema_migrate(schema))
+        else:
+            done(schema, schema_migrate(schema))
         if run.failed:
             run.stopped = True
             return run

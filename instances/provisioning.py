@@ -25,6 +25,7 @@ from instances.models import Domain, Instance, SchemaState, Status
 logger = logging.getLogger(__name__)
 
 _ADVISORY_NAMESPACE = 4242  # first key of pg_advisory_lock(int, int): "farm provisioning"
+TEMPLATE_LOCK = (_ADVISORY_NAMESPACE, 0)  # the template's (provisioning_lock(0) while it is migrated)
 _template_checked_for: set | None = None  # leaf migrations the template was last seen current with
 
 

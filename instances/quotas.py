@@ -111,12 +111,19 @@ def hits_count(instance: Instance, month: date, stored: int) -> None:
         if row.hits * 100 >= limit * percent and getattr(row, field) is None:
             # NB: compare-and-set: of two batches crossing the mark together, one sends the email
             if SiteMonthHits.objects.filter(pk=row.pk, **{f"{field}__isnull": True}).update(**{field: timezone.now()}):
-                transaction.on_commit(lambda p=percent, n=row.hits: _warn(instance, p, n, limit), robust=True)
+                # NB: sent by a worker (retried while the mail server refuses): never by ingest or a
+                # tracking request, which a mail server that hangs would hold up
+                from instances.tasks import quota_warning_task
+
+                transaction.on_commit(lambda p=percent, n=row.hits: quota_warning_task.delay(instance.pk, p, n, limit),
+                                      robust=True)
 
 
-def _warn(instance: Instance, percent: int, hits: int, limit: int) -> None:
+def quota_warn(instance_id: int, *, percent: int, hits: int, limit: int) -> None:
+    """Email a site's owner and the farm's superusers that it used `percent` of its month's hits."""
     from instances.notifications import notify_quota
 
+    instance = Instance.objects.select_related("owner").get(pk=instance_id)
     admins = get_user_model().objects.filter(is_superuser=True, is_active=True).exclude(email="")
     notify_quota(instance, percent=percent, hits=hits, limit=limit,
                  recipients=[instance.owner.email, *(a.email for a in admins)])

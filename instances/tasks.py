@@ -1,4 +1,6 @@
 """Celery tasks for instances: thin wrappers that take ids and call one service."""
+import smtplib
+
 from celery import shared_task
 
 from instances import provisioning, services, site_cron
@@ -20,3 +22,12 @@ def instances_purge_due_task() -> list[str]:
 def site_cron_task(run_ids: list[int]) -> int:
     """Call the sites' cron URLs of these runs (a batch handed over by the super cron's tick)."""
     return site_cron.site_crons_call(run_ids=run_ids)
+
+
+@shared_task(name="instances.quota_warning", autoretry_for=(OSError, smtplib.SMTPException), retry_backoff=30,
+             max_retries=5, acks_late=True, ignore_result=True)
+def quota_warning_task(instance_id: int, percent: int, hits: int, limit: int) -> None:
+    """A site reached 80 % or 100 % of its hits (instances.quotas): tell its owner and the farm's admins."""
+    from instances.quotas import quota_warn
+
+    quota_warn(instance_id, percent=percent, hits=hits, limit=limit)

@@ -61,6 +61,7 @@ def client() -> redis.Redis:
 # While Redis is known to be away, each web process writes hits through without trying it, so a
 # Redis that hangs costs one request its timeout, not every request. Monotonic time.
 _redis_away_until = 0.0
+_uncounted = {"accepted": 0, "stored": 0}  # hits written through while Redis was away: counted once it is back
 REDIS_RETRY_SECONDS = 1.0
 
 
@@ -80,7 +81,13 @@ def hits_enqueue(entries: list[dict]) -> list[str]:
         for entry in entries:
             pipe.xadd(stream, {"h": orjson.dumps(entry)})
         metrics.add_to(pipe, "farm_hits_accepted_total", len(entries), path="queue")
-        pipe.execute()
+        written_through = dict(_uncounted)
+        if written_through["accepted"]:
+            metrics.add_to(pipe, "farm_hits_accepted_total", written_through["accepted"], path="write_through")
+            metrics.add_to(pipe, "farm_hits_stored_total", written_through["stored"])
+        _raise_unless_counting(pipe.execute(raise_on_error=False), len(entries))
+        for key, value in written_through.items():
+            _uncounted[key] -= value
     except redis.RedisError as exc:
         _redis_away_until = time.monotonic() + REDIS_RETRY_SECONDS
         logger.warning("Redis unavailable (%s); writing hits through to PostgreSQL, trying Redis again in %.0f s",
@@ -88,6 +95,16 @@ def hits_enqueue(entries: list[dict]) -> list[str]:
         return hits_store_now(entries)
     _wake_ingest()
     return []
+
+
+def _raise_unless_counting(results: list, work: int) -> None:
+    """Raise the first error among a pipeline's `work` first commands; the metrics' counts after
+    them are best effort (farm.metrics): their failure is logged, never the work's."""
+    for result in results[:work]:
+        if isinstance(result, Exception):
+            raise result
+    if errors := [result for result in results[work:] if isinstance(result, Exception)]:
+        logger.info("metrics not counted: %s", errors[0])
 
 
 _next_wake = 0.0
@@ -177,9 +194,8 @@ def hits_store_now(entries: list[dict]) -> list[str]:
     stored, store_failures = _store_by_site(hits)
     for entry, exc in failures + store_failures:
         logger.warning("write-through of hit %s failed: %s", entry["id"], exc)
-    if time.monotonic() >= _redis_away_until:  # NB: counted only while Redis answers (best effort)
-        metrics.counts([("farm_hits_accepted_total", len(entries), {"path": "write_through"}),
-                        ("farm_hits_stored_total", stored, {})])
+    _uncounted["accepted"] += len(entries)  # NB: counted with the next hits queued (Redis is away now)
+    _uncounted["stored"] += stored
     return [entry["id"] for entry, _exc in failures + store_failures]
 
 
@@ -233,7 +249,7 @@ def _process(r: redis.Redis, messages: list) -> int:
         pipe.xdel(_stream(), *ids)
         metrics.add_to(pipe, "farm_hits_stored_total", stored)
         metrics.add_to(pipe, "farm_hits_dead_total", len(aside) + len(failures))
-        pipe.execute()
+        _raise_unless_counting(pipe.execute(raise_on_error=False), 2)
     return stored
 
 

@@ -229,8 +229,9 @@ def _rows_update(cursor, model, rows: list, names: tuple[str, ...]) -> None:
 
 
 def days_invalidate(cursor, days: set) -> None:
-    """Mark days for the next archiving run (analytics.reports.archive reads the marks), once each
-    (a busy site lengthens today's visits in every batch: one mark until the run takes it)."""
-    table = _qn(ArchiveInvalidation._meta.db_table)
-    cursor.execute(f"INSERT INTO {table} (day) SELECT k.day::date FROM json_array_elements_text(%s::json) AS k(day) "
-                   f"WHERE NOT EXISTS (SELECT 1 FROM {table} m WHERE m.day = k.day::date)", [_json(sorted(days))])
+    """Mark days for the next archiving run (analytics.reports.archive reads the marks). A mark per
+    batch, even for a day marked already: a run deletes the marks it read, by id, once it has
+    archived their days, so a mark written meanwhile must be a new row to survive it."""
+    cursor.execute(f"INSERT INTO {_qn(ArchiveInvalidation._meta.db_table)} (day) "
+                   "SELECT day::date FROM json_array_elements_text(%s::json) AS k(day)",
+                   [_json(sorted(days))])

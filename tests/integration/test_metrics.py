@@ -90,3 +90,44 @@ def test_counts_from_other_processes_add_up(client, token):
     assert moved(before, after, "farm_archive_run_seconds_bucket", le="0.5") == 2
     assert moved(before, after, "farm_archive_run_seconds_bucket", le="10.0") == 4
     assert moved(before, after, "farm_archive_run_seconds_sum") == pytest.approx(14.6)
+
+
+def test_a_count_that_fails_never_fails_the_hits_it_counts(client, token):
+    """The counters' hash replaced by a string (WRONGTYPE for every count): hits are still queued,
+    not written through, and ingest stores and acknowledges them; the scrape says the store is down."""
+    import redis
+
+    from farm.metrics import KEY
+
+    site = make_instance(state="publie")
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    store.delete(KEY)
+    store.set(KEY, "not a hash")
+    try:
+        response = client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "url": "https://s.example/",
+                                              "_id": "0123456789abcdef"}, **PORTAL)
+        assert response.status_code in (200, 204) and queue.queue_depth()["queued"] == 1
+        assert queue.ingest_drain() == 1 and queue.queue_depth()["queued"] == 0
+        assert scrape(client)[("farm_metrics_store_up", ())] == 0
+    finally:
+        store.delete(KEY)
+
+
+def test_hits_written_through_while_redis_was_away_are_counted_once_it_answers(client, token, monkeypatch):
+    import time
+    from datetime import datetime, timezone
+
+    from tests.integration.analytics.test_ingest import hit
+
+    site = make_instance(state="publie")
+    before = scrape(client)
+    monkeypatch.setattr(queue, "_redis_away_until", time.monotonic() + 60)  # as after a failed XADD
+    assert queue.hits_enqueue([hit(site, datetime.now(timezone.utc), url="https://s.example/through")]) == []
+    assert moved(before, scrape(client), "farm_hits_accepted_total", path="write_through") == 0  # not yet
+    monkeypatch.setattr(queue, "_redis_away_until", 0.0)  # Redis answers again
+    client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "url": "https://s.example/q", "_id": "0123456789abcdef"},
+               **PORTAL)
+    after = scrape(client)
+    assert moved(before, after, "farm_hits_accepted_total", path="write_through") == 1
+    assert moved(before, after, "farm_hits_accepted_total", path="queue") == 1
+    assert moved(before, after, "farm_hits_stored_total") == 1  # the one written through (the queued one waits)

@@ -305,3 +305,29 @@ def test_a_site_with_nothing_new_is_left_as_it_is_and_a_heartbeat_today_is_seen(
     with in_tenant(site):
         assert archive_run(now=noon + timedelta(hours=3)).days == [today]
     assert _summary(site, "day", today, today)["sum_visit_length"] == 240
+
+
+def test_a_mark_written_while_a_run_archives_its_day_survives_the_run(site, monkeypatch):
+    """A heartbeat stored while the run archives the day it marks: the run deletes only the marks it
+    read, so the new one is there for the next run (ingest writes a mark per batch, never skipping
+    a day marked already)."""
+    from django.db import connection as db
+
+    from analytics.tracking import store as tracking_store
+
+    noon, today = datetime(2026, 6, 1, 6, 30, tzinfo=timezone.utc), date(2026, 6, 1)
+    store(site, [hit(site, noon, _id="aaaaaaaaaaaaaaaa")])
+    real_archive_day = archive.archive_day
+
+    def archive_day_with_a_heartbeat_meanwhile(day, **options):
+        with db.cursor() as cursor:  # as ingest would, committing a batch that lengthens a visit of `day`
+            tracking_store.days_invalidate(cursor, {day})
+        return real_archive_day(day, **options)
+
+    with in_tenant(site):
+        tracking_store.days_invalidate(db.cursor(), {today})  # the mark the run reads
+        monkeypatch.setattr(archive, "archive_day", archive_day_with_a_heartbeat_meanwhile)
+        archive_run(now=noon + timedelta(hours=1))
+        monkeypatch.setattr(archive, "archive_day", real_archive_day)
+        assert list(ArchiveInvalidation.objects.values_list("day", flat=True)) == [today]
+        assert archive_run(now=noon + timedelta(hours=2)).days == [today]

@@ -43,7 +43,9 @@ def test_a_person_past_their_quota_of_sites_is_told_and_refused(client, settings
 
 
 def test_hits_past_the_months_quota_are_not_stored_and_the_owner_and_admins_hear_once(
-        client, settings, django_capture_on_commit_callbacks):
+        client, settings, django_capture_on_commit_callbacks, monkeypatch):
+    from farm.celery import app as celery_app
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # NB: the warning is a worker's task
     make_user("farmer", superuser=True, email="farmer@example.org")
     site = make_instance("busy-bee", state="publie")
     Instance.objects.filter(pk=site.pk).update(quota_hits_per_month=10)
