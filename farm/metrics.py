@@ -19,8 +19,6 @@ import redis
 from django.conf import settings
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 KEY = "farm:metrics"
@@ -53,9 +51,10 @@ _client: redis.Redis | None = None
 
 def _redis() -> redis.Redis:
     global _client
-    if _client is None:  # NB: fails fast, as the hit queue's client: counting never holds the work up
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5,
-                                       retry=Retry(NoBackoff(), 0))
+    if _client is None:  # NB: the hit queue's fail-fast client: counting never holds the work up
+        from analytics.tracking.queue import make_client
+
+        _client = make_client(settings.REDIS_URL)
     return _client
 
 

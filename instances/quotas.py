@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -63,12 +62,17 @@ class QuotaReached(InvalidRequest):
     pass
 
 
+def sites_quota(user) -> dict:
+    """The person's sites requested or live, and how many they may have (0: no limit)."""
+    return {"used": sites_used(user), "limit": sites_limit(user)}
+
+
 def site_request_check(user) -> None:
     """Refuse a new request (or a reactivation) past the person's quota of sites."""
-    limit = sites_limit(user)
-    if limit and sites_used(user) >= limit:
+    quota = sites_quota(user)
+    if quota["limit"] and quota["used"] >= quota["limit"]:
         raise QuotaReached(_("You already have %(limit)s sites, your quota: ask a farm administrator for more, or "
-                               "deactivate one you no longer need.") % {"limit": limit})
+                               "deactivate one you no longer need.") % {"limit": quota["limit"]})
 
 
 def month_of(day: date) -> date:
@@ -79,14 +83,8 @@ def site_today(instance: Instance) -> date:
     return datetime.now(ZoneInfo(instance.timezone)).date()
 
 
-def hits_this_month(instance: Instance, today: date | None = None) -> int:
-    month = month_of(today or site_today(instance))
-    return SiteMonthHits.objects.filter(instance=instance, month=month).values_list("hits", flat=True).first() or 0
-
-
-def hits_allowed(instance: Instance, month: date) -> int | None:
+def hits_allowed(instance: Instance, month: date, limits: SiteLimits) -> int | None:
     """How many more hits of `month` the site may store (None: no limit; 0: none, storage included)."""
-    limits = site_limits(instance)
     if limits.storage_bytes and (instance.schema_size_bytes or 0) >= limits.storage_bytes:
         return 0
     if not limits.hits_per_month:
@@ -95,27 +93,28 @@ def hits_allowed(instance: Instance, month: date) -> int | None:
     return max(0, limits.hits_per_month - used)
 
 
-def hits_count(instance: Instance, month: date, stored: int) -> None:
-    """Add a batch's stored hits to the month's count, and warn at 80 % and 100 % (once each)."""
+def hits_count(instance: Instance, month: date, stored: int, limits: SiteLimits) -> None:
+    """Add a batch's stored hits to the month's count (one statement), and warn at 80 % and 100 %
+    (once each)."""
     if not stored:
         return
-    with transaction.atomic():
-        row, created = SiteMonthHits.objects.get_or_create(instance=instance, month=month,
-                                                           defaults={"hits": stored})
-        if not created:
-            SiteMonthHits.objects.filter(pk=row.pk).update(hits=F("hits") + stored)
-            row.refresh_from_db()
-    limit = site_limits(instance).hits_per_month
-    for percent in WARN_AT if limit else ():
+    table = SiteMonthHits._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (instance_id, month, hits) VALUES (%s, %s, %s) "
+                       f"ON CONFLICT (instance_id, month) DO UPDATE SET hits = {table}.hits + EXCLUDED.hits "
+                       "RETURNING id, hits, warned_80_at, warned_100_at", [instance.pk, month, stored])
+        row_id, hits, *warned = cursor.fetchone()
+    limit = limits.hits_per_month
+    for percent, warned_at in zip(WARN_AT, warned) if limit else ():
         field = f"warned_{percent}_at"
-        if row.hits * 100 >= limit * percent and getattr(row, field) is None:
+        if hits * 100 >= limit * percent and warned_at is None:
             # NB: compare-and-set: of two batches crossing the mark together, one sends the email
-            if SiteMonthHits.objects.filter(pk=row.pk, **{f"{field}__isnull": True}).update(**{field: timezone.now()}):
+            if SiteMonthHits.objects.filter(pk=row_id, **{f"{field}__isnull": True}).update(**{field: timezone.now()}):
                 # NB: sent by a worker (retried while the mail server refuses): never by ingest or a
                 # tracking request, which a mail server that hangs would hold up
                 from instances.tasks import quota_warning_task
 
-                transaction.on_commit(lambda p=percent, n=row.hits: quota_warning_task.delay(instance.pk, p, n, limit),
+                transaction.on_commit(lambda p=percent, n=hits: quota_warning_task.delay(instance.pk, p, n, limit),
                                       robust=True)
 
 
@@ -130,14 +129,15 @@ def quota_warn(instance_id: int, *, percent: int, hits: int, limit: int) -> None
 
 
 def usage_many(instances: list[Instance]) -> dict[int, dict]:
-    """What the owner's pages show of each site, in two queries whatever their number: this month's
-    hits and the storage (as last measured), each with its limit (0: none)."""
-    month = month_of(timezone.now().date())  # NB: the farm's month (UTC): a few hours apart from the site's at most
-    hits = dict(SiteMonthHits.objects.filter(instance__in=instances, month=month).values_list("instance_id", "hits"))
+    """What the owner's pages show of each site, in two queries whatever their number: its hits of
+    its own local month and its storage (as last measured), each with its limit (0: none)."""
+    months = {instance.pk: month_of(site_today(instance)) for instance in instances}
+    hits = {(pk, month): n for pk, month, n in SiteMonthHits.objects.filter(
+        instance__in=instances, month__in=set(months.values())).values_list("instance_id", "month", "hits")}
     owners = {q.user_id: q for q in OwnerQuota.objects.filter(user_id__in={i.owner_id for i in instances})}
     found = {}
     for instance in instances:
         limits = site_limits(instance, owners.get(instance.owner_id))
-        found[instance.pk] = {"hits": hits.get(instance.pk, 0), "hits_limit": limits.hits_per_month,
+        found[instance.pk] = {"hits": hits.get((instance.pk, months[instance.pk]), 0), "hits_limit": limits.hits_per_month,
                               "storage_bytes": instance.schema_size_bytes, "storage_limit_bytes": limits.storage_bytes}
     return found

@@ -69,7 +69,7 @@ def my_sites(request):
         line.role = instance_role(user=request.user, instance=line.instance)
         line.url = instance_site_url(line.instance, request) if line.instance.is_live else None
         line.usage = usage[line.instance.pk]
-    context["sites_quota"] = {"used": quotas.sites_used(request.user), "limit": quotas.sites_limit(request.user)}
+    context["sites_quota"] = quotas.sites_quota(request.user)
     template = "portal/_sites_board.html" if request.headers.get("HX-Request") else "portal/my_sites.html"
     return render(request, template, context, status=400 if context["error"] else 200)
 
@@ -93,8 +93,7 @@ def request_site(request):
             messages.success(request, _("Your request for “%(slug)s” is recorded; an admin will review it.")
                              % {"slug": instance.slug})
             return redirect("my-sites")
-    sites_quota = {"used": quotas.sites_used(request.user), "limit": quotas.sites_limit(request.user)}
-    return render(request, "portal/request_site.html", {"form": form, "sites_quota": sites_quota},
+    return render(request, "portal/request_site.html", {"form": form, "sites_quota": quotas.sites_quota(request.user)},
                   status=400 if form.errors else 200)
 
 

@@ -134,8 +134,9 @@ def _store(tenant, tenant_id: int, hits: list[Hit]) -> int:
     zone, by_month, stored = ZoneInfo(tenant.timezone), defaultdict(list), 0
     for hit in hits:
         by_month[quotas.month_of(hit.at.astimezone(zone).date())].append(hit)
+    limits = quotas.site_limits(tenant)
     for month, of_month in sorted(by_month.items()):
-        allowed = quotas.hits_allowed(tenant, month)
+        allowed = quotas.hits_allowed(tenant, month, limits)
         if allowed is not None and allowed < len(of_month):
             logger.info("site %s is over its quota: %d hit(s) of %s not stored", tenant.slug, len(of_month) - allowed,
                         month.strftime("%Y-%m"))
@@ -143,7 +144,7 @@ def _store(tenant, tenant_id: int, hits: list[Hit]) -> int:
         if of_month:
             with in_tenant(tenant):
                 count = ingest_site_hits(tenant, of_month)
-            quotas.hits_count(tenant, month, count)
+            quotas.hits_count(tenant, month, count, limits)
             stored += count
     return stored
 
