@@ -33,6 +33,8 @@ DEFAULTS = {
     # keep totals and the last run's summary, the history only its last hours)
     "FARM_CRON_RUNNER_BATCH": 500,
     "FARM_CRON_MINUTE_HISTORY_HOURS": 2,
+    # farm.cron: days of the ticks' minute samples kept (the farm console charts the last 24 hours)
+    "FARM_CRON_SAMPLE_DAYS": 7,
     # farm.cron's view of tenants: what makes one live, and where its timezone is
     "FARM_CRON_LIVE_TENANT": {"status": "publie", "schema_state": "ready"},
     "FARM_CRON_TENANT_TIMEZONE_FIELD": "timezone",

@@ -110,6 +110,16 @@ def _stored() -> dict[str, float]:
     return {field.decode(): float(value) for field, value in _redis().hgetall(KEY).items()}
 
 
+def counters() -> dict[str, float] | None:
+    """Every counter's cumulative value, by field (`name|label=value`); None when Redis does not answer."""
+    try:
+        stored = _stored()
+    except redis.RedisError:
+        return None
+    return {field: value for field, value in stored.items()
+            if CATALOGUE.get(field.partition("|")[0], Metric("", "")).kind == "counter"}
+
+
 def _counter_families(stored: dict[str, float]):
     for name, metric in CATALOGUE.items():
         if metric.kind != "counter":

@@ -5,6 +5,7 @@ from django.urls import include, path
 from analytics.api.views import api, api_or
 from analytics.tracking.optout import opt_out
 from analytics.tracking.views import track, tracker_script
+from farm.console import console
 from farm.health import healthz, metrics
 from instances import views
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("index.php", api, name="api"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("admin/console/", admin.site.admin_view(console), name="farm-console"),
     path("admin/", admin.site.urls),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),

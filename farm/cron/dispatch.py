@@ -21,6 +21,7 @@ from farm import metrics
 from farm.conf import farm_setting
 from farm.cron.models import TaskRun
 from farm.cron.periods import Schedule, boundaries_between, current_boundary, next_boundary
+from farm.cron.samples import tick_sample_record
 from farm.cron.tenants import live_sql, tenant_table, timezone_field, zone
 
 LAST_TICK_KEY = "cron:last-tick"
@@ -215,6 +216,7 @@ def tick(*, now=None, filters: dict | None = None, wake: bool = True) -> TickRes
         result.wakeups += hand_over(result.handed)
     if not filters:
         cache.set(LAST_TICK_KEY, timezone.now().timestamp(), timeout=None)
+        tick_sample_record(now=now, due=result.due, dispatched=result.queued, missed=result.missed)
     metrics.counts([("farm_super_cron_ticks_total", 0 if filters else 1, {}), ("farm_runs_due_total", result.due, {}),
                     ("farm_runs_dispatched_total", result.queued, {}), ("farm_runs_missed_total", result.missed, {})])
     result.seconds = time.perf_counter() - started

@@ -110,3 +110,27 @@ class TaskRun(models.Model):
 
     def __str__(self):
         return f"{self.task.name} {self.period_key} {self.status}"
+
+
+class TickSample(models.Model):
+    """What the full super cron ticks of one minute saw, for the farm console's 24-hour charts.
+
+    One row a minute (a second tick in the same minute, from a racing Beat, adds to it): a day is
+    1,440 small rows whatever the farm's size. `counters` copies the metrics' cumulative counters at
+    that tick (farm.metrics), so runs failed and hits stored in a minute are the increase between two
+    rows, as Prometheus's increase() reads them; null when Redis did not answer, like `hits_queued`.
+    """
+
+    at = models.DateTimeField(unique=True, help_text="The tick's minute.")
+    ticks = models.PositiveSmallIntegerField(default=1)
+    due = models.PositiveIntegerField(default=0)
+    dispatched = models.PositiveIntegerField(default=0)
+    missed = models.PositiveIntegerField(default=0)
+    runs_queued = models.PositiveIntegerField(default=0, help_text="The run queue right after the tick.")
+    runs_running = models.PositiveIntegerField(default=0)
+    hits_queued = models.PositiveIntegerField(null=True, blank=True, help_text="The hit queue's depth.")
+    ingest_lag_seconds = models.FloatField(null=True, blank=True)
+    counters = models.JSONField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M}: {self.dispatched} dispatched"

@@ -92,7 +92,7 @@ def test_every_page_has_the_policy_and_nothing_it_would_refuse(client, site):
                                             hour=6, reports=["VisitsSummary.get"])
     pages = {**{("portal", path): page for path, page in _crawl(
                  client, PORTAL, ["/", "/sites/", "/sites/request/", "/tokens/", f"/sites/{site.slug}/members/",
-                                  "/admin/", "/admin/django_celery_beat/periodictask/"], most=70).items()},
+                                  "/admin/", "/admin/console/", "/admin/django_celery_beat/periodictask/"], most=70).items()},
              **{("site", path): page for path, page in _crawl(
                  client, SITE, ["/", "/settings/", "/tasks/", "/tracking-code/", "/privacy/", "/email-reports/",
                                 "/media/", "/optout/", f"/email-reports/{report.pk}/preview/"], most=70).items()}}
@@ -100,7 +100,7 @@ def test_every_page_has_the_policy_and_nothing_it_would_refuse(client, site):
     pages |= {("portal", path): page for path, page in _crawl(
         client, PORTAL, ["/accounts/login/", "/accounts/signup/", "/accounts/password_reset/"], most=5).items()}
     kinds = {path for _where, path in pages}
-    assert {"/", "/admin/", "/settings/", "/privacy/", "/email-reports/", "/optout/", "/accounts/login/"} <= kinds
+    assert {"/", "/admin/", "/admin/console/", "/settings/", "/privacy/", "/email-reports/", "/optout/", "/accounts/login/"} <= kinds
     assert any(path.startswith("/report/") for path in kinds) and any(path.startswith("/reports/") for path in kinds)
     assert any(re.match(r"^/admin/django_celery_beat/periodictask/\d+/change/$", path) for path in kinds)
     assert len(pages) > 40, sorted(kinds)
