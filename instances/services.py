@@ -7,6 +7,7 @@ Admin actions, portal views and the CLI all call these.
 import logging
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,6 +70,15 @@ def _notify_owner(instance: Instance, action: str, reason: str) -> None:
     transaction.on_commit(lambda: notifications.notify_owner(instance, action=action, reason=reason), robust=True)
 
 
+def _field_check(model, field: str, value) -> None:
+    """The model field's own validation (length, URL form…) as a refusal the caller can show: the
+    CLI and the API reach the services without a form in front of them."""
+    try:
+        model._meta.get_field(field).clean(value, None)
+    except ValidationError as exc:
+        raise InvalidRequest(f"{model._meta.get_field(field).verbose_name}: {' '.join(exc.messages)}") from None
+
+
 @transaction.atomic
 def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url: str = "",
                      timezone_name: str = "UTC") -> Instance:
@@ -81,6 +91,10 @@ def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url
     name = (name or "").strip()
     if not name:
         raise InvalidRequest(_("Please give the site a name."))
+    _field_check(Instance, "name", name)
+    _field_check(Instance, "purpose", purpose)
+    if main_url:
+        _field_check(Instance, "main_url", main_url)
     quotas.site_request_check(owner)
     existing = Instance.objects.select_for_update().filter(slug=slug).first()
     if existing is None and schema_exists(schema_name_for(slug)):

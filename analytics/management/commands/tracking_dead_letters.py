@@ -4,6 +4,7 @@ A hit lands there when it cannot be stored (its site was deactivated after the h
 or the ingester failed on it); it keeps the hit and the reason. Once the cause is fixed, `replay`
 queues the hits again; `discard` drops them for good.
 """
+import re
 from datetime import datetime, timezone
 
 from django.core.management.base import BaseCommand, CommandError
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from analytics.tracking import queue
 
+STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")  # a Redis stream entry id, as `list` shows them
 
 class Command(BaseCommand):
     help = "List, replay or discard the tracking hits the ingest workers set aside (the dead-letter stream)."
@@ -31,6 +33,10 @@ class Command(BaseCommand):
             return self._list(queue.dead_letters(limit=limit), site)
         if bool(ids) == bool(all):
             raise CommandError(f"{action}: give entry ids (see `tracking_dead_letters list`) or --all, not both.")
+        malformed = [entry for entry in ids if not STREAM_ID.fullmatch(entry)]
+        if malformed:
+            raise CommandError(f"not entry ids (they look like 1764590400000-0; see `tracking_dead_letters list`): "
+                               + ", ".join(malformed[:10]))
         if all:
             ids = [letter["id"] for letter in queue.dead_letters(limit=10_000_000)
                    if site is None or letter["site"] == site]

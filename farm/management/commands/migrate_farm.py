@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from instances.fleet_migrations import fleet_migrate, schemas_pending
@@ -28,6 +28,21 @@ class Command(BaseCommand):
         parser.add_argument("--log", help="also append a line per schema to this file")
 
     def handle(self, *args, **options):
+        if options["jobs"] < 1:
+            raise CommandError("--jobs must be at least 1.")
+        if options["canary"] < 0:
+            raise CommandError("--canary must be 0 or more (0: no canary).")
+        try:  # NB: opened before anything runs: a wrong path is said at once, not after the migrations
+            log = open(options["log"], "a", encoding="utf-8") if options["log"] else None  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"cannot write the log {options['log']}: {exc.strerror}") from None
+        try:
+            self._run(options, log)
+        finally:
+            if log:
+                log.close()
+
+    def _run(self, options, log):
         started = time.monotonic()
         pending = schemas_pending()
         if options["check"]:
@@ -39,7 +54,6 @@ class Command(BaseCommand):
         if not pending:
             self.stdout.write(f"nothing to migrate (checked in {time.monotonic() - started:.2f} s)")
             return
-        log = open(options["log"], "a", encoding="utf-8") if options["log"] else None  # noqa: SIM115
         columns = (TextColumn("migrating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, disable=not sys.stdout.isatty()) as progress:
             bar = progress.add_task("migrating", total=len(pending))
@@ -52,8 +66,6 @@ class Command(BaseCommand):
                     log.flush()
                 progress.advance(bar)
             run = fleet_migrate(list(pending), jobs=options["jobs"], canary=options["canary"], on_done=done)
-        if log:
-            log.close()
         self.stdout.write(f"{len(run.migrated)} schema(s) migrated, {len(run.failed)} failed in "
                           f"{time.monotonic() - started:.1f} s")
         if run.stopped:

@@ -13,8 +13,9 @@ class Command(BaseCommand):
             "tasks now as forced runs, which neither consume nor shift their period.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--instance", metavar="SLUG", help="only this site's tasks")
-        parser.add_argument("--farm", action="store_true", help="only farm-level tasks")
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("--instance", metavar="SLUG", help="only this site's tasks")
+        where.add_argument("--farm", action="store_true", help="only farm-level tasks")
         parser.add_argument("--task", metavar="NAME", help="dotted name of the task function")
         parser.add_argument("--param", metavar="P", help="only the task with this parameter")
         parser.add_argument("--force", action="store_true", help="run now even if not due")

@@ -13,8 +13,9 @@ class Command(BaseCommand):
     help = "Show the timetable: task, param, schedule, priority, next run, last status, duration, failures."
 
     def add_arguments(self, parser):
-        parser.add_argument("--instance", metavar="SLUG", help="only this site")
-        parser.add_argument("--farm", action="store_true", help="only farm-level tasks")
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument("--instance", metavar="SLUG", help="only this site")
+        where.add_argument("--farm", action="store_true", help="only farm-level tasks")
 
     def handle(self, *args, **options):
         instance_id = None
