@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install bench clean
+.PHONY: up test install bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/farm with-services -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The reliability suite's long version (tests/reliability, docs/reliability.md); make test runs its short one.
+reliability: $(STAMP)
+	FARM_RELIABILITY=long $(BIN)/farm with-services -- $(BIN)/python -m pytest tests/reliability -p no:randomly -s $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/farm with-services -- $(BIN)/python bench/provisioning.py
