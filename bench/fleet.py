@@ -18,10 +18,25 @@ after checking the free disk. At each checkpoint (100, 1,000, 5,000, 10,000 by d
 - disk: the database's size per site; and memory: this process's RSS and its PostgreSQL
   backend's after touching `--sample` sites on one connection, then after closing it.
 
-    .venv/bin/python bench/fleet.py [--sites 10000] [--checkpoints 100,1000,5000,10000] [--sample 200]
+Then, on the whole farm, the farm as `make up` runs it, live for `--live` minutes: its Celery
+worker (2 processes), the sites' cron-URL worker (16 threads) and Celery Beat, started with
+make up's own command lines (farm/cli.py), `--cron-urls` of the sites calling a loopback HTTP
+server every minute. Each run's lag (its period boundary → its start) is read from the run history,
+p50/p99/max by task; runs never started by the end count with their wait so far. The RSS of the
+web server's and the worker's processes is read before and after they touched 1,000 sites.
+
+    .venv/bin/python bench/fleet.py [--sites 10000] [--checkpoints 100,1000,5000,10000] [--sample 200] \
+        [--live 5] [--cron-urls 0.1]
 """
 import argparse
+import os
 import random
+import signal
+import subprocess
+import tempfile
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import resource
 import shutil
 import statistics
@@ -52,6 +67,8 @@ def main() -> int:
     parser.add_argument("--checkpoints", default="100,1000,5000,10000")
     parser.add_argument("--sample", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument("--live", type=float, default=5, help="minutes of the live farm at the end (0: none)")
+    parser.add_argument("--cron-urls", type=float, default=0.1, help="share of the sites with a cron URL")
     args = parser.parse_args()
     checkpoints = sorted({int(n) for n in args.checkpoints.split(",") if int(n) <= args.sites} | {args.sites})
 
@@ -62,7 +79,8 @@ def main() -> int:
     if free < need:
         print(f"{free:.1f} GB free on /, {need:.1f} GB needed for {args.sites:,} sites: not started")
         return 1
-    django_in_own_database("fleet", DEBUG="0", CELERY_TASK_ALWAYS_EAGER="1", LOG_LEVEL="WARNING")
+    django_in_own_database("fleet", DEBUG="0", CELERY_TASK_ALWAYS_EAGER="1", LOG_LEVEL="WARNING",
+                           FARM_CRON_URL_ALLOW="127.0.0.0/8")
     from django.core import mail
     from django.core.management import call_command
     from django.db import connection
@@ -131,6 +149,8 @@ def main() -> int:
             console.print(f"  after closing the connection: backend {_backend_mb(connection):.0f} MB")
             _tick(console, dispatch, execution, ScheduledTask, TaskRun, timezone, sample, n)
             progress.start()
+    if args.live:
+        _live(console, args, made)
     if not args.keep:
         connection.close()
         recreate_database(database_url("fleet"))  # NB: dropped and made empty: the disk is given back
@@ -167,6 +187,135 @@ def _tick(console, dispatch, execution, ScheduledTask, TaskRun, timezone, sample
                   f"{MAKE_UP_CONCURRENCY} processes (lag p99 under a minute while this stays under 60 s); all "
                   f"{result.queued:,} runs due at once: {per_run * result.queued / MAKE_UP_CONCURRENCY:.0f} s")
     TaskRun.objects.all().delete()
+
+
+def _tree_rss_mb(pid: int) -> list[float]:
+    """RSS of a process and of each of its descendants (MB), read from /proc."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(next(line for line in (entry / "status").read_text().splitlines()
+                                                    if line.startswith("PPid:")).split()[1])
+            except (OSError, StopIteration):
+                continue
+    tree, found = [pid], True
+    while found:
+        found = [child for child, parent in parents.items() if parent in tree and child not in tree]
+        tree += found
+    sizes = []
+    for member in tree:
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        sizes.append(int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024)
+    return sizes
+
+
+def _mbs(sizes: list[float]) -> str:
+    return "/".join(f"{size:.0f}" for size in sizes) + " MB"
+
+
+class _CronTarget(BaseHTTPRequestHandler):
+    """The sites' cron URLs: a loopback server answering 200 at once, counting the calls."""
+
+    calls = 0
+
+    def do_GET(self):
+        type(self).calls += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def _live(console, args, made: list[int]) -> None:
+    """The farm as `make up` runs it, for `--live` minutes: lag of every run, and processes' RSS."""
+    from celery import current_app
+    from django.conf import settings
+    from django.utils import timezone
+
+    from farm.cli import _programs
+    from farm.cron.models import TaskRun
+    from instances.models import Instance
+    from instances.site_cron import instance_cron_url_set
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CronTarget)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with_url = random.sample(made, int(len(made) * args.cron_urls))
+    for site in Instance.objects.filter(pk__in=with_url):
+        instance_cron_url_set(instance=site, url=f"http://127.0.0.1:{server.server_port}/cron/{site.slug}")
+    TaskRun.objects.all().delete()
+    current_app.control.purge()
+    state = Path(tempfile.mkdtemp(prefix="fleet-live-"))
+    env = {**os.environ, "FARM_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1"}
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    port = "8765"
+    programs = _programs(env, host="127.0.0.1", port=port)
+    processes = {name: subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True,
+                                        stdout=open(state / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+                 for name, argv in programs.items()}
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (len(_tree_rss_mb(processes["worker"].pid)) < 1 + MAKE_UP_CONCURRENCY
+                                               or len(_tree_rss_mb(processes["web"].pid)) < 3):
+            time.sleep(1)  # the processes start: granian's 2 workers, Celery's pool
+        time.sleep(5)
+        web_before = _tree_rss_mb(processes["web"].pid)
+        slugs = list(Instance.objects.filter(pk__in=random.sample(made, min(1000, len(made))))
+                     .values_list("slug", flat=True))
+        for slug in slugs:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/matomo.js",
+                                             headers={"Host": f"{slug}.{settings.FARM_DOMAIN}"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+        web_after = _tree_rss_mb(processes["web"].pid)
+        worker_before = _tree_rss_mb(processes["worker"].pid)
+        start = timezone.now()
+        console.print(f"\n[bold]The farm live[/bold] ({len(made):,} sites, {len(with_url):,} with a cron URL every "
+                      f"minute), {args.live:g} minutes from {start:%H:%M:%S} UTC")
+        time.sleep(args.live * 60)
+        end = timezone.now()
+        os.killpg(processes["beat"].pid, signal.SIGTERM)  # no more ticks: what is due is drained
+        deadline = time.monotonic() + 300
+        window = TaskRun.objects.filter(forced=False, scheduled_for__gte=start, scheduled_for__lt=end)
+        while window.filter(status__in=["queued", "running"]).exists() and time.monotonic() < deadline:
+            time.sleep(2)
+        worker_after = _tree_rss_mb(processes["worker"].pid)
+        waited = timezone.now()
+        by_task: dict[str, list[float]] = {}
+        late = 0
+        for name, scheduled, started in window.values_list("task__name", "scheduled_for", "started_at"):
+            late += started is None
+            by_task.setdefault(name.rsplit(".", 1)[-1], []).append(((started or waited) - scheduled).total_seconds())
+        every = sorted(lag for lags in by_task.values() for lag in lags)
+        for name, lags in sorted(by_task.items()) + [("all runs", every)]:
+            lags.sort()
+            console.print(f"  {name:<24} {len(lags):>6} runs  lag p50 {statistics.median(lags):6.1f} s  "
+                          f"p99 {lags[int(len(lags) * 0.99)]:6.1f} s  max {lags[-1]:6.1f} s")
+        console.print(f"  lag p99 {every[int(len(every) * 0.99)]:.1f} s (goal ≤ 60 s); not started by the end: {late}; "
+                      f"cron URLs called: {_CronTarget.calls:,}")
+        console.print(f"  web (granian: main, workers) RSS before {_mbs(web_before)}, after requests on "
+                      f"{len(slugs)} sites' hosts {_mbs(web_after)}")
+        touched = window.exclude(task__name__endswith="site_cron_call").values("task__instance").distinct().count()
+        console.print(f"  Celery worker (main, pool) RSS before {_mbs(worker_before)}, after {args.live:g} minutes "
+                      f"and runs in {touched:,} sites {_mbs(worker_after)}")
+    finally:
+        for process in processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        server.shutdown()
 
 
 if __name__ == "__main__":
