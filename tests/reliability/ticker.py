@@ -1,5 +1,6 @@
 """A racing "Beat" for the exactly-once test: a process of its own that ticks the given hours in
-order (filtered to one task), as the super cron would each minute, waking workers each time.
+order (filtered to one task), as the super cron would each minute, waking workers each time, and
+then sending every wake-up a second time (a message delivered twice).
 
 Two Beats tick the same minute, each on its own clock: after each hour, a ticker waits until all
 `BEATS` tickers have ticked it (a counter in Redis), as two Beat processes both fire at 14:01, then
@@ -25,7 +26,8 @@ def main() -> None:
     start, hours, name = datetime.fromisoformat(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     beats, key = int(sys.argv[4]), sys.argv[5]
     for hour in range(hours):
-        dispatch.tick(now=start + timedelta(hours=hour, minutes=1), filters={"name": name})
+        result = dispatch.tick(now=start + timedelta(hours=hour, minutes=1), filters={"name": name})
+        dispatch.wake_workers(result.queued)  # every wake-up delivered twice
         cache.add(f"{key}:{hour}", 0, timeout=3600)
         cache.incr(f"{key}:{hour}")
         deadline = time.monotonic() + 120
