@@ -35,6 +35,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import uuid
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import resource
@@ -149,11 +150,13 @@ def main() -> int:
             console.print(f"  after closing the connection: backend {_backend_mb(connection):.0f} MB")
             _tick(console, dispatch, execution, ScheduledTask, TaskRun, timezone, sample, n)
             progress.start()
-    if args.live:
-        _live(console, args, made)
-    if not args.keep:
-        connection.close()
-        recreate_database(database_url("fleet"))  # NB: dropped and made empty: the disk is given back
+    try:
+        if args.live:
+            _live(console, args, made)
+    finally:
+        if not args.keep:
+            connection.close()
+            recreate_database(database_url("fleet"))  # NB: dropped and made empty: the disk is given back
     return 0
 
 
@@ -235,11 +238,11 @@ class _CronTarget(BaseHTTPRequestHandler):
 
 def _live(console, args, made: list[int]) -> None:
     """The farm as `make up` runs it, for `--live` minutes: lag of every run, and processes' RSS."""
-    from celery import current_app
     from django.conf import settings
     from django.utils import timezone
 
     from farm.cli import _programs
+    from farm.embedded import _free_port
     from farm.cron.models import TaskRun
     from instances.models import Instance
     from instances.site_cron import instance_cron_url_set
@@ -250,15 +253,18 @@ def _live(console, args, made: list[int]) -> None:
     for site in Instance.objects.filter(pk__in=with_url):
         instance_cron_url_set(instance=site, url=f"http://127.0.0.1:{server.server_port}/cron/{site.slug}")
     TaskRun.objects.all().delete()
-    current_app.control.purge()
     state = Path(tempfile.mkdtemp(prefix="fleet-live-"))
-    env = {**os.environ, "FARM_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1"}
+    # NB: queues and stream of their own: a farm on the same Redis neither takes nor loses messages
+    tag = f"fleet-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "FARM_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1", "FARM_CELERY_QUEUE": tag,
+           "FARM_INGEST_QUEUE": f"{tag}-ingest", "FARM_SITE_CRON_QUEUE": f"{tag}-site-cron",
+           "FARM_HITS_STREAM": f"{tag}:hits", "FARM_METRICS_KEY": f"{tag}:metrics"}
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
-    port = "8765"
+    port = str(_free_port())
     programs = _programs(env, host="127.0.0.1", port=port)
-    processes = {name: subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True,
-                                        stdout=open(state / f"{name}.log", "w"), stderr=subprocess.STDOUT)
-                 for name, argv in programs.items()}
+    logs = {name: open(state / f"{name}.log", "w") for name in programs}  # noqa: SIM115
+    processes = {name: subprocess.Popen(argv, env=env, cwd=ROOT, start_new_session=True, stdout=logs[name],
+                                        stderr=subprocess.STDOUT) for name, argv in programs.items()}
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and (len(_tree_rss_mb(processes["worker"].pid)) < 1 + MAKE_UP_CONCURRENCY
@@ -293,6 +299,9 @@ def _live(console, args, made: list[int]) -> None:
             late += started is None
             by_task.setdefault(name.rsplit(".", 1)[-1], []).append(((started or waited) - scheduled).total_seconds())
         every = sorted(lag for lags in by_task.values() for lag in lags)
+        if not every:
+            console.print("  no run was due in the window: nothing to measure (did Beat start?)")
+            return
         for name, lags in sorted(by_task.items()) + [("all runs", every)]:
             lags.sort()
             console.print(f"  {name:<24} {len(lags):>6} runs  lag p50 {statistics.median(lags):6.1f} s  "
@@ -316,6 +325,9 @@ def _live(console, args, made: list[int]) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         server.shutdown()
+        for log in logs.values():
+            log.close()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def _programs(env: dict, *, host: str, port: str) -> dict[str, list[str]]:
         # NB: without gossip (worker-to-worker events, which the farm does not use): after a broker
         # outage its restart fails noisily, and every bootstep less is one thing less to reconnect.
         "worker": [python, "-m", "celery", "-A", "farm", "worker", "--loglevel", "INFO", "--concurrency", "2",
-                   "--without-gossip", "-Q", f"celery,{env.get('FARM_INGEST_QUEUE', 'ingest')}"],
+                   "--without-gossip", "-Q",
+                   f"{env.get('FARM_CELERY_QUEUE', 'celery')},{env.get('FARM_INGEST_QUEUE', 'ingest')}"],
         # Sites' cron URLs (instances.site_cron): each message is a batch of 500 calls made on the
         # process's one event loop; a thread waits for its batch, which lasts as long as its slowest
         # site (up to the 10 s timeout), so 16 threads keep a minute of 10,000 sites in flight at

@@ -52,6 +52,7 @@ DEFAULTS = {
     # Tracking: inactivity that ends a visit; the hit stream; when a dead worker's entries are reclaimed
     "FARM_VISIT_TIMEOUT_MINUTES": 30,
     "FARM_HITS_STREAM": "farm:hits",
+    "FARM_METRICS_KEY": "farm:metrics",
     "FARM_INGEST_RECLAIM_MS": 60_000,
     # Days a parsed user agent stays in the farm's cache (analytics.tracking.agents); it is parsed
     # again when it comes back after that.

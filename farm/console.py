@@ -8,17 +8,20 @@ counters for runs failed and hits stored.
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import redis
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Count, Sum
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, Sum
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from farm.cron.models import ScheduledTask, TaskRun
+from farm.cron.models import ScheduledTask, TickSample
 from farm.cron.samples import buckets
+from farm.cron.selectors import runs_waiting
+from farm.queues import queues_now
 from instances.models import Instance, SchemaState, SiteMonthHits, Status
+from instances.selectors import sites_by_state
 from instances.site_cron import TASK_NAME as SITE_CRON
 
 HOURS = 24
@@ -32,7 +35,7 @@ def _sites() -> dict:
     and the sites whose provisioning failed."""
     by_status = {status: 0 for status in Status.values}
     ready = 0
-    for row in Instance.objects.values("status", "schema_state").annotate(n=Count("id")).order_by():
+    for row in sites_by_state():
         by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
         ready += row["n"] if row["status"] == Status.PUBLIE and row["schema_state"] == SchemaState.READY else 0
     failed = list(Instance.objects.filter(schema_state=SchemaState.FAILED).order_by("-updated_at")
@@ -43,20 +46,22 @@ def _sites() -> dict:
             "failed": failed}
 
 
-def _queues(now: datetime) -> dict:
-    """The hit queue (None where Redis does not answer), the run queue and the super cron's last tick."""
-    from analytics.tracking import queue
-    from farm.cron.dispatch import last_tick_age
+def _queues() -> dict:
+    """The hit queue and the last tick (None each where Redis does not answer), and the run queue."""
+    queued, running = runs_waiting()
+    return {**(queues_now() or dict.fromkeys(("hits_queued", "hits_dead", "ingest_lag_seconds", "tick_age_seconds"))),
+            "runs_queued": queued, "runs_running": running}
 
-    try:
-        depth, lag, tick_age = queue.queue_depth(), queue.ingest_lag_seconds(), last_tick_age(now)
-    except redis.RedisError:
-        depth, lag, tick_age = {"queued": None, "dead": None}, None, None
-    runs = TaskRun.objects.filter(status__in=["queued", "running"]).values("status").annotate(n=Count("id")).order_by()
-    by_status = {row["status"]: row["n"] for row in runs}
-    return {"hits_queued": depth["queued"], "hits_dead": depth["dead"], "ingest_lag_seconds": lag,
-            "tick_age_seconds": tick_age, "runs_queued": by_status.get("queued", 0),
-            "runs_running": by_status.get("running", 0)}
+
+def _month_hits(now: datetime) -> int:
+    """Hits stored this month: each site's row of its own current month (sites count hits by their
+    local month, instances.quotas), so a site behind UTC is not left out on the 1st."""
+    months = Q()
+    for zone in Instance.objects.order_by().values_list("timezone", flat=True).distinct():
+        months |= Q(instance__timezone=zone, month=now.astimezone(ZoneInfo(zone)).date().replace(day=1))
+    if not months:
+        return 0
+    return SiteMonthHits.objects.filter(months).aggregate(hits=Sum("hits"))["hits"] or 0
 
 
 def _charts(stretches, zone: ZoneInfo) -> list[dict]:
@@ -90,17 +95,22 @@ def console_figures(now: datetime | None = None) -> dict:
     stretches = buckets(since=since, until=until, minutes=STEP_MINUTES)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     today = buckets(since=midnight, until=until, minutes=HOURS * 60)
-    month = SiteMonthHits.objects.filter(month=local.date().replace(day=1)).aggregate(hits=Sum("hits"))["hits"]
+    minute = now.replace(second=0, microsecond=0)
+    # the window's minutes before this one (its tick may not have run yet), and those with a tick:
+    # racing Beats tick a minute twice, which only the count of ticks shows
+    ticked = TickSample.objects.filter(at__gte=since, at__lt=minute).aggregate(minutes=Count("id"),
+                                                                              ticks=Sum("ticks"))
     site_cron = ScheduledTask.objects.filter(name=SITE_CRON, instance__isnull=False,
                                              enabled=True, live=True, consecutive_failures__gt=0)
     return {
         "now": now,
         "sites": _sites(),
-        "queues": _queues(now),
-        "day": {"ticks": sum(s.ticks for s in stretches), "expected_ticks": int((now - since).total_seconds() // 60),
+        "queues": _queues(),
+        "day": {"minutes_ticked": ticked["minutes"], "ticks": ticked["ticks"] or 0,
+                "minutes": int((minute - since).total_seconds() // 60),
                 "dispatched": sum(s.dispatched for s in stretches), "failed": sum(s.failed for s in stretches),
                 "missed": sum(s.missed for s in stretches)},
-        "hits": {"today": sum(s.hits_stored for s in today), "month": month or 0},
+        "hits": {"today": sum(s.hits_stored for s in today), "month": _month_hits(now)},
         "largest": list(Instance.objects.filter(schema_size_bytes__isnull=False).order_by("-schema_size_bytes")
                         .only("id", "name", "slug", "schema_size_bytes", "schema_size_measured_at")[:LARGEST]),
         "cron_failing": list(site_cron.select_related("instance").order_by("-consecutive_failures")[:CRON_URL_FAILURES]),
@@ -110,6 +120,9 @@ def console_figures(now: datetime | None = None) -> dict:
 
 
 def console(request):
-    """The page (wrapped by admin.site.admin_view in the URLs: staff only, like the rest of the admin)."""
+    """The page (wrapped by admin.site.admin_view in the URLs: staff only, like the rest of the admin),
+    for staff who may see the sites: it names every site of the farm."""
+    if not request.user.has_perm("instances.view_instance"):
+        raise PermissionDenied
     context = {**admin.site.each_context(request), "title": _("Farm console"), **console_figures()}
     return render(request, "admin/farm_console.html", context)

@@ -1,6 +1,6 @@
 """The farm's Prometheus metrics, added up over every web and worker process, on every node.
 
-Counters and histograms live in one Redis hash (KEY): each process adds to it where the event
+Counters and histograms live in one Redis hash (FARM_METRICS_KEY): each process adds to it where the event
 happens, in the round trip it makes anyway when there is one (the door's XADD, ingest's
 acknowledgement) — so the numbers of a dozen granian and Celery processes add up without a
 multiprocess directory on each machine. Counting is best effort: while Redis is down an event is
@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from prometheus_client import CollectorRegistry
+
+from farm.conf import farm_setting
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 logger = logging.getLogger(__name__)
-KEY = "farm:metrics"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ CATALOGUE = {
 _client: redis.Redis | None = None
 
 
+def _key() -> str:
+    return farm_setting("FARM_METRICS_KEY")
+
+
 def _redis() -> redis.Redis:
     global _client
     if _client is None:  # NB: the hit queue's fail-fast client: counting never holds the work up
@@ -66,7 +71,7 @@ def _field(name: str, labels: dict) -> str:
 
 def add_to(pipe, name: str, amount: float = 1, **labels) -> None:
     """Count into a pipeline the caller sends anyway (same round trip)."""
-    pipe.hincrbyfloat(KEY, _field(name, labels), amount)
+    pipe.hincrbyfloat(_key(), _field(name, labels), amount)
 
 
 def count(name: str, amount: float = 1, **labels) -> None:
@@ -99,15 +104,15 @@ def observe(name: str, *values: float) -> None:
     try:
         pipe = _redis().pipeline(transaction=False)
         for bound, n in by_bound.items():
-            pipe.hincrbyfloat(KEY, f"{name}|le={bound}", n)
-        pipe.hincrbyfloat(KEY, f"{name}|sum", sum(values))
+            pipe.hincrbyfloat(_key(), f"{name}|le={bound}", n)
+        pipe.hincrbyfloat(_key(), f"{name}|sum", sum(values))
         pipe.execute()
     except redis.RedisError as exc:
         logger.info("metrics not counted (Redis: %s)", exc)
 
 
 def _stored() -> dict[str, float]:
-    return {field.decode(): float(value) for field, value in _redis().hgetall(KEY).items()}
+    return {field.decode(): float(value) for field, value in _redis().hgetall(_key()).items()}
 
 
 def counters() -> dict[str, float] | None:
@@ -148,31 +153,29 @@ def _histogram_families(stored: dict[str, float]):
 def _gauge_families():
     """What is true at the moment of the scrape (each one left out when its source does not answer)."""
     from django.db import DatabaseError
-    from django.db.models import Count
 
-    from analytics.tracking import queue
-    from farm.cron.dispatch import last_tick_age
-    from instances.models import Instance
+    from farm.queues import queues_now
+    from instances.selectors import sites_by_state
 
     sites = GaugeMetricFamily("farm_sites", "Sites by status and schema state.", labels=("status", "schema_state"))
     try:
-        for row in Instance.objects.values("status", "schema_state").annotate(n=Count("id")).order_by():
+        for row in sites_by_state():
             sites.add_metric([row["status"], row["schema_state"]], row["n"])
         yield sites
     except DatabaseError:  # NB: the scrape still answers; /healthz says the database is down
         pass
-    try:
-        depth, lag, age = queue.queue_depth(), queue.ingest_lag_seconds(), last_tick_age()
-    except redis.RedisError:
+    queues = queues_now()
+    if queues is None:
         return
     hits = GaugeMetricFamily("farm_ingest_queue_hits", "Hits waiting in the queue, and set aside.", labels=("queue",))
-    hits.add_metric(["queued"], depth["queued"])
-    hits.add_metric(["dead"], depth["dead"])
+    hits.add_metric(["queued"], queues["hits_queued"])
+    hits.add_metric(["dead"], queues["hits_dead"])
     yield hits
-    yield GaugeMetricFamily("farm_ingest_lag_seconds", "How long the oldest queued hit has waited.", value=lag)
-    if age is not None:
+    yield GaugeMetricFamily("farm_ingest_lag_seconds", "How long the oldest queued hit has waited.",
+                            value=queues["ingest_lag_seconds"])
+    if queues["tick_age_seconds"] is not None:
         yield GaugeMetricFamily("farm_super_cron_last_tick_age_seconds", "Seconds since the last full tick.",
-                                value=age)
+                                value=queues["tick_age_seconds"])
 
 
 def registry():

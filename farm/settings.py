@@ -139,6 +139,7 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Hits are ingested by workers of their own queue (`celery worker -Q ingest`).
 FARM_INGEST_QUEUE = os.environ.get("FARM_INGEST_QUEUE", "ingest")
 FARM_HITS_STREAM = os.environ.get("FARM_HITS_STREAM", "farm:hits")
+FARM_METRICS_KEY = os.environ.get("FARM_METRICS_KEY", "farm:metrics")  # farm.metrics' Redis hash
 # Sites' cron URLs are called by a worker of their own queue (`celery worker -Q site_cron --pool threads`).
 FARM_SITE_CRON_QUEUE = os.environ.get("FARM_SITE_CRON_QUEUE", "site_cron")
 CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": FARM_INGEST_QUEUE},

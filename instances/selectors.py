@@ -31,6 +31,13 @@ def instance_members(instance: Instance) -> QuerySet:
     return Membership.objects.filter(instance=instance).select_related("user").order_by("user__username")
 
 
+def sites_by_state() -> list[dict]:
+    """How many sites have each (status, schema_state): for /metrics and the farm console."""
+    from django.db.models import Count
+
+    return list(Instance.objects.values("status", "schema_state").annotate(n=Count("id")).order_by())
+
+
 def pending_requests_count() -> int:
     return Instance.objects.filter(status=Status.PREPA).count()
 

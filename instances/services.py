@@ -92,8 +92,8 @@ def instance_request(*, owner, name: str, slug: str, purpose: str = "", main_url
     if not name:
         raise InvalidRequest(_("Please give the site a name."))
     _field_check(Instance, "name", name)
-    _field_check(Instance, "purpose", purpose)
     if main_url:
+        main_url = main_url if "://" in main_url else f"https://{main_url}"  # as the request form reads it
         _field_check(Instance, "main_url", main_url)
     quotas.site_request_check(owner)
     existing = Instance.objects.select_for_update().filter(slug=slug).first()

@@ -30,6 +30,7 @@ TEST_SITE_CRON_QUEUE = os.environ["FARM_SITE_CRON_QUEUE"] = f"{TEST_QUEUE}-site-
 celery_app.conf.task_routes = settings.CELERY_TASK_ROUTES = {"analytics.ingest": {"queue": TEST_INGEST_QUEUE},
                                                              "instances.site_cron": {"queue": TEST_SITE_CRON_QUEUE}}
 os.environ["FARM_HITS_STREAM"] = settings.FARM_HITS_STREAM = f"{TEST_QUEUE}:hits"
+os.environ["FARM_METRICS_KEY"] = settings.FARM_METRICS_KEY = f"{TEST_QUEUE}:metrics"  # counters of this run only
 settings.FARM_DOMAIN = "localhost"  # the tests name hosts like blog.localhost
 os.environ["FARM_CRON_RETRY_BASE_SECONDS"] = "0.01"  # retries within milliseconds, not minutes
 settings.FARM_CRON_RETRY_BASE_SECONDS = 0.01

@@ -131,6 +131,7 @@ class TickSample(models.Model):
     hits_queued = models.PositiveIntegerField(null=True, blank=True, help_text="The hit queue's depth.")
     ingest_lag_seconds = models.FloatField(null=True, blank=True)
     counters = models.JSONField(null=True, blank=True)
+    counters_at = models.DateTimeField(null=True, blank=True, help_text="When `counters` was read.")
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M}: {self.dispatched} dispatched"

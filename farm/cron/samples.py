@@ -2,20 +2,22 @@
 
 The console's charts need history that nothing else keeps: the queues' depth is only ever true at
 a moment, and minute tasks' runs are pruned after a few hours. One row a minute is cheap at any
-size of farm (two index-only counts and one Redis round trip), and the tick is the one process
-that runs every minute.
+size of farm (two counts on the run queue's partial indexes and a few Redis reads), and the tick
+is the one process that runs every minute.
 """
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import redis
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from farm import metrics
 from farm.conf import farm_setting
 from farm.cron.models import TickSample
+from farm.cron.selectors import runs_waiting
+from farm.queues import queues_now
 
 FAILED = "farm_runs_finished_total|status=failed"
 STORED = "farm_hits_stored_total"
@@ -23,29 +25,24 @@ STORED = "farm_hits_stored_total"
 
 def tick_sample_record(*, now: datetime, due: int, dispatched: int, missed: int) -> None:
     """Add one full tick to its minute's sample, with the queues as they stand after it."""
-    from analytics.tracking import queue
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FILTER (WHERE status = 'queued'), count(*) FILTER (WHERE status = 'running') "
-                       "FROM cron_taskrun WHERE status IN ('queued', 'running')")
-        queued, running = cursor.fetchone()
-    try:
-        hits, lag = queue.queue_depth()["queued"], queue.ingest_lag_seconds()
-    except redis.RedisError:
-        hits = lag = None
+    queued, running = runs_waiting()
+    queues = queues_now() or {}
     counters = metrics.counters()
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO cron_ticksample (at, ticks, due, dispatched, missed, runs_queued, runs_running, hits_queued, "
-            "ingest_lag_seconds, counters) VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) "
+            "ingest_lag_seconds, counters, counters_at) VALUES (%s, 1, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s) "
             "ON CONFLICT (at) DO UPDATE SET ticks = cron_ticksample.ticks + 1, due = cron_ticksample.due + EXCLUDED.due, "
             "dispatched = cron_ticksample.dispatched + EXCLUDED.dispatched, "
             "missed = cron_ticksample.missed + EXCLUDED.missed, runs_queued = EXCLUDED.runs_queued, "
             "runs_running = EXCLUDED.runs_running, hits_queued = EXCLUDED.hits_queued, "
             "ingest_lag_seconds = EXCLUDED.ingest_lag_seconds, "
-            "counters = coalesce(EXCLUDED.counters, cron_ticksample.counters)",
-            [now.replace(second=0, microsecond=0), due, dispatched, missed, queued, running, hits, lag,
-             None if counters is None else json.dumps(counters)])
+            "counters = coalesce(EXCLUDED.counters, cron_ticksample.counters), "
+            "counters_at = CASE WHEN EXCLUDED.counters IS NULL THEN cron_ticksample.counters_at "
+            "ELSE EXCLUDED.counters_at END",
+            [now.replace(second=0, microsecond=0), due, dispatched, missed, queued, running,
+             queues.get("hits_queued"), queues.get("ingest_lag_seconds"),
+             None if counters is None else json.dumps(counters), timezone.now()])
 
 
 def tick_samples_prune() -> int:
@@ -89,8 +86,12 @@ def buckets(*, since: datetime, until: datetime, minutes: int) -> list[Bucket]:
     step = timedelta(minutes=minutes)
     count = max(1, -(-(until - since) // step))
     stretches = [Bucket(start=since + i * step) for i in range(count)]
-    previous = TickSample.objects.filter(at__lt=since).order_by("-at").values_list("counters", flat=True).first()
-    rows = TickSample.objects.filter(at__gte=since, at__lt=until).order_by("at").values_list(
+    # NB: counters are compared in the order they were read, not by their ticks' minutes: a late
+    # tick can read them after the next minute's tick did, and would look like a reset
+    previous = (TickSample.objects.filter(at__lt=since, counters__isnull=False).order_by("-counters_at")
+                .values_list("counters", flat=True).first())
+    rows = TickSample.objects.filter(at__gte=since, at__lt=until).order_by(F("counters_at").asc(nulls_last=True),
+                                                                           "at").values_list(
         "at", "ticks", "dispatched", "missed", "runs_queued", "hits_queued", "counters")
     for at, ticks, dispatched, missed, runs_queued, hits_queued, counters in rows.iterator(chunk_size=2000):
         bucket = stretches[min(count - 1, (at - since) // step)]

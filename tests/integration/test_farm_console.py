@@ -3,6 +3,7 @@ ticks, hits through the door and ingest, a failed run, and the ticks' minute sam
 from datetime import date, datetime, timedelta, timezone as tz
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from analytics.tracking import queue
@@ -20,12 +21,16 @@ PORTAL = {"HTTP_HOST": "localhost"}
 NOON = datetime(2026, 6, 10, 12, 0, tzinfo=tz.utc)  # a fixed day: nothing here depends on the time it runs
 
 
-def test_the_console_is_for_staff_only(client):
+def test_the_console_is_for_staff_who_may_see_the_sites(client):
     anonymous = client.get("/admin/console/", **PORTAL)
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")
     client.force_login(make_user())
     assert client.get("/admin/console/", **PORTAL).status_code == 302
-    client.force_login(make_user(is_staff=True))
+    staff = make_user(is_staff=True)
+    client.force_login(staff)
+    assert client.get("/admin/console/", **PORTAL).status_code == 403  # staff without a right on the sites
+    staff.user_permissions.add(Permission.objects.get(codename="view_instance"))
+    client.force_login(staff)
     page = client.get("/admin/console/", **PORTAL)
     assert page.status_code == 200 and b'id="farm-console"' in page.content
     assert b"/admin/console/" in client.get("/admin/", **PORTAL).content  # linked from the admin's home
@@ -51,6 +56,9 @@ def test_the_console_reads_real_ticks_hits_and_a_failed_run(client, settings):
     SiteMonthHits.objects.create(instance=live, month=date(2026, 6, 1), hits=1200)
     SiteMonthHits.objects.create(instance=other, month=date(2026, 6, 1), hits=34)
     SiteMonthHits.objects.create(instance=other, month=date(2026, 5, 1), hits=99999)  # another month
+    # a site in another time zone counts in its own month (June there too, already June 11)
+    Instance.objects.filter(pk=pending.pk).update(timezone="Pacific/Kiritimati")
+    SiteMonthHits.objects.create(instance=pending, month=date(2026, 6, 1), hits=1000)
 
     # A tick with the site's record task due, as the super cron would run it at 11:20.
     ScheduledTask.objects.filter(instance=live, name="tests.cron_tasks.record").update(
@@ -70,9 +78,10 @@ def test_the_console_reads_real_ticks_hits_and_a_failed_run(client, settings):
     assert {row["status"]: row["count"] for row in figures["sites"]["by_status"]} == {
         "prepa": 1, "publie": 3, "desactive": 0}
     assert [site.pk for site in figures["sites"]["failed"]] == [broken.pk]
-    assert figures["hits"] == {"today": 3, "month": 1234}
-    assert figures["day"]["expected_ticks"] == 24 * 60 - 10  # the window starts at 12:10 yesterday
-    assert figures["day"]["ticks"] == 2 and figures["day"]["dispatched"] == first.queued
+    assert figures["hits"] == {"today": 3, "month": 2234}
+    assert figures["day"]["minutes"] == 24 * 60 - 10  # the window starts at 12:10 yesterday
+    assert figures["day"]["minutes_ticked"] == figures["day"]["ticks"] == 2
+    assert figures["day"]["dispatched"] == first.queued
     assert figures["day"]["failed"] == 1
     assert [site.pk for site in figures["largest"]] == [live.pk, other.pk]
     assert [task.instance_id for task in figures["cron_failing"]] == [live.pk]
@@ -110,3 +119,18 @@ def test_old_samples_are_pruned(settings):
     kept = TickSample.objects.create(at=timezone.now() - timedelta(days=6))
     assert tick_samples_prune() == 1
     assert list(TickSample.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_hits_today_start_at_the_farms_midnight_and_the_month_is_each_sites_own(settings):
+    settings.TIME_ZONE = "America/New_York"  # UTC-4 in June: the day starts at 04:00 UTC
+    for at, stored in ((NOON.replace(hour=3, minute=50), 100), (NOON.replace(hour=4, minute=10), 130),
+                       (NOON.replace(hour=11), 150)):
+        TickSample.objects.create(at=at, counters={STORED: stored, FAILED: 0})
+    assert console_figures(now=NOON)["hits"]["today"] == 30 + 20  # not the 100 of the day before
+
+    behind = make_instance(state="publie")  # on July 1st 02:00 UTC, Pago Pago (UTC-11) is still in June
+    Instance.objects.filter(pk=behind.pk).update(timezone="Pacific/Pago_Pago")
+    SiteMonthHits.objects.create(instance=behind, month=date(2026, 6, 1), hits=40)
+    # a July row, which reading by the farm's month alone would take instead of June's
+    SiteMonthHits.objects.create(instance=behind, month=date(2026, 7, 1), hits=1)
+    assert console_figures(now=datetime(2026, 7, 1, 2, 0, tzinfo=tz.utc))["hits"]["month"] == 40

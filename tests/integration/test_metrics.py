@@ -99,12 +99,12 @@ def test_a_count_that_fails_never_fails_the_hits_it_counts(client, token):
     not written through, and ingest stores and acknowledges them; the scrape says the store is down."""
     import redis
 
-    from farm.metrics import KEY
+    from farm.metrics import _key
 
     site = make_instance(state="publie")
     store = redis.Redis.from_url(settings.REDIS_URL)
-    store.delete(KEY)
-    store.set(KEY, "not a hash")
+    store.delete(_key())
+    store.set(_key(), "not a hash")
     try:
         response = client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "url": "https://s.example/",
                                               "_id": "0123456789abcdef"}, **PORTAL)
@@ -112,7 +112,7 @@ def test_a_count_that_fails_never_fails_the_hits_it_counts(client, token):
         assert queue.ingest_drain() == 1 and queue.queue_depth()["queued"] == 0
         assert scrape(client)[("farm_metrics_store_up", ())] == 0
     finally:
-        store.delete(KEY)
+        store.delete(_key())
 
 
 def test_hits_written_through_while_redis_was_away_are_counted_once_it_answers(client, token, monkeypatch):

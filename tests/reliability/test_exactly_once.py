@@ -15,13 +15,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
 
 import pytest
 from django.conf import settings
-from django.db.models import Count
 
 from farm.cron import sweeper
 from farm.cron.models import RunStatus, ScheduledTask, TaskRun
@@ -63,11 +61,13 @@ def test_two_beats_duplicated_wakeups_and_a_killed_worker_run_every_period_exact
             workers[n] = _worker(env)
 
     killer = threading.Thread(target=chaos, daemon=True)
+    beats = []
     try:
         killer.start()
         key = f"once-{uuid.uuid4().hex[:8]}"
-        beats = [subprocess.Popen([sys.executable, "-m", "tests.reliability.ticker", start.isoformat(), str(HOURS),
-                                   RECORD, "2", key], env=env, cwd=settings.BASE_DIR) for _ in range(2)]
+        beats += [subprocess.Popen([sys.executable, "-m", "tests.reliability.ticker", start.isoformat(), str(HOURS),
+                                   RECORD, "2", key], env=env, cwd=settings.BASE_DIR, start_new_session=True)
+                  for _ in range(2)]
         assert [beat.wait(timeout=600) for beat in beats] == [0, 0]
 
         def finished():
@@ -78,9 +78,9 @@ def test_two_beats_duplicated_wakeups_and_a_killed_worker_run_every_period_exact
     finally:
         done.set()
         killer.join(timeout=10)
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
+        for process in workers + beats:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
 
     runs = TaskRun.objects.filter(task__in=tasks, forced=False)
     per_period = Counter(runs.values_list("task_id", "period_key"))
@@ -95,5 +95,4 @@ def test_two_beats_duplicated_wakeups_and_a_killed_worker_run_every_period_exact
     assert set(per_period.values()) == {1}, "a period was run twice"
     assert statuses == {RunStatus.SUCCEEDED: SITES * HOURS}, statuses
     assert SITES * HOURS <= effects <= SITES * HOURS + retried
-    assert not runs.values("task_id").annotate(n=Count("id")).filter(n__gt=HOURS).exists()
     assert kills["worker"] >= 1

@@ -23,13 +23,14 @@ from instances.tokens import token_create
 from tests.factories import make_instance
 from tests.integration.analytics.api_traffic import DAY, make_traffic
 from tests.integration.analytics.test_api_fuzz import PARAMS
-from tests.reliability.conftest import scale
+from tests.reliability.conftest import LONG, scale
 
 pytestmark = pytest.mark.django_db
 PORTAL = {"HTTP_HOST": "localhost"}
 EXAMPLES = scale(300, 10_000)
 D = DAY.date().isoformat()
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
+# the short run (CI) draws the same examples every time; the long one draws afresh
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=not LONG, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
 NASTY = st.sampled_from(["", "\x00", "\x00abc", "%00", "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),

@@ -128,3 +128,25 @@ def test_bad_input_gets_a_message_and_a_non_zero_exit(args, says, transactional_
     assert code != 0, f"farm {' '.join(argv)} exited 0: {output[-500:]}"
     assert "Traceback" not in output, output[-2000:]
     assert says.format(live=LIVE, asked=REQUESTED) in output, output[-800:]
+
+
+GOOD = [
+    (["instance", "list"], LIVE),
+    (["migrate_farm", "--check"], "0 schema(s) with pending migrations"),
+    (["tasks_timetable", "--instance", LIVE], "archive_reports"),
+    (["tracking_dead_letters", "list"], ""),
+    (["instance", "request", "shop", "--name", "Shop", "--owner", OWNER, "--url", "shop.example.org"],
+     "shop: requested"),
+]
+
+
+@pytest.mark.parametrize("args,says", GOOD, ids=[" ".join(args)[:60] for args, _ in GOOD])
+def test_good_input_still_works(args, says, sites, capsys):
+    """The checks above refuse nothing a correct invocation gives (a URL without its scheme is read
+    as https, as the request form reads it)."""
+    code, output = _in_process(args, capsys)
+    assert code == 0 and "Traceback" not in output and says in output, output[-800:]
+    if args[:2] == ["instance", "request"]:
+        from instances.models import Instance
+
+        assert Instance.objects.get(slug="shop").main_url == "https://shop.example.org"

@@ -31,7 +31,7 @@ def main() -> None:
         cache.add(f"{key}:{hour}", 0, timeout=3600)
         cache.incr(f"{key}:{hour}")
         deadline = time.monotonic() + 120
-        while cache.get(f"{key}:{hour}") < beats and time.monotonic() < deadline:
+        while (cache.get(f"{key}:{hour}") or 0) < beats and time.monotonic() < deadline:
             time.sleep(0.01)
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from analytics.tracking import queue
 
-STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")  # a Redis stream entry id, as `list` shows them
+STREAM_ID = re.compile(r"[0-9]{1,19}-[0-9]{1,19}")  # a Redis stream entry id, as `list` shows them
 
 class Command(BaseCommand):
     help = "List, replay or discard the tracking hits the ingest workers set aside (the dead-letter stream)."
@@ -35,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError(f"{action}: give entry ids (see `tracking_dead_letters list`) or --all, not both.")
         malformed = [entry for entry in ids if not STREAM_ID.fullmatch(entry)]
         if malformed:
-            raise CommandError(f"not entry ids (they look like 1764590400000-0; see `tracking_dead_letters list`): "
+            raise CommandError("not entry ids (they look like 1764590400000-0; see `tracking_dead_letters list`): "
                                + ", ".join(malformed[:10]))
         if all:
             ids = [letter["id"] for letter in queue.dead_letters(limit=10_000_000)

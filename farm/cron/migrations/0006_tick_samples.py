@@ -24,6 +24,7 @@ class Migration(migrations.Migration):
                 ('hits_queued', models.PositiveIntegerField(blank=True, help_text="The hit queue's depth.", null=True)),
                 ('ingest_lag_seconds', models.FloatField(blank=True, null=True)),
                 ('counters', models.JSONField(blank=True, null=True)),
+                ('counters_at', models.DateTimeField(blank=True, help_text='When `counters` was read.', null=True)),
             ],
         ),
     ]

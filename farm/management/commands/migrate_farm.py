@@ -33,7 +33,8 @@ class Command(BaseCommand):
         if options["canary"] < 0:
             raise CommandError("--canary must be 0 or more (0: no canary).")
         try:  # NB: opened before anything runs: a wrong path is said at once, not after the migrations
-            log = open(options["log"], "a", encoding="utf-8") if options["log"] else None  # noqa: SIM115
+            log = open(options["log"], "a", encoding="utf-8") if options["log"] and not options["check"] \
+                else None  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"cannot write the log {options['log']}: {exc.strerror}") from None
         try:
