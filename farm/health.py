@@ -16,10 +16,13 @@ from farm.celery import app as celery_app
 
 
 def _database() -> str:
+    """"ok", or why not: it does not answer, or it answers but refuses writes (a read-only server:
+    ingest then keeps hits queued, and nothing else the farm does can be saved)."""
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return "ok"
+            cursor.execute("SHOW transaction_read_only")
+            read_only = cursor.fetchone()[0] == "on"
+        return "error: read-only, refuses writes" if read_only else "ok"
     except Exception as exc:  # reported, not raised: the probe must answer
         return f"error: {type(exc).__name__}"
 

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 GROUP = "ingest"
 TRANSIENT = (OperationalError, InterfaceError)
+# SQLSTATEs of a database that answers but takes no write: read-only (a replica, or
+# default_transaction_read_only), disk full, out of memory. No hit is to blame for them.
+WRITES_REFUSED = {"25006", "53100", "53200"}
 _client = None
 
 
@@ -174,15 +177,25 @@ def _store_by_site(hits: list[Hit], *, reraise=()) -> tuple[int, list[tuple[dict
             stored += _store(tenant, tenant_id, group)
         except reraise:
             raise
-        except Exception:  # retried one at a time just below
+        except Exception as exc:  # retried one at a time just below
+            _raise_if_writes_refused(exc, reraise)
             for hit in group:
                 try:
                     stored += _store(tenant, tenant_id, [hit])
                 except reraise:
                     raise
                 except Exception as exc:  # reported to the caller, with the hit
+                    _raise_if_writes_refused(exc, reraise)
                     failures.append((hit.entry, exc))
     return stored, failures
+
+
+def _raise_if_writes_refused(exc: Exception, reraise) -> None:
+    """A database refusing every write fails each hit for no fault of its own: when the caller keeps
+    its batch on a database error (`reraise`), it keeps it for this too, instead of setting every
+    hit aside as unstorable."""
+    if reraise and getattr(exc.__cause__, "sqlstate", None) in WRITES_REFUSED:
+        raise exc
 
 
 def hits_store_now(entries: list[dict]) -> list[str]:
