@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from farm.celery import app as celery_app
+from farm.queues import queues_now
 
 
 def _database() -> str:
@@ -64,43 +65,30 @@ STALE_TICK_SECONDS = 180
 STALE_INGEST_SECONDS = 300  # workers wake within a second of a hit and a periodic drain runs every 10 s
 
 
-def _tracking() -> dict:
+def _tracking(queues: dict | None) -> dict:
     """Hits waiting in the queue, set aside, and how long the oldest has waited (nulls if Redis is down)."""
-    from analytics.tracking import queue
-
-    try:
-        depth, lag = queue.queue_depth(), queue.ingest_lag_seconds()
-    except Exception:  # Redis down is reported as redis
+    if queues is None:  # Redis down is reported as redis
         return {"hits_queued": None, "hits_dead": None, "ingest_lag_seconds": None, "ingest": "unknown"}
-    return {"hits_queued": depth["queued"], "hits_dead": depth["dead"], "ingest_lag_seconds": round(lag, 1),
+    lag = queues["ingest_lag_seconds"]
+    return {"hits_queued": queues["hits_queued"], "hits_dead": queues["hits_dead"], "ingest_lag_seconds": round(lag, 1),
             "ingest": f"stale: the oldest queued hit has waited {lag:.0f} s (are ingest workers running?)"
             if lag > STALE_INGEST_SECONDS else "ok"}
 
 
-def _last_super_cron_tick_age() -> float | None:
-    """Seconds since the super cron's last tick; null if it never ran (or Redis is down)."""
-    from farm.cron.dispatch import last_tick_age
-
-    try:
-        age = last_tick_age()
-    except Exception:  # Redis down is reported as redis
-        return None
-    return None if age is None else round(age, 1)
-
-
 @require_GET
 def healthz(request):
+    queues = queues_now()
+    age = queues and queues["tick_age_seconds"]  # None: never ran, or Redis is down
     body = {
         "database": _database(),
         "redis": _redis(),
         "celery_workers": _workers_seen(),
-        "super_cron_last_tick_age_seconds": _last_super_cron_tick_age(),
+        "super_cron_last_tick_age_seconds": None if age is None else round(age, 1),
     }
-    age = body["super_cron_last_tick_age_seconds"]
     body["super_cron"] = ("never ran" if age is None else
                           f"stale: no tick for {age:.0f} s (is Celery Beat running?)" if age > STALE_TICK_SECONDS
                           else "ok")
-    body.update(_tracking())
+    body.update(_tracking(queues))
     healthy = body["database"] == "ok" and body["redis"] == "ok"
     body["status"] = "ok" if healthy else "degraded"
     return JsonResponse(body, status=200 if healthy else 503)
