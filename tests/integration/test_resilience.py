@@ -124,7 +124,7 @@ def farm():
             done = subprocess.run([sys.executable, "-m", "farm.cli", *command], env=env, cwd=BASE_DIR,
                                   capture_output=True, text=True, timeout=180)
             assert done.returncode == 0, done.stdout + done.stderr
-        yield {"process": process, "log": log, "port": port, "postgres": postgres, "redis": redis_server}
+        yield {"process": process, "log": log, "port": port, "postgres": postgres, "redis": redis_server, "env": env}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)

@@ -1,0 +1,152 @@
+"""Soak: `farm up` (web, Celery worker, cron-URL worker, Beat) on a PostgreSQL and a Redis of the
+test's own, under steady loopback load on the tracking endpoint, a site's dashboard and the Reporting
+API, with ingest and the super cron running. Each process's RSS is read every 5 s; after the warm-up
+its slope (MB a minute, least squares) is reported, the ingest lag is read from /healthz.
+
+What must hold: no error (no 5xx, no refused connection), the oldest queued hit never older than
+60 s, and (long version) every process's RSS growing by at most 1 MB a minute after the warm-up.
+Short version in make test (90 s, the slopes printed but not judged: too short to tell a leak from
+an allocator settling); `make reliability`: 10 minutes after a 2-minute warm-up.
+"""
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy
+import pytest
+
+from farm.settings import BASE_DIR
+from tests.integration.test_resilience import farm  # noqa: F401  (the fixture: farm up on services of its own)
+from tests.reliability.conftest import LONG, scale
+
+pytestmark = pytest.mark.worker
+WARM_UP, MEASURED = scale((30, 60), (120, 600))
+SAMPLE_EVERY = 5.0
+MAX_SLOPE_MB_A_MINUTE = 1.0
+PROCESSES = (("web", "granian"), ("worker", "celery -A farm worker --loglevel INFO --concurrency"),
+             ("crons", "crons@"), ("beat", "celery -A farm beat"))
+
+
+def _farm_shell(farm, code: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "farm.cli", "shell", "-c", code], env=farm["env"], cwd=BASE_DIR,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _processes(root: int) -> dict[int, str]:
+    """Every process under `farm up` with a name: web, worker, crons, beat (and their children)."""
+    found = subprocess.run(["ps", "-e", "-ww", "-o", "pid=,ppid=,args="], capture_output=True, text=True).stdout
+    rows = [line.split(None, 2) for line in found.splitlines() if line.strip()]
+    parents = {int(pid): int(ppid) for pid, ppid, *_ in rows}
+    args = {int(pid): rest[0] if rest else "" for pid, _ppid, *rest in rows}
+    named = {}
+    for pid in parents:
+        ancestor = pid
+        while ancestor in parents and parents[ancestor] != root and ancestor != root:
+            ancestor = parents[ancestor]
+        if parents.get(ancestor) != root:
+            continue
+        for name, marker in PROCESSES:
+            if marker in args[ancestor]:
+                named[pid] = f"{name}{'' if pid == ancestor else ' child'} {pid}"
+    return named
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+class Load:
+    def __init__(self, port: int, token: str, session: str):
+        self.port, self.token, self.session = port, token, session
+        self.calls, self.errors, self.done = Counter(), [], threading.Event()
+
+    def call(self, kind: str, path: str, host: str = "localhost", cookie: str = "") -> None:
+        headers = {"Host": f"{host}:{self.port}"} | ({"Cookie": f"sessionid={cookie}"} if cookie else {})
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status = response.status
+                response.read()
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except OSError as error:
+            status = type(error).__name__
+        self.calls[kind, status] += 1
+        if not isinstance(status, int) or status >= 500 or (kind != "track" and status != 200):
+            self.errors.append(f"{kind} {path[:80]}: {status}")
+
+    def steady(self, kind: str, per_second: float, make_path, **where) -> None:
+        n = 0
+        while not self.done.is_set():
+            started = time.monotonic()
+            self.call(kind, make_path(n), **where)
+            n += 1
+            self.done.wait(max(0.0, 1 / per_second - (time.monotonic() - started)))
+
+
+def test_steady_load_for_minutes_leaks_nothing_and_loses_nothing(farm):  # noqa: F811
+    token = _farm_shell(farm, "from django.contrib.auth.models import User; from instances.tokens import token_create; "
+                              "print(token_create(user=User.objects.get(username='admin'))[1])")
+    session = _farm_shell(farm, "from django.contrib.auth.models import User; from django.test import Client; "
+                                "c = Client(); c.force_login(User.objects.get(username='admin')); "
+                                "print(c.cookies['sessionid'].value)")
+    load = Load(farm["port"], token, session)
+    api = {"module": "API", "idSite": 1, "period": "day", "date": "today", "format": "json", "token_auth": token}
+    streams = [
+        ("track", 40, lambda n: "/matomo.php?" + urlencode({"idsite": 1, "rec": 1, "send_image": 0,
+                                                            "_id": f"{n % 50:016x}",
+                                                            "url": f"https://blog.example/soak/{n % 200}"}), {}),
+        ("api", 2, lambda n: "/index.php?" + urlencode({**api, "method": ("VisitsSummary.get", "Actions.getPageUrls",
+                                                                          "Live.getLastVisitsDetails")[n % 3]}), {}),
+        ("dashboard", 1, lambda n: ("/", "/report/Actions.getPageUrls/?period=day&date=today", "/visitor-log/")[n % 3],
+         {"host": "blog.localhost", "cookie": session}),
+    ]
+    threads = [threading.Thread(target=load.steady, args=(kind, rate, path), kwargs=where, daemon=True)
+               for kind, rate, path, where in streams]
+    for thread in threads:
+        thread.start()
+    samples: dict[str, list[tuple[float, float]]] = {}
+    lags = []
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < WARM_UP + MEASURED:
+            moment = time.monotonic() - started
+            for pid, name in _processes(farm["process"].pid).items():
+                rss = _rss_mb(pid)
+                if rss is not None:
+                    samples.setdefault(name, []).append((moment, rss))
+            with urllib.request.urlopen(f"http://127.0.0.1:{farm['port']}/healthz", timeout=10) as response:
+                lags.append(json.load(response)["ingest_lag_seconds"] or 0.0)
+            time.sleep(SAMPLE_EVERY)
+    finally:
+        load.done.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    slopes = {}
+    for name, points in sorted(samples.items()):
+        measured = [(t, rss) for t, rss in points if t >= WARM_UP]
+        if len(measured) >= 3:
+            slope = numpy.polyfit([t / 60 for t, _ in measured], [rss for _, rss in measured], 1)[0]
+            slopes[name] = (round(float(slope), 2), round(measured[0][1]), round(measured[-1][1]))
+    print(f"\nsoak: {WARM_UP} s warm-up, {MEASURED} s measured; calls {dict(load.calls)}; "
+          f"oldest queued hit at most {max(lags):.1f} s; RSS slope MB/min (first, last MB): {slopes}")
+    assert not load.errors, load.errors[:10]
+    assert max(lags) <= 60
+    assert {name.split()[0] for name in slopes} >= {"web", "worker", "crons", "beat"}
+    if LONG:
+        leaking = {name: slope for name, slope in slopes.items() if slope[0] > MAX_SLOPE_MB_A_MINUTE}
+        assert not leaking, leaking
