@@ -1,5 +1,5 @@
 """Reads about instances: who may see what, and where a site lives."""
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from farm.conf import farm_setting
 from instances.models import ROLE_RANK, Anonymisation, Instance, Membership, Role, Status
@@ -33,8 +33,6 @@ def instance_members(instance: Instance) -> QuerySet:
 
 def sites_by_state() -> list[dict]:
     """How many sites have each (status, schema_state): for /metrics and the farm console."""
-    from django.db.models import Count
-
     return list(Instance.objects.values("status", "schema_state").annotate(n=Count("id")).order_by())
 
 

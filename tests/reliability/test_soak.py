@@ -25,6 +25,7 @@ import pytest
 from farm.settings import BASE_DIR
 from tests.integration.test_resilience import farm  # noqa: F401  (the fixture: farm up on services of its own)
 from tests.reliability.conftest import LONG, scale
+from tests.reliability.http import http_get
 
 pytestmark = pytest.mark.worker
 WARM_UP, MEASURED = scale((30, 60), (120, 600))
@@ -74,16 +75,7 @@ class Load:
         self.calls, self.errors, self.done = Counter(), [], threading.Event()
 
     def call(self, kind: str, path: str, host: str = "localhost", cookie: str = "") -> None:
-        headers = {"Host": f"{host}:{self.port}"} | ({"Cookie": f"sessionid={cookie}"} if cookie else {})
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status = response.status
-                response.read()
-        except urllib.error.HTTPError as error:
-            status = error.code
-        except OSError as error:
-            status = type(error).__name__
+        status, _body = http_get(self.port, path, host=host, cookie=cookie)
         self.calls[kind, status] += 1
         if not isinstance(status, int) or status >= 500 or (kind != "track" and status != 200):
             self.errors.append(f"{kind} {path[:80]}: {status}")
