@@ -136,3 +136,15 @@ def test_hits_today_start_at_the_farms_midnight_and_the_month_is_each_sites_own(
     # a July row, which reading by the farm's month alone would take instead of June's
     SiteMonthHits.objects.create(instance=behind, month=date(2026, 7, 1), hits=1)
     assert console_figures(now=datetime(2026, 7, 1, 2, 0, tzinfo=tz.utc))["hits"]["month"] == 40
+
+
+def test_a_late_tick_reading_the_counters_after_the_next_one_is_not_taken_for_a_reset():
+    """The 12:00 tick ran late and read the counters after the 12:01 tick did: in the order of their
+    minutes the counter goes down (130, then 120), which would read as a reset and count 120 again."""
+    read = NOON + timedelta(minutes=1)
+    for minute, stored, read_at in ((-1, 100, NOON - timedelta(seconds=60)), (0, 130, read + timedelta(seconds=3)),
+                                    (1, 120, read + timedelta(seconds=0.5))):
+        TickSample.objects.create(at=NOON + timedelta(minutes=minute), counters={STORED: stored, FAILED: 0},
+                                  counters_at=read_at)
+    (stretch,) = buckets(since=NOON, until=NOON + timedelta(minutes=2), minutes=10)
+    assert stretch.hits_stored == 30
