@@ -42,6 +42,8 @@ def main() -> int:
     console.print(f"agreement: {result['agreeing']} of {result['agents']} agents ({share:.3%}) read alike")
     console.print(f"milliseconds per agent: plain device-detector {result['plain_ms']:.2f}, "
                   f"screened {result['screened_ms']:.2f} ({result['plain_ms'] / result['screened_ms']:.1f}×)")
+    console.print(f"largest process at the end (peak RSS): plain {result['plain_mb']:.0f} MB, "
+                  f"screened {result['screened_mb']:.0f} MB")
     if result["fields"]:
         console.print(f"fields that differed: {dict(result['fields'])}")
         for agent, plain, screened in result["examples"][:10]:

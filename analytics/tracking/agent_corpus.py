@@ -7,6 +7,7 @@ number changed as after a browser release, so no cache has seen them.
 import multiprocessing
 import os
 import re
+import resource
 import time
 from collections import Counter
 from functools import cache
@@ -42,10 +43,10 @@ def released(user_agent: str, release: int = 1) -> str:
     return _LAST_NUMBER.sub(lambda m: str(int(m.group(1)) + release), user_agent, count=1)
 
 
-def _readings(agents: list[Agent], screened: bool) -> tuple[list[dict], float]:
-    """The readings of `agents` and the seconds they took, in a spawned process: screened, as
-    ingest reads them (enrich.detect), or the library's own answers, in a process where nothing
-    was screened."""
+def _readings(agents: list[Agent], screened: bool) -> tuple[list[dict], float, float]:
+    """The readings of `agents`, the seconds they took and the process's peak RSS (MB) after them,
+    in a spawned process: screened, as ingest reads them (enrich.detect), or the library's own
+    answers, in a process where nothing was screened."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
     import django
 
@@ -60,7 +61,7 @@ def _readings(agents: list[Agent], screened: bool) -> tuple[list[dict], float]:
     read = detect if screened else plain
     started = time.perf_counter()
     readings = [read(ua, hints) for ua, hints in agents]
-    return readings, time.perf_counter() - started
+    return readings, time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def agreement(agents: list[Agent], *, processes: int = 2, progress=None) -> dict:
@@ -68,16 +69,18 @@ def agreement(agents: list[Agent], *, processes: int = 2, progress=None) -> dict
     spawned processes (`processes` of each kind; nothing screened in the first kind), in chunks of
     500 (`progress(done)` after each). Returns {agents, agreeing, fields: Counter of the fields that
     differed, examples: [(agent, plain, screened)], plain_ms, screened_ms: CPU-wall milliseconds
-    per agent in those processes, rule compilation included as met}."""
+    per agent in those processes, rule compilation included as met; plain_mb, screened_mb: the
+    largest peak RSS of a process of each kind}."""
     chunks = [agents[i:i + 500] for i in range(0, len(agents), 500)]
     result = {"agents": len(agents), "agreeing": 0, "fields": Counter(), "examples": [], "plain_ms": 0.0,
-              "screened_ms": 0.0}
+              "screened_ms": 0.0, "plain_mb": 0.0, "screened_mb": 0.0}
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as plain_pool, context.Pool(processes) as screened_pool:
         plain_jobs = [plain_pool.apply_async(_readings, (chunk, False)) for chunk in chunks]
         screened_jobs = [screened_pool.apply_async(_readings, (chunk, True)) for chunk in chunks]
         for done, (chunk, plain_job, screened_job) in enumerate(zip(chunks, plain_jobs, screened_jobs, strict=True)):
-            (plain, plain_seconds), (screened, screened_seconds) = plain_job.get(), screened_job.get()
+            (plain, plain_seconds, plain_mb), (screened, screened_seconds, screened_mb) = plain_job.get(), screened_job.get()
+            result["plain_mb"], result["screened_mb"] = max(result["plain_mb"], plain_mb), max(result["screened_mb"], screened_mb)
             result["plain_ms"] += 1000 * plain_seconds / len(agents)
             result["screened_ms"] += 1000 * screened_seconds / len(agents)
             for agent, expected, got in zip(chunk, plain, screened, strict=True):

@@ -14,6 +14,11 @@ How: `install()` screens the library's own rule lists, in place, once per proces
   Only a pattern RE2 finds is compiled and run by `regex`, whose match object the library reads
   (captures, substitutions). RE2 cannot run lookarounds: for such a pattern it runs the pattern
   without them, which matches a superset, and `regex` decides.
+Compiled patterns are kept only for the patterns used last (RE2_KEPT, REGEX_KEPT; those
+compile_rules compiles at start-up, which every parse walks, stay): a brand's thousands of device
+models are compiled as agents of theirs come, and when all were kept a worker grew by about 20 MB
+per 1,000 new agents without end (578 MB more after device-detector's 38,000 fixture agents, 3/4
+of it RE2's; found by the soak, docs/reliability.md).
 The library's own code does the rest unchanged: same lists, same order, first match wins. A screen
 may only let too much through, never too little, so results stay the library's; the agreement with
 an unscreened parse is measured over the library's whole fixture set (bench/agents.py) and on a
@@ -23,6 +28,7 @@ import re
 import re._constants as sre
 import re._parser as sre_parse
 import threading
+from collections import OrderedDict
 
 import ahocorasick_rs
 import re2
@@ -30,6 +36,23 @@ import re2
 _LOOKAROUND = ("(?=", "(?!", "(?<=", "(?<!")
 _installed = False
 _install_lock = threading.Lock()
+# Compiled forms kept (see the module's docstring), each for the patterns used last: RE2's (cheap
+# to compile again, about 18 kB each) and `regex`'s beyond compile_rules' (costly, about 9 kB each).
+# Over device-detector's 38,000 fixture agents in one process (each a device of its own, the worst
+# case): 417 MB at the end instead of 788 MB, 1.4 ms an agent instead of 1.2 (bench/agents.py);
+# keeping 3,000 RE2 forms cut memory further (341 MB) but cost 1.7 ms an agent.
+RE2_KEPT, REGEX_KEPT = 6000, 3000
+_re2_kept: OrderedDict = OrderedDict()  # the stand-ins holding one, the least recently used first
+_regex_kept: OrderedDict = OrderedDict()
+_compiled_lock = threading.Lock()
+
+
+def _forget_re2(stand_in) -> None:
+    stand_in._re2, stand_in._re2_ready = None, False
+
+
+def _forget_regex(stand_in) -> None:
+    object.__setattr__(stand_in._lazy, "compiled", None)
 
 
 def _without_lookarounds(pattern: str) -> str:
@@ -161,11 +184,23 @@ def _utf8(text: str) -> bytes:
 class _Screened:
     """Stands in the library's list for one of its lazily compiled patterns (RegexLazy)."""
 
-    __slots__ = ("_lazy", "_screen", "_index", "_re2", "_re2_ready")
+    __slots__ = ("_lazy", "_screen", "_index", "_re2", "_re2_ready", "_pinned")
 
     def __init__(self, lazy, screen: _Screen | None, index: int):
         self._lazy, self._screen, self._index = lazy, screen, index
-        self._re2, self._re2_ready = None, False
+        self._re2, self._re2_ready, self._pinned = None, False, False
+
+    def _tried(self, kept: OrderedDict, most: int, forget) -> None:
+        """Count this pattern's compiled form in `kept` as used now; past `most`, the least recently
+        used ones are forgotten (compiled again if they are ever tried again)."""
+        with _compiled_lock:
+            if self in kept:
+                kept.move_to_end(self)
+                return
+            kept[self] = None
+            oldest = [kept.popitem(last=False)[0] for _ in range(len(kept) - most)]
+        for stand_in in oldest:
+            forget(stand_in)
 
     def _fast(self):
         """The pattern compiled by RE2 (without captures: only whether it matches), on first use;
@@ -189,6 +224,7 @@ class _Screened:
         if not args and not kwargs and isinstance(text, str):
             if self._screen is not None and self._index not in self._screen.candidates(text):
                 return None
+            self._tried(_re2_kept, RE2_KEPT, _forget_re2)
             # NB: RE2's \d, \w, \s, \b are ASCII-only and its $ never matches before a final
             # newline: it only answers for printable ASCII text, where it reads as `regex` does.
             fast = self._fast() if text.isascii() and text.isprintable() else None
@@ -196,6 +232,8 @@ class _Screened:
                 encoded = _utf8(text)
                 if fast.Match(_UNANCHORED, encoded, 0, len(encoded))[0] == _NO_MATCH:
                     return None
+        if not self._pinned:
+            self._tried(_regex_kept, REGEX_KEPT, _forget_regex)
         return self._lazy.search(text, *args, **kwargs)
 
     def __getattr__(self, name):
@@ -263,8 +301,10 @@ def compile_rules() -> int:
         for entry in entries:
             stand_ins = [entry["regex"], *(sub["regex"] for sub in entry.get("versions") or ())]
             for stand_in in stand_ins:
-                if isinstance(stand_in, _Screened) and getattr(stand_in._lazy, "compiled") is None:
+                # NB: object.__getattribute__: RegexLazy compiles when its `compiled` is read
+                if isinstance(stand_in, _Screened) and object.__getattribute__(stand_in._lazy, "compiled") is None:
                     stand_in._lazy.search("")  # RegexLazy compiles on first use
+                    stand_in._pinned = True
                     compiled += 1
     return compiled
 

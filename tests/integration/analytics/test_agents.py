@@ -41,6 +41,25 @@ def test_screened_readings_agree_on_agents_the_fixtures_do_not_have():
     assert result["agreeing"] == len(agents_), result["examples"]
 
 
+def test_compiled_patterns_are_kept_for_the_last_used_only_and_readings_stay_the_same(monkeypatch):
+    """A worker meeting a long tail of devices keeps a bounded number of compiled patterns (it grew
+    without end when every one was kept); a pattern forgotten and needed again reads as before."""
+    from analytics.tracking import detector
+
+    drawn = random.Random(7).sample(list(fixture_agents()), 600)
+    sample, others = drawn[:300], drawn[300:]
+    before = [detect(ua, hints) for ua, hints in sample]
+    monkeypatch.setattr(detector, "RE2_KEPT", 40)
+    monkeypatch.setattr(detector, "REGEX_KEPT", 20)
+    for ua, hints in others:  # patterns not met yet push the ones kept out
+        detect(ua, hints)
+    for _ in range(2):
+        assert [detect(ua, hints) for ua, hints in sample] == before
+        assert len(detector._re2_kept) <= 40 and len(detector._regex_kept) <= 20
+    compiled = [stand_in for stand_in in detector._re2_kept if stand_in._re2 is not None]
+    assert len(compiled) == len(detector._re2_kept), "the forgotten ones let go of their RE2 form"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_restarted_worker_parses_no_agent_the_farm_already_read():
     site = make_instance("agents", state="publie")
