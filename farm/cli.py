@@ -117,8 +117,17 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             sys.exit(1)
     from django.core.management import execute_from_command_line
+    from django.db import InterfaceError, OperationalError
 
-    execute_from_command_line(["farm", *argv])
+    try:
+        execute_from_command_line(["farm", *argv])
+    except (OperationalError, InterfaceError) as error:
+        # NB: the database refused the connection or went away mid-command (a restart, a crash):
+        # the operator's answer is to run the command again once it is back, not a traceback
+        print(f"farm: the database could not be reached or went away: {str(error).strip() or type(error).__name__}\n"
+              "  (what was stored before stays stored; run the command again once the database is back)",
+              file=sys.stderr)
+        sys.exit(1)
     return 0
 
 

