@@ -8,7 +8,9 @@ What must hold: no error (no 5xx, no refused connection), the oldest queued hit 
 Short version in make test (90 s, the slopes printed but not judged: too short to tell a leak from
 an allocator settling); `make reliability`: 10 minutes after a 2-minute warm-up.
 """
+import itertools
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -69,22 +71,59 @@ def _rss_mb(pid: int) -> float | None:
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
 
 
+class Visitors:
+    """Tracking hits as a site's audience sends them: most hits go on a visit of the last minute or
+    so (a visitor reading on, or back), the rest open a new visitor; each visitor keeps one browser
+    from device-detector's fixture agents, drawn with a long tail. Visits stay a few pages long, as
+    on a real site, so the latest visits (Live, the visitor log) keep their size: 50 visitors
+    browsing without end instead made every visit grow to the 500 actions Live shows of one, and the
+    web workers' memory with it (the first long run, in docs/reliability.md)."""
+
+    GOING_ON = 0.7
+    RECENT = 300
+
+    def __init__(self, seed: int = 17):
+        from analytics.tracking.agent_corpus import fixture_agents
+
+        self.rng = random.Random(seed)
+        browsers = [agent for agent, _hints in fixture_agents()
+                    if not any(word in agent.lower() for word in ("bot", "spider", "crawl"))]
+        self.agents = self.rng.sample(browsers, 2000)
+        self.agent_weights = list(itertools.accumulate(1 / rank for rank in range(1, len(self.agents) + 1)))
+        self.visitors: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def hit(self, n: int) -> tuple[str, dict]:
+        with self.lock:
+            if self.visitors and self.rng.random() < self.GOING_ON:
+                visitor_id, agent = self.rng.choice(self.visitors[-self.RECENT:])
+            else:
+                visitor_id = f"{self.rng.getrandbits(64):016x}"
+                agent = self.rng.choices(self.agents, cum_weights=self.agent_weights)[0]
+                self.visitors.append((visitor_id, agent))
+            page = int(self.rng.paretovariate(1.2)) % 500
+        return ("/matomo.php?" + urlencode({"idsite": 1, "rec": 1, "send_image": 0, "_id": visitor_id,
+                                            "url": f"https://blog.example/soak/{page}", "action_name": f"Page {page}"}),
+                {"user_agent": agent})
+
+
 class Load:
     def __init__(self, port: int, token: str, session: str):
         self.port, self.token, self.session = port, token, session
         self.calls, self.errors, self.done = Counter(), [], threading.Event()
 
-    def call(self, kind: str, path: str, host: str = "localhost", cookie: str = "") -> None:
-        status, _body = http_get(self.port, path, host=host, cookie=cookie)
+    def call(self, kind: str, path: str, host: str = "localhost", cookie: str = "", user_agent: str = "") -> None:
+        status, _body = http_get(self.port, path, host=host, cookie=cookie, user_agent=user_agent)
         self.calls[kind, status] += 1
         if not isinstance(status, int) or status >= 500 or (kind != "track" and status != 200):
             self.errors.append(f"{kind} {path[:80]}: {status}")
 
-    def steady(self, kind: str, per_second: float, make_path, **where) -> None:
+    def steady(self, kind: str, per_second: float, make_call) -> None:
         n = 0
         while not self.done.is_set():
             started = time.monotonic()
-            self.call(kind, make_path(n), **where)
+            path, where = make_call(n)
+            self.call(kind, path, **where)
             n += 1
             self.done.wait(max(0.0, 1 / per_second - (time.monotonic() - started)))
 
@@ -98,16 +137,13 @@ def test_steady_load_for_minutes_leaks_nothing_and_loses_nothing(farm):  # noqa:
     load = Load(farm["port"], token, session)
     api = {"module": "API", "idSite": 1, "period": "day", "date": "today", "format": "json", "token_auth": token}
     streams = [
-        ("track", 40, lambda n: "/matomo.php?" + urlencode({"idsite": 1, "rec": 1, "send_image": 0,
-                                                            "_id": f"{n % 50:016x}",
-                                                            "url": f"https://blog.example/soak/{n % 200}"}), {}),
-        ("api", 2, lambda n: "/index.php?" + urlencode({**api, "method": ("VisitsSummary.get", "Actions.getPageUrls",
-                                                                          "Live.getLastVisitsDetails")[n % 3]}), {}),
-        ("dashboard", 1, lambda n: ("/", "/report/Actions.getPageUrls/?period=day&date=today", "/visitor-log/")[n % 3],
-         {"host": "blog.localhost", "cookie": session}),
+        ("track", 40, Visitors().hit),
+        ("api", 2, lambda n: ("/index.php?" + urlencode({**api, "method": ("VisitsSummary.get", "Actions.getPageUrls",
+                                                                           "Live.getLastVisitsDetails")[n % 3]}), {})),
+        ("dashboard", 1, lambda n: (("/", "/report/Actions.getPageUrls/?period=day&date=today", "/visitor-log/")[n % 3],
+                                    {"host": "blog.localhost", "cookie": session})),
     ]
-    threads = [threading.Thread(target=load.steady, args=(kind, rate, path), kwargs=where, daemon=True)
-               for kind, rate, path, where in streams]
+    threads = [threading.Thread(target=load.steady, args=stream, daemon=True) for stream in streams]
     for thread in threads:
         thread.start()
     samples: dict[str, list[tuple[float, float]]] = {}
