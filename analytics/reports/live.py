@@ -37,7 +37,11 @@ ACTION_TYPES = {Action.Kind.PAGEVIEW: "action", Action.Kind.DOWNLOAD: "download"
                 Action.Kind.SEARCH: "search", Action.Kind.EVENT: "event", Action.Kind.CONTENT: "content"}
 
 
-CHUNK = 100  # visits read (with their details) per round trip by visits_iter
+CHUNK = 100  # visits read per round trip by visits_iter
+# Actions detailed at once by visits_iter: a chunk of long visits is detailed a part at a time. 100
+# visits at Live's 500 actions each, detailed together, held about 31 MB of Python objects at once
+# in a web worker (the soak's first run, docs/reliability.md).
+DETAILS_AT_ONCE = 5000
 
 
 def last_visits(*, limit: int = 100, offset: int = 0, min_timestamp: int | None = None,
@@ -107,7 +111,8 @@ def visits_iter(*, limit: int = -1, offset: int = 0, min_timestamp: int | None =
         else:
             chunk = list(visits.filter(Q(last_action_at__lt=after.last_action_at)
                                        | Q(last_action_at=after.last_action_at, id__lt=after.pk))[:size])
-        yield from _with_details(chunk)
+        for part in _parts(chunk):
+            yield from _with_details(part)
         if len(chunk) < size:
             return
         after, left = chunk[-1], (None if left is None else left - len(chunk))
@@ -235,6 +240,21 @@ def _with_details(visits: list[Visit]) -> list[dict]:
     tz = ZoneInfo(site_timezone())
     return [_visit(visit, [d for _at, _order, d in sorted(details[visit.pk], key=lambda t: t[:2])][:most], tz)
             for visit in visits]
+
+
+def _parts(visits: list[Visit]) -> Iterator[list[Visit]]:
+    """The visits in a row, cut where their actions (as many as Live shows of each) would exceed
+    DETAILS_AT_ONCE; a part holds one visit at least."""
+    most, part, actions = settings.FARM_LIVE_MAX_ACTIONS_PER_VISIT, [], 0
+    for visit in visits:
+        shown = min(visit.actions, most)
+        if part and actions + shown > DETAILS_AT_ONCE:
+            yield part
+            part, actions = [], 0
+        part.append(visit)
+        actions += shown
+    if part:
+        yield part
 
 
 def _first_of_each_visit(rows, at: str, most: int):

@@ -201,45 +201,29 @@ def test_hits_survive_a_postgres_restart_kept_in_redis_and_stored_after(farm):
     wait_for(lambda: running(farm) == {"web": True, "worker": True, "beat": True}, timeout=60)
 
 
-class CrashedPostgres:
-    """The farm's PostgreSQL crashing (Postgres.crash) instead of shutting down: an ingest batch
-    being written is cut mid-transaction, or after its commit but before ingest heard of it."""
+class Fault:
+    """A service stopped otherwise than by its own `stop` (crashed, killed), and started as usual."""
 
-    def __init__(self, server):
-        self.server = server
-
-    def stop(self) -> None:
-        self.server.crash()
-
-    def start(self) -> None:
-        self.server.start()
+    def __init__(self, stop, start):
+        self.stop, self.start = stop, start
 
 
 def test_hits_survive_postgres_crashing_mid_ingest(farm):
-    measured = through_an_outage(farm, "postgres-crash", CrashedPostgres(farm["postgres"]))
+    """PostgreSQL crashing (Postgres.crash) instead of shutting down: an ingest batch being written
+    is cut mid-transaction, or after its commit but before ingest heard of it."""
+    measured = through_an_outage(farm, "postgres-crash", Fault(farm["postgres"].crash, farm["postgres"].start))
     print(f"\nPostgreSQL crashed: {measured}")
     assert measured["answers"] == {"204"}, "the web answered every hit: queued in Redis while PostgreSQL was away"
     assert measured["stored"] == (measured["accepted"], measured["accepted"]), "each accepted hit stored once"
     wait_for(lambda: running(farm) == {"web": True, "worker": True, "beat": True}, timeout=60)
 
 
-class KilledRedis:
-    """The farm's Redis SIGKILLed, not shut down: no goodbye, nothing flushed at exit. What comes back
-    is what its append-only file (appendfsync everysec, as production runs it) had been given."""
-
-    def __init__(self, server):
-        self.server = server
-
-    def stop(self) -> None:
-        self.server.process.kill()
-        self.server.process.wait()
-
-    def start(self) -> None:
-        self.server.start()
-
-
 def test_hits_survive_redis_killed_with_sigkill(farm):
-    measured = through_an_outage(farm, "redis-kill", KilledRedis(farm["redis"]))
+    """Redis SIGKILLed, not shut down: no goodbye, nothing flushed at exit. What comes back is what
+    its append-only file (appendfsync everysec, as production runs it) had been given."""
+    server = farm["redis"]
+    measured = through_an_outage(farm, "redis-kill", Fault(lambda: (server.process.kill(), server.process.wait()),
+                                                          server.start))
     print(f"\nRedis SIGKILLed: {measured}")
     assert measured["answers"] == {"204"}, "the web answered every hit, writing through while Redis was away"
     # each accepted hit (its own page URL) stored once: a killed process loses nothing its file was

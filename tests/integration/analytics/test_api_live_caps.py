@@ -92,3 +92,21 @@ def test_a_visit_shows_at_most_the_cap_of_actions_in_time_order(busy, settings):
         bot = live.last_visits(limit=1)[0]
     assert bot["actions"] == 12 and [a["url"] for a in bot["actionDetails"]] == [
         f"https://s.example/bot{n}" for n in range(5)]
+
+
+def test_a_chunk_of_long_visits_is_detailed_a_part_at_a_time_with_the_same_answer(busy, monkeypatch, settings):
+    """A web worker holds at most DETAILS_AT_ONCE actions' details at once, however long the visits."""
+    site, _ = busy
+    settings.FARM_LIVE_MAX_ACTIONS_PER_VISIT = 5
+    at = START + timedelta(days=3)
+    store(site, [hit(site, at + timedelta(minutes=v, seconds=n), url=f"https://s.example/long{v}/{n}",
+                     _id=f"{0xa0 + v:016x}") for v in range(3) for n in range(8)])
+    with in_tenant(site):
+        together = live.last_visits(limit=-1)
+        monkeypatch.setattr(live, "DETAILS_AT_ONCE", 6)
+        detailed = []
+        monkeypatch.setattr(live, "_with_details", lambda visits, real=live._with_details: (
+            detailed.append([visit.actions for visit in visits]) or real(visits)))
+        assert live.last_visits(limit=-1) == together
+    assert detailed[:3] == [[8], [8], [8, 1]], "each long visit (5 actions shown) detailed apart, then 1 + 5 more"
+    assert all(sum(min(n, 5) for n in part) <= 6 or len(part) == 1 for part in detailed)
