@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     except (OperationalError, InterfaceError) as error:
         # NB: the database refused the connection or went away mid-command (a restart, a crash):
         # the operator's answer is to run the command again once it is back, not a traceback
-        print(f"farm: the database could not be reached or went away: {str(error).strip() or type(error).__name__}\n"
+        said = " ".join(str(error).split()) or type(error).__name__
+        print(f"farm: the database could not be reached or went away: {said}\n"
               "  (what was stored before stays stored; run the command again once the database is back)",
               file=sys.stderr)
         sys.exit(1)

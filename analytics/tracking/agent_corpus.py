@@ -79,8 +79,10 @@ def agreement(agents: list[Agent], *, processes: int = 2, progress=None) -> dict
         plain_jobs = [plain_pool.apply_async(_readings, (chunk, False)) for chunk in chunks]
         screened_jobs = [screened_pool.apply_async(_readings, (chunk, True)) for chunk in chunks]
         for done, (chunk, plain_job, screened_job) in enumerate(zip(chunks, plain_jobs, screened_jobs, strict=True)):
-            (plain, plain_seconds, plain_mb), (screened, screened_seconds, screened_mb) = plain_job.get(), screened_job.get()
-            result["plain_mb"], result["screened_mb"] = max(result["plain_mb"], plain_mb), max(result["screened_mb"], screened_mb)
+            (plain, plain_seconds, plain_mb), (screened, screened_seconds, screened_mb) = (plain_job.get(),
+                                                                                          screened_job.get())
+            result["plain_mb"] = max(result["plain_mb"], plain_mb)
+            result["screened_mb"] = max(result["screened_mb"], screened_mb)
             result["plain_ms"] += 1000 * plain_seconds / len(agents)
             result["screened_ms"] += 1000 * screened_seconds / len(agents)
             for agent, expected, got in zip(chunk, plain, screened, strict=True):

