@@ -136,6 +136,8 @@ def test_an_archiving_run_cut_by_a_postgres_crash_leaves_no_period_half_written(
     assert final.keys() >= old.keys()
     assert not [key for key in old if final[key][2] == old[key][2]], "the second run wrote every period anew"
     for key, seen in reader.seen.items():
-        if key in old:
+        # NB: not the year of today, which the farm's hourly archiving also builds, from whatever
+        # months it finds then (a month new and another old is a third figure, and a right one)
+        if key in old and not (key[0] == "year" and key[1] == f"{date.today().year}-01-01"):
             assert {visits for visits, _stamp in seen} <= {old[key][3], final[key][3]}, (key, seen)
     assert all(final[key][3] < old[key][3] for key in old if (old[key][3] or 0) >= 10), "the erasure shows everywhere"
