@@ -194,9 +194,7 @@ def _raise_if_writes_refused(exc: Exception, reraise) -> None:
     """A database refusing every write fails each hit for no fault of its own: when the caller keeps
     its batch on a database error (`reraise`), it keeps it for this too, instead of setting every
     hit aside as unstorable."""
-    # NB: Django wraps psycopg's error (the SQLSTATE is on its cause); the COPY of
-    # analytics.tracking.store runs on psycopg's own cursor and raises psycopg's error itself
-    if reraise and WRITES_REFUSED & {getattr(exc, "sqlstate", None), getattr(exc.__cause__, "sqlstate", None)}:
+    if reraise and getattr(exc.__cause__, "sqlstate", None) in WRITES_REFUSED:
         raise exc
 
 

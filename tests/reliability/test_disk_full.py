@@ -83,9 +83,9 @@ def test_hits_wait_in_the_stream_while_the_disk_is_full(client, small_disk):
         assert client.get("/matomo.php", {"idsite": site.pk, "rec": 1, "_id": f"{n % 7:016x}",
                                           "send_image": 0, "url": f"https://s.example/{n}/" + "long-path/" * 20},
                           **PORTAL).status_code == 204
-    with pytest.raises((DatabaseError, psycopg.Error)) as refused:
+    with pytest.raises(DatabaseError) as refused:
         queue.ingest_drain()
-    assert "53100" in {getattr(refused.value, "sqlstate", None), getattr(refused.value.__cause__, "sqlstate", None)}
+    assert getattr(refused.value.__cause__, "sqlstate", None) == "53100", refused.value
     assert queue.queue_depth() == {"queued": hits, "dead": dead_before}, "kept pending, none set aside"
     connection.close()
     assert count_in(site, Action) == 0, "nothing half stored"
