@@ -196,8 +196,8 @@ def rows_insert(cursor, model, rows: list) -> None:
     `site_lock`, nobody else can add it meanwhile), and a conflict left is a bug that must fail.
 
     NB: `copy` is psycopg's own (Django wraps only execute): its errors are given Django's classes
-    here, as every other query's, so that ingest tells a database outage or refusal (a full disk,
-    a lost connection mid-COPY) from a bad hit; unwrapped, they set every hit of the batch aside.
+    here, as every other query's, so that ingest tells a database outage or refusal from a bad hit
+    (unwrapped, a full disk set every hit of the batch aside: tests/reliability/test_disk_full.py).
     """
     if not rows:
         return
