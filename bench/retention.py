@@ -91,7 +91,9 @@ def main() -> int:
     from analytics.tracking import enrich
     from farm.tenancy import in_tenant
     from reports_data import generate
-    from traffic import Traffic, agent_pool
+    from traffic import Traffic
+
+    from analytics.tracking.agent_corpus import agent_pool
 
     console = Console(width=200)
     call_command("farm_init", verbosity=0)

@@ -245,7 +245,9 @@ def main() -> int:
     from rich.console import Console
 
     from analytics.tracking import enrich, queue
-    from traffic import Traffic, agent_pool
+    from traffic import Traffic
+
+    from analytics.tracking.agent_corpus import agent_pool
 
     console = Console(width=220)
     call_command("farm_init", verbosity=0)

@@ -22,23 +22,6 @@ def _zipf(count: int, exponent: float = 1.0) -> list[float]:
     return list(itertools.accumulate(1 / (rank + 1) ** exponent for rank in range(count)))
 
 
-def agent_pool(size: int, *, seed: int, release: int) -> list[tuple[str, tuple]]:
-    """`size` distinct fixture agents (no bots), in a seeded order (rank 1 first), each as its next
-    release would send it: `release` is added to its last number."""
-    from analytics.tracking.agent_corpus import fixture_agents, released
-
-    agents = list(fixture_agents())
-    random.Random(seed).shuffle(agents)
-    pool = []
-    for user_agent, hints in agents:
-        if "bot" in user_agent.lower() or "spider" in user_agent.lower() or "crawl" in user_agent.lower():
-            continue
-        pool.append((released(user_agent, release), hints))
-        if len(pool) == size:
-            break
-    return pool
-
-
 class Traffic:
     """Visitors and their browsers, kept between days: `day()` gives that day's hits."""
 

@@ -1,11 +1,12 @@
 """device-detector's own test corpus, and how ingest's screened reading of it compares with the
 library's plain one (analytics.tracking.detector must never change an answer).
 
-Also the source of realistic traffic for the benchmarks: real agents, with their last version
-number changed as after a browser release, so no cache has seen them.
+Also the source of realistic traffic for the benchmarks and the soak (agent_pool): real agents,
+with their last version number changed as after a browser release, so no cache has seen them.
 """
 import multiprocessing
 import os
+import random
 import re
 import resource
 import time
@@ -41,6 +42,21 @@ _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)", re.S)
 def released(user_agent: str, release: int = 1) -> str:
     """The agent as its next release would send it: its last number raised by `release`."""
     return _LAST_NUMBER.sub(lambda m: str(int(m.group(1)) + release), user_agent, count=1)
+
+
+def agent_pool(size: int, *, seed: int, release: int = 0) -> list[Agent]:
+    """`size` distinct fixture agents (no bots), in a seeded order (rank 1 first), each as its next
+    release would send it: `release` is added to its last number (0: as the fixture has it)."""
+    agents = list(fixture_agents())
+    random.Random(seed).shuffle(agents)
+    pool = []
+    for user_agent, hints in agents:
+        if "bot" in user_agent.lower() or "spider" in user_agent.lower() or "crawl" in user_agent.lower():
+            continue
+        pool.append((released(user_agent, release) if release else user_agent, hints))
+        if len(pool) == size:
+            break
+    return pool
 
 
 def _readings(agents: list[Agent], screened: bool) -> tuple[list[dict], float, float]:

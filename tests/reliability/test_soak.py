@@ -84,12 +84,10 @@ class Visitors:
     RECENT = 300
 
     def __init__(self, seed: int = 17):
-        from analytics.tracking.agent_corpus import fixture_agents
+        from analytics.tracking.agent_corpus import agent_pool
 
         self.rng = random.Random(seed)
-        browsers = [agent for agent, _hints in fixture_agents()
-                    if not any(word in agent.lower() for word in ("bot", "spider", "crawl"))]
-        self.agents = self.rng.sample(browsers, 2000)
+        self.agents = [agent for agent, _hints in agent_pool(2000, seed=seed)]
         self.agent_weights = list(itertools.accumulate(1 / rank for rank in range(1, len(self.agents) + 1)))
         self.visitors: list[tuple[str, str]] = []
         self.lock = threading.Lock()
