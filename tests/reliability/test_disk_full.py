@@ -27,9 +27,12 @@ PORTAL = {"HTTP_HOST": "localhost"}
 TABLES = ("analytics_visit", "analytics_action")
 
 
-def _admin(sql: str):
+def _admin(sql: str) -> list[tuple]:
+    """The statement run on its own connection (a tablespace is made and dropped outside any
+    transaction); its rows, if it gives any."""
     with psycopg.connect(_test_database_url(), autocommit=True) as db:
-        return db.execute(sql).fetchall() if sql.lstrip().upper().startswith("SELECT") else db.execute(sql)
+        cursor = db.execute(sql)
+        return cursor.fetchall() if cursor.description else []
 
 
 @pytest.fixture

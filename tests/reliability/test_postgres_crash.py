@@ -18,7 +18,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import psycopg
 import pytest
@@ -41,13 +42,22 @@ def _farm(farm, *args: str, timeout: float = 600) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _periods(url: str) -> dict[tuple[str, str], tuple]:
+class Stored(NamedTuple):
+    """What is stored of one period: its report count, how many computations they come from, the
+    latest one's time, and the period's visits."""
+    reports: int
+    stamps: int
+    stamp: datetime
+    visits: int | None
+
+
+def _periods(url: str) -> dict[tuple[str, str], Stored]:
     with psycopg.connect(url, autocommit=True, connect_timeout=3) as db:
-        return {(kind, start): rest for kind, start, *rest in db.execute(PERIODS).fetchall()}
+        return {(kind, start): Stored(*rest) for kind, start, *rest in db.execute(PERIODS).fetchall()}
 
 
 class Reader(threading.Thread):
-    """Reads every period's archive again and again, keeping each distinct (period, figure, stamp)
+    """Reads every period's archive again and again, keeping each period's visit figures
     seen and any poll that saw a period half written. A refused connection (PostgreSQL down) is
     counted and tried again."""
 
@@ -68,10 +78,10 @@ class Reader(threading.Thread):
                 time.sleep(0.05)
                 continue
             self.polls += 1
-            for key, (reports, stamps, stamp, visits) in periods.items():
-                if reports != self.reports or stamps != 1:
-                    self.half_written.append((key, reports, stamps))
-                self.seen.setdefault(key, set()).add((visits, stamp))
+            for key, stored in periods.items():
+                if stored.reports != self.reports or stored.stamps != 1:
+                    self.half_written.append((key, stored))
+                self.seen.setdefault(key, set()).add(stored.visits)
             time.sleep(0.02)
 
 
@@ -95,10 +105,10 @@ def test_an_archiving_run_cut_by_a_postgres_crash_leaves_no_period_half_written(
     one_run = time.monotonic() - started
     covered = ({("day", day.isoformat()) for day in days_in}
                | {(period.kind, period.start.isoformat()) for period in containing(days_in)})
-    old = {key: rest for key, rest in _periods(url).items() if key in covered}  # NB: not today's, the cron's
+    old = {key: stored for key, stored in _periods(url).items() if key in covered}  # NB: not today's, the cron's
     assert len(old) == len(covered), (sorted(covered - old.keys()), "no archive")
-    reports = {count for count, *_ in old.values()}
-    assert len(reports) == 1 and min(visits for *_, visits in old.values()) >= 0, old
+    reports = {stored.reports for stored in old.values()}
+    assert len(reports) == 1 and all(stored.visits is not None for stored in old.values()), old
     # a tenth of the visits go (as an erasure deletes them), so every period's new figure differs
     with psycopg.connect(url, autocommit=True) as db:
         for table, column in (("analytics_action", "visit_id"), ("analytics_mediaplay", "visit_id"),
@@ -110,7 +120,10 @@ def test_an_archiving_run_cut_by_a_postgres_crash_leaves_no_period_half_written(
     reader.start()
     run = subprocess.Popen([sys.executable, "-m", "farm.cli", *days], env=farm["env"], cwd=BASE_DIR,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    newer = lambda: sum(1 for key, rest in _periods(url).items() if key in old and rest[2] != old[key][2])  # noqa: E731
+
+    def newer() -> int:
+        return sum(1 for key, stored in _periods(url).items() if key in old and stored.stamp != old[key].stamp)
+
     wait_for(lambda: newer() >= len(old) // 3 or run.poll() is not None, timeout=one_run * 4 + 60, interval=0.02)
     assert run.poll() is None, "the run ended before a third of its periods was written: give it more days"
     crashed = time.monotonic()
@@ -119,7 +132,7 @@ def test_an_archiving_run_cut_by_a_postgres_crash_leaves_no_period_half_written(
     farm["postgres"].start()
     back = time.monotonic() - crashed
     after_crash = _periods(url)
-    new_after_crash = sum(1 for key in old if after_crash[key][2] != old[key][2])
+    new_after_crash = sum(1 for key in old if after_crash[key].stamp != old[key].stamp)
 
     rerun = _farm(farm, *days)
     reader.done.set()
@@ -134,10 +147,11 @@ def test_an_archiving_run_cut_by_a_postgres_crash_leaves_no_period_half_written(
     assert 0 < new_after_crash < len(old), "the crash came mid-run: some periods new, the others old"
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert final.keys() >= old.keys()
-    assert not [key for key in old if final[key][2] == old[key][2]], "the second run wrote every period anew"
+    assert not [key for key in old if final[key].stamp == old[key].stamp], "the second run wrote every period anew"
     for key, seen in reader.seen.items():
         # NB: not the year of today, which the farm's hourly archiving also builds, from whatever
         # months it finds then (a month new and another old is a third figure, and a right one)
         if key in old and not (key[0] == "year" and key[1] == f"{date.today().year}-01-01"):
-            assert {visits for visits, _stamp in seen} <= {old[key][3], final[key][3]}, (key, seen)
-    assert all(final[key][3] < old[key][3] for key in old if (old[key][3] or 0) >= 10), "the erasure shows everywhere"
+            assert seen <= {old[key].visits, final[key].visits}, (key, seen)
+    assert all(final[key].visits < old[key].visits for key in old if old[key].visits >= 10), \
+        "the erasure shows everywhere"
