@@ -150,3 +150,17 @@ def test_good_input_still_works(args, says, sites, capsys):
         from instances.models import Instance
 
         assert Instance.objects.get(slug="shop").main_url == "https://shop.example.org"
+
+
+@pytest.mark.parametrize("args", [["instance", "list"], ["archive_reports", "--all-instances"]],
+                         ids=["instance list", "archive_reports"])
+def test_a_database_out_of_reach_gets_a_message_not_a_traceback(args):
+    """DATABASE_URL naming a loopback port where nothing listens (a stopped PostgreSQL, a typo)."""
+    from farm.embedded import _free_port
+
+    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{_free_port()}/farm",
+           "REDIS_URL": settings.REDIS_URL, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([FARM, *args], env=env, capture_output=True, text=True, timeout=120, cwd=settings.BASE_DIR)
+    output = done.stderr + done.stdout
+    assert done.returncode == 1 and "Traceback" not in output, output[-2000:]
+    assert "farm: the database could not be reached or went away: connection failed" in output, output[-800:]
