@@ -87,7 +87,9 @@ class Visitors:
         from analytics.tracking.agent_corpus import agent_pool
 
         self.rng = random.Random(seed)
-        self.agents = [agent for agent, _hints in agent_pool(2000, seed=seed)]
+        # NB: those an HTTP header can carry as they are (a few fixtures are apps' non-ASCII names)
+        self.agents = [agent for agent, _hints in agent_pool(2100, seed=seed) if agent.isascii()][:2000]
+        assert len(self.agents) == 2000
         self.agent_weights = list(itertools.accumulate(1 / rank for rank in range(1, len(self.agents) + 1)))
         self.visitors: list[tuple[str, str]] = []
         self.lock = threading.Lock()
