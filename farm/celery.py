@@ -12,6 +12,8 @@ from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import worker_ready
 from kombu.transport import redis as kombu_redis
 
+from farm import worker_memory  # noqa: F401  (connects its task signal handlers)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "farm.settings")
 
 logger = logging.getLogger(__name__)
