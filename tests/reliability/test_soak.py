@@ -145,6 +145,13 @@ def test_steady_load_for_minutes_leaks_nothing_and_loses_nothing(farm):  # noqa:
     session = _farm_shell(farm, "from django.contrib.auth.models import User; from django.test import Client; "
                                 "c = Client(); c.force_login(User.objects.get(username='admin')); "
                                 "print(c.cookies['sessionid'].value)")
+    # The site's archiving, hourly at a minute of its own, runs every 2 minutes here: a 10-minute
+    # window then holds five runs of it, each on a bigger day, instead of one or none by chance.
+    assert _farm_shell(farm, "from zoneinfo import ZoneInfo; from django.utils import timezone; "
+                      "from farm.cron.models import ScheduledTask; from farm.cron.periods import Schedule, next_boundary; "
+                      "at, key = next_boundary(Schedule('minutes', every=2), timezone.now(), ZoneInfo('UTC')); "
+                      "print(ScheduledTask.objects.filter(instance__isnull=False, name__endswith='archive_reports')"
+                      ".update(period='minutes', every=2, minute=0, next_run_at=at, next_period_key=key))") == "1"
     load = Load(farm["port"], token, session)
     api = {"module": "API", "idSite": 1, "period": "day", "date": "today", "format": "json", "token_auth": token}
     visitors = Visitors()
