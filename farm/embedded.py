@@ -110,8 +110,8 @@ class EmbeddedRedis:
 
     Not daemonized, so it stays in our process group: a Ctrl-C or a SIGKILL of the group stops it
     with everything else, and no orphan keeps the data folder. The append-only file (fsync every
-    second; Redis writes each command to the file before answering it) keeps queued hits across
-    a restart of Redis or of the farm.
+    second; Redis writes each command to the file before answering it, unless an fsync still runs)
+    keeps queued hits across a restart of Redis or of the farm.
     """
 
     def __init__(self, data_dir: Path, port: int):

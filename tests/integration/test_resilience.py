@@ -227,7 +227,9 @@ def test_hits_survive_redis_killed_with_sigkill(farm):
     print(f"\nRedis SIGKILLed: {measured}")
     assert measured["answers"] == {"204"}, "the web answered every hit, writing through while Redis was away"
     # each accepted hit (its own page URL) stored once: a killed process loses nothing its file was
-    # given (write(2) happens before Redis answers); only a machine crash loses up to a second
+    # given, and Redis writes a command before it answers, unless an fdatasync still runs (then it
+    # answers and writes up to 2 s later: measured, with what a power loss loses, in
+    # tests/reliability/test_redis_power_loss.py)
     assert measured["stored"] == (measured["accepted"], measured["accepted"]), "each accepted hit stored once"
     wait_for(lambda: running(farm) == {"web": True, "worker": True, "beat": True}, timeout=60)
 
