@@ -9,9 +9,10 @@ the peak of the biggest task it ever ran and stays there. Measured in one proces
 the trim gives back 5 to 10 MB of a pool process's 10 to 20 MB rise after each run.
 
 So after a task that left its process bigger by GROWTH_MB or more, `malloc_trim(0)` returns the
-free pages (2 to 3 ms measured after that archiving run; only after such tasks: an ingest batch grows a process by a few
-KB). On a C library without malloc_trim (musl) nothing is done. Connected to Celery's task signals
-when farm.celery is imported, so every worker (prefork children, the cron-URL threads) has it.
+free pages: 2 to 3 ms, measured after that archiving run, and only after such tasks (an ingest
+batch grows a process by a few KB). On a C library without malloc_trim (musl) nothing is done.
+Connected to Celery's task signals when farm.celery is imported, so every worker (prefork children,
+the cron-URL threads) has it.
 """
 import ctypes
 import os

@@ -1,8 +1,8 @@
 """Soak: `farm up` (web, Celery worker, cron-URL worker, Beat) on a PostgreSQL and a Redis of the
 test's own, under steady loopback load on the tracking endpoint, a site's dashboard and the Reporting
-API, with ingest and the super cron running. Each process's RSS is read every 5 s; after the warm-up
-(which starts with one hit from each of the traffic's 2,000 browsers) its slope (MB a minute, least
-squares) is reported, the ingest lag is read from /healthz.
+API, with ingest and the super cron running (the site's archiving every 2 minutes). Each process's
+RSS is read every 5 s; after the warm-up (which starts with one hit from each of the traffic's 2,000
+browsers) its slope (MB a minute, least squares) is reported, the ingest lag is read from /healthz.
 
 What must hold: no error (no 5xx, no refused connection), the oldest queued hit never older than
 60 s, and (long version) every process's RSS growing by at most 1 MB a minute after the warm-up.
