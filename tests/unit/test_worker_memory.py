@@ -14,7 +14,8 @@ needs_malloc_trim = pytest.mark.skipif(worker_memory._malloc_trim is None or wor
 def _peak_freed(megabytes: int = 48) -> bytes:
     """What a big task does to the C heap: many objects too big for Python's own allocator (over
     512 bytes: malloc's), all freed at the end but one made last, which keeps glibc from shrinking
-    the heap's top by itself. Returns that one (the caller keeps it)."""
+    the heap's top by itself. Returns that one (the caller keeps it). Callers trim the heap first, so
+    that the chunks take new pages instead of free ones an earlier test left resident."""
     chunks = [bytes(1024) for _ in range(megabytes * 1024)]
     last = bytes(1024)
     del chunks
@@ -24,6 +25,7 @@ def _peak_freed(megabytes: int = 48) -> bytes:
 
 @needs_malloc_trim
 def test_a_task_that_grew_its_process_gives_the_freed_memory_back():
+    worker_memory.memory_give_back()
     task_prerun.send(sender=None, task_id="big", task=None)
     kept = _peak_freed()
     grown = worker_memory.rss_bytes()
@@ -45,6 +47,7 @@ def test_a_small_task_does_not_trim(monkeypatch):
 @needs_malloc_trim
 def test_the_freed_memory_stays_without_the_trim():
     """The reason for the module: without malloc_trim, the freed pages stay in the process."""
+    worker_memory.memory_give_back()
     before = worker_memory.rss_bytes()
     kept = _peak_freed()
     assert kept and worker_memory.rss_bytes() > before + 30 * MB
