@@ -53,3 +53,21 @@ def test_the_freed_memory_stays_without_the_trim():
     assert kept and worker_memory.rss_bytes() > before + 30 * MB
     worker_memory.memory_give_back()
     assert worker_memory.rss_bytes() < before + 10 * MB
+
+
+@pytest.mark.django_db
+def test_a_task_leaves_no_query_log_behind():
+    """With DEBUG on (`farm up`'s default), Django logs each query on its connection and empties the
+    log when a request starts; a task is no request, so the worker empties it after each task."""
+    from django.db import connection
+
+    connection.force_debug_cursor = True  # what DEBUG does
+    try:
+        task_prerun.send(sender=None, task_id="queries", task=None)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert len(connection.queries_log) >= 1
+        task_postrun.send(sender=None, task_id="queries", task=None)
+        assert len(connection.queries_log) == 0
+    finally:
+        connection.force_debug_cursor = False
