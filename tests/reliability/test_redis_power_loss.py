@@ -41,7 +41,7 @@ pytestmark = pytest.mark.worker
 TRAFFIC_SECONDS = scale(15, 120)
 EVERY_SECOND_BOUND = 2.0
 TAG = "power"
-_CALL = re.compile(r'^(?P<at>\d+\.\d+) (?P<call>write|fdatasync|fsync)\((?P<fd>\d+)<(?P<path>[^>]*)>'
+_CALL = re.compile(r'^(?P<at>\d+\.\d+) (?P<call>write|fdatasync|fsync)\(\d+<(?P<path>[^>]*)>'
                    r'(?:, "(?P<data>[^"]*)", \d+)?\) = (?P<ret>-?\d+)(?: \w+ \([^)]*\))? <(?P<took>[\d.]+)>$')
 
 
@@ -153,22 +153,25 @@ def test_a_power_loss_under_redis_loses_at_most_the_last_seconds_accepted(farm):
     assert len(files) == 1, f"one append-only file during the traffic (a rewrite would start another): {files}"
 
     # the file's bytes as written, each write's end offset and end time; the durable prefix after each sync
-    written, write_ends, durable_after = bytearray(), [], []
-    for began, ended, call, _path, data in calls:
+    # (writes come from Redis's main thread one after another: their end times and offsets both grow)
+    file_bytes, offsets, write_ended = bytearray(), [], []
+    for _began, ended, call, _path, data in calls:
         if call == "write":
-            written += data
-            write_ends.append((len(written), ended))
+            file_bytes += data
+            offsets.append(len(file_bytes))
+            write_ended.append(ended)
+    durable_after = []
     for began, ended, call, _path, _data in calls:
         if call != "write":
-            durable_after.append((ended, max((offset for offset, at in write_ends if at <= began), default=0)))
-    offsets = [offset for offset, _at in write_ends]
+            done = int(numpy.searchsorted(write_ended, began, side="right"))  # writes finished as the sync began
+            durable_after.append((ended, offsets[done - 1] if done else 0))
     in_file = {}
-    for end, command in _commands(bytes(written)):
+    for end, command in _commands(bytes(file_bytes)):
         found = re.search(rb"blog\.example/" + TAG.encode() + rb"/(\d+)", command)
-        if found and command[:20].lower().find(b"xadd") >= 0:
+        if found and b"xadd" in command[:20].lower():
             in_file.setdefault(int(found[1]), end)
     assert set(accepted) <= set(in_file), f"accepted hits not in Redis's file: {sorted(set(accepted) - set(in_file))[:10]}"
-    written_at = {n: write_ends[int(numpy.searchsorted(offsets, end))][1] for n, end in in_file.items()}
+    written_at = {n: write_ended[int(numpy.searchsorted(offsets, end))] for n, end in in_file.items()}
 
     hits = sorted(accepted)
     answered = numpy.array([accepted[n] for n in hits])

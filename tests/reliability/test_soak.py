@@ -149,9 +149,10 @@ def test_steady_load_for_minutes_leaks_nothing_and_loses_nothing(farm):  # noqa:
     # window then holds five runs of it, each on a bigger day, instead of one or none by chance.
     assert _farm_shell(farm, "from zoneinfo import ZoneInfo; from django.utils import timezone; "
                       "from farm.cron.models import ScheduledTask; from farm.cron.periods import Schedule, next_boundary; "
-                      "at, key = next_boundary(Schedule('minutes', every=2), timezone.now(), ZoneInfo('UTC')); "
+                      "from farm.cron.timetable import _schedule_values; schedule = Schedule('minutes', every=2); "
+                      "at, key = next_boundary(schedule, timezone.now(), ZoneInfo('UTC')); "
                       "print(ScheduledTask.objects.filter(instance__isnull=False, name__endswith='archive_reports')"
-                      ".update(period='minutes', every=2, minute=0, next_run_at=at, next_period_key=key))") == "1"
+                      ".update(**_schedule_values(schedule), next_run_at=at, next_period_key=key))") == "1"
     load = Load(farm["port"], token, session)
     api = {"module": "API", "idSite": 1, "period": "day", "date": "today", "format": "json", "token_auth": token}
     visitors = Visitors()
