@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 _MAGIC = b"farm-country-1\n"
 _tables: dict[int, tuple] | None = None
 _lock = threading.Lock()
+_PROJECT = Path(__file__).resolve().parents[2]  # where `-m analytics...` is found, whatever the caller's folder
 
 
 def _cache_file() -> Path:
@@ -120,7 +121,7 @@ def _written_apart(path: Path) -> bool:
             if path.exists():
                 return True  # written by another process while this one waited
             done = subprocess.run([sys.executable, "-m", __name__, str(path)], capture_output=True, text=True,
-                                  timeout=300)
+                                  timeout=300, cwd=_PROJECT)
     except (OSError, subprocess.SubprocessError) as exc:
         logger.warning("could not build the country table in %s apart (%s)", path, exc)
         return False
