@@ -7,8 +7,8 @@ bearable behind a cache of masked addresses; the door now looks up each visitor'
 (Matomo's default), which no cache helps with and which must not be kept anyway. Here a lookup is
 one bisection (2–4 µs) over ~4 MB.
 
-Building the arrays from the library's pickles takes 3–8 s and leaves ~70 MB of heap behind, too
-much for every web process: the first process to need them writes them to a small binary file in
+Building the arrays from the library's pickles takes 3–8 s and leaves over 100 MB of heap behind, too
+much for every process: the first process to need them writes them to a small binary file in
 the user's cache directory (FARM_COUNTRY_CACHE_DIR, default ~/.cache/farm), keyed by the library's
 version; every later process reads that in a few tens of milliseconds.
 
